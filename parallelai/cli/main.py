@@ -1,0 +1,334 @@
+"""The `parallelai` command line: run, runs, show, resume, cancel, engines.
+
+Exit codes: 0 every task succeeded, 1 some did not, 2 bad input (nothing was started),
+130 interrupted (the run can be resumed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import aclosing
+from pathlib import Path
+from typing import Any
+
+import anyio
+import yaml
+
+from parallelai.cli.progress import ProgressView
+from parallelai.errors import InputError, ParallelAIError, RunNotFoundError
+from parallelai.events import RunFinished
+from parallelai.models import STRATEGY_NAMES, RunState, RunSummary, TaskRecord, TaskState
+from parallelai.orchestration.service import OrchestrationService
+from parallelai.tasksfile import RunOptions, spec_from_file, spec_from_prompts
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+Command = Callable[[argparse.Namespace], Awaitable[int]]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    command: Command = args.command
+    try:
+        return anyio.run(command, args)
+    except InputError as error:
+        print(f"parallelai: error: {error}", file=sys.stderr)
+        return EXIT_INPUT
+    except RunNotFoundError as error:
+        print(f"parallelai: error: {error}", file=sys.stderr)
+        return EXIT_INPUT
+    except ParallelAIError as error:
+        print(f"parallelai: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("parallelai: interrupted; `parallelai resume RUN` continues where it stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+async def _run(args: argparse.Namespace) -> int:
+    options = RunOptions(
+        name=args.name,
+        engine=args.engine,
+        parallel=args.parallel,
+        strategy=args.strategy,
+        timeout=args.timeout,
+        retries=args.retries,
+        max_cost_usd=args.max_cost,
+        max_tokens=args.max_tokens,
+        fail_fast=True if args.fail_fast else None,
+        use_cache=not args.no_cache,
+        engine_options=dict(args.engine_option or []),
+    )
+    if args.tasks_file and args.prompts:
+        raise InputError("give prompts as arguments or --tasks-file, not both")
+    if args.tasks_file:
+        spec = spec_from_file(Path(args.tasks_file), options)
+    elif args.prompts:
+        spec = spec_from_prompts(args.prompts, options)
+    else:
+        raise InputError("nothing to run: give prompts as arguments or --tasks-file FILE")
+    async with OrchestrationService.open(_store(args)) as service:
+        after = service.bus.last_seq
+        run_id = await service.submit(spec)
+        return await _follow(service, run_id, after, len(spec.tasks), args)
+
+
+async def _resume(args: argparse.Namespace) -> int:
+    async with OrchestrationService.open(_store(args)) as service:
+        summary = await service.summary(args.run)
+        if summary.state is RunState.SUCCEEDED:
+            print(f"{args.run} already succeeded; nothing to resume", file=sys.stderr)
+            _print_summary(summary, args.json, [])
+            return EXIT_OK
+        after = service.bus.last_seq
+        await service.resume(args.run)
+        return await _follow(service, args.run, after, summary.total, args)
+
+
+async def _follow(
+    service: OrchestrationService, run_id: str, after: int, total: int, args: argparse.Namespace
+) -> int:
+    view = ProgressView(run_id, total, live=False if args.json else None)
+    with view:
+        async with aclosing(service.events(after, run_id)) as events:
+            async for event in events:
+                view.update(event)
+                if isinstance(event, RunFinished):
+                    break
+    summary = await service.wait(run_id)
+    records = await service.tasks(run_id) if args.json else []
+    _print_summary(summary, args.json, records)
+    return EXIT_OK if summary.state is RunState.SUCCEEDED else EXIT_FAILED
+
+
+async def _runs(args: argparse.Namespace) -> int:
+    async with OrchestrationService.open(_store(args)) as service:
+        runs = await service.list_runs(RunState(args.state) if args.state else None, args.limit)
+    if args.json:
+        print(json.dumps([run.model_dump(mode="json") for run in runs], indent=2))
+        return EXIT_OK
+    if not runs:
+        print("no runs yet; start one with `parallelai run PROMPT…`")
+    for run in runs:
+        done = run.counts[TaskState.SUCCEEDED]
+        print(
+            f"{run.id}  {run.state:<11} {done}/{run.total} succeeded  ${run.usage.cost_usd:.4f}  {run.name or ''}"
+        )
+    return EXIT_OK
+
+
+async def _show(args: argparse.Namespace) -> int:
+    async with OrchestrationService.open(_store(args)) as service:
+        summary = await service.summary(args.run)
+        records = await service.tasks(args.run)
+    if args.json:
+        _print_summary(summary, True, records)
+        return EXIT_OK
+    _print_summary(summary, False, [])
+    for record in records:
+        result = record.result
+        text = (
+            result.error.message if result and result.error else result.text if result else record.reason
+        ) or ""
+        first_line = text.strip().splitlines()[0][:80] if text.strip() else ""
+        print(f"  {record.task.id:<14} {record.state:<10} attempts={len(record.attempts)}  {first_line}")
+    return EXIT_OK
+
+
+async def _cancel(args: argparse.Namespace) -> int:
+    async with OrchestrationService.open(_store(args)) as service:
+        summary = await service.cancel(args.run)
+    print(f"{args.run}: {summary.state}")
+    return EXIT_OK
+
+
+async def _engines(args: argparse.Namespace) -> int:
+    async with OrchestrationService.open(_store(args)) as service:
+        if args.action == "check":
+            return await _check_engine(service, args)
+        statuses = await service.engine_statuses()
+    if args.json:
+        print(json.dumps([status.model_dump() for status in statuses], indent=2))
+        return EXIT_OK
+    for status in statuses:
+        mark = "ok " if status.available else "n/a"
+        print(f"{mark} {status.name:<14} {status.version or '-':<12} {status.detail}")
+    return EXIT_OK
+
+
+async def _check_engine(service: OrchestrationService, args: argparse.Namespace) -> int:
+    if not args.name:
+        raise InputError("usage: parallelai engines check NAME")
+    options = RunOptions(
+        engine=args.name,
+        timeout=args.timeout or 120,
+        retries=0,
+        use_cache=False,
+        engine_options=dict(args.engine_option or []),
+    )
+    spec = spec_from_prompts(["Reply with the single word: ok"], options)
+    summary = await service.run(spec.model_copy(update={"name": f"check {args.name}"}))
+    record = (await service.tasks(summary.id))[0]
+    result = record.result
+    if summary.state is RunState.SUCCEEDED and result is not None:
+        print(
+            f"{args.name}: ok — answered {result.text.strip()[:60]!r} in {result.duration_s:.1f}s, "
+            f"{result.usage.total_tokens} tokens, ${result.usage.cost_usd:.4f}"
+        )
+        return EXIT_OK
+    problem = result.error.message if result and result.error else record.reason
+    print(f"{args.name}: failed — {problem}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+# -- output --------------------------------------------------------------------------------
+
+
+def _print_summary(summary: RunSummary, as_json: bool, records: list[TaskRecord]) -> None:
+    if as_json:
+        body: dict[str, Any] = summary.model_dump(mode="json")
+        body["tasks"] = [
+            {
+                "id": record.task.id,
+                "state": record.state,
+                "reason": record.reason,
+                "attempts": len(record.attempts),
+                "result": record.result.model_dump(mode="json") if record.result else None,
+            }
+            for record in records
+        ]
+        print(json.dumps(body, indent=2))
+        return
+    counts = summary.counts
+    parts = [
+        f"{counts[state]} {state}"
+        for state in TaskState
+        if counts[state] and state is not TaskState.SUCCEEDED
+    ]
+    elapsed = (summary.finished_at or summary.created_at) - summary.created_at
+    line = (
+        f"run {summary.id} {summary.state}: {counts[TaskState.SUCCEEDED]}/{summary.total} succeeded"
+        + (f", {', '.join(parts)}" if parts else "")
+        + (f", {summary.reused} reused from cache" if summary.reused else "")
+        + f" · {summary.usage.total_tokens} tokens · ${summary.usage.cost_usd:.4f} · {elapsed:.1f}s"
+    )
+    print(line)
+    if summary.note:
+        print(f"note: {summary.note}")
+
+
+# -- arguments -----------------------------------------------------------------------------
+
+
+def _store(args: argparse.Namespace) -> Path | None:
+    return Path(args.store) if args.store else None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        value = yaml.safe_load(raw) if raw else ""
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments are bad input: exit code 2 with a one-line error (argparse's own convention)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="parallelai", description="Fan work out over many AI sub-agents, durably.")
+    parser.add_argument(
+        "--store", help="SQLite store file (default: $PARALLELAI_STORE or the user state dir)"
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run prompts or a tasks file")
+    run.add_argument("prompts", nargs="*", metavar="PROMPT")
+    run.add_argument("-f", "--tasks-file", metavar="FILE", help="a tasks.yaml (see docs/tasks-file.md)")
+    run.add_argument("-e", "--engine", help="default engine, `name[:model]` (default: echo)")
+    run.add_argument("-p", "--parallel", type=_positive_int, help="tasks at once (default: 8)")
+    run.add_argument("--strategy", choices=STRATEGY_NAMES)
+    run.add_argument("--timeout", type=_positive_float, metavar="SECONDS", help="per-task timeout")
+    run.add_argument("--retries", type=int, help="retries of retryable failures per task (default: 2)")
+    run.add_argument(
+        "--max-cost", type=_positive_float, metavar="USD", help="stop starting tasks past this cost"
+    )
+    run.add_argument("--max-tokens", type=_positive_int, help="stop starting tasks past this many tokens")
+    run.add_argument("--fail-fast", action="store_true", help="stop everything at the first failed task")
+    run.add_argument(
+        "--no-cache", action="store_true", help="re-run tasks even if an identical one succeeded"
+    )
+    run.add_argument(
+        "-E",
+        "--engine-option",
+        type=_key_value,
+        action="append",
+        metavar="KEY=VALUE",
+        help="a setting of the default engine, e.g. -E latency=0.5",
+    )
+    run.add_argument("--name", help="a name for the run")
+    run.add_argument("--json", action="store_true", help="print the result as JSON")
+    run.set_defaults(command=_run)
+
+    runs = commands.add_parser("runs", help="list runs")
+    runs.add_argument("--state", choices=[state.value for state in RunState])
+    runs.add_argument("--limit", type=_positive_int, default=20)
+    runs.add_argument("--json", action="store_true")
+    runs.set_defaults(command=_runs)
+
+    show = commands.add_parser("show", help="show a run and its tasks")
+    show.add_argument("run", metavar="RUN")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(command=_show)
+
+    resume = commands.add_parser("resume", help="continue a run: finished tasks are kept, the rest re-queued")
+    resume.add_argument("run", metavar="RUN")
+    resume.add_argument("--json", action="store_true")
+    resume.set_defaults(command=_resume)
+
+    cancel = commands.add_parser("cancel", help="cancel a run")
+    cancel.add_argument("run", metavar="RUN")
+    cancel.set_defaults(command=_cancel)
+
+    engines = commands.add_parser("engines", help="list engines and whether they can run here")
+    engines.add_argument("action", nargs="?", choices=["list", "check"], default="list")
+    engines.add_argument("name", nargs="?", metavar="NAME")
+    engines.add_argument("--timeout", type=_positive_float)
+    engines.add_argument("-E", "--engine-option", type=_key_value, action="append", metavar="KEY=VALUE")
+    engines.add_argument("--json", action="store_true")
+    engines.set_defaults(command=_engines)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

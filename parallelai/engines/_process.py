@@ -1,0 +1,213 @@
+"""Child processes for engines: own session, streamed lines, capped output, whole-tree kill."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+from anyio.abc import ByteReceiveStream, Process
+
+# What every child may see of our environment; engines add what they need (keys, base URLs).
+ENV_ALLOW_LIST = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LANGUAGE",
+    "TERM",
+    "TZ",
+    "TMPDIR",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "NODE_EXTRA_CA_CERTS",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "XDG_CONFIG_HOME",
+    "XDG_CACHE_HOME",
+    "XDG_DATA_HOME",
+)
+
+
+def child_env(extra: Mapping[str, str] | None = None, passthrough: Sequence[str] = ()) -> dict[str, str]:
+    """The environment for a child: the allow-list, `LC_*`, named pass-throughs, then `extra`."""
+    names = set(ENV_ALLOW_LIST) | set(passthrough)
+    env = {k: v for k, v in os.environ.items() if k in names or k.startswith("LC_")}
+    env.update(extra or {})
+    return env
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessOutcome:
+    returncode: int
+    stdout: str  # empty when lines were handed to `on_line` instead
+    stderr: str
+    truncated: bool  # output went past the cap and the rest was dropped
+
+
+async def run_process(
+    argv: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    stdin: bytes | None = None,
+    on_line: Callable[[str], None] | None = None,
+    max_output_bytes: int = 10 * 1024 * 1024,
+    kill_grace_s: float = 2.0,
+) -> ProcessOutcome:
+    """Run `argv` in its own session and return once it and everything it started are gone.
+
+    Stdout is either collected (capped at `max_output_bytes`) or, with `on_line`, handed over one
+    line at a time. On cancellation (timeout, cancel) the whole process group gets SIGTERM, then
+    SIGKILL after `kill_grace_s`, inside a shielded scope so the tree is always reaped.
+    """
+    process = await anyio.open_process(
+        list(argv),
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        env=dict(env) if env is not None else None,
+        start_new_session=True,
+    )
+    stdout = _CappedBuffer(max_output_bytes)
+    stderr = _CappedBuffer(64 * 1024)
+    try:
+        async with anyio.create_task_group() as group:
+            assert process.stdout is not None and process.stderr is not None
+            group.start_soon(_pump, process.stdout, stdout, on_line)
+            group.start_soon(_pump, process.stderr, stderr, None)
+            if stdin is not None:
+                assert process.stdin is not None
+                async with process.stdin:
+                    await process.stdin.send(stdin)
+            returncode = await process.wait()
+            # Leftover members of the group (a background grandchild) would hold the pipes open.
+            _signal_group(process, signal.SIGKILL)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await terminate_tree(process, kill_grace_s)
+    return ProcessOutcome(returncode, stdout.text(), stderr.text(), stdout.truncated)
+
+
+async def terminate_tree(process: Process, grace_s: float) -> None:
+    """SIGTERM the process tree, SIGKILL it after `grace_s`, and reap the leader.
+
+    The tree is the leader's process group plus every process in the leader's session or in a
+    session one of its descendants started (Claude Code's Bash tool runs its shell in a session of
+    its own). Those sessions are found through /proc (Linux) while the leader still lives: once it
+    dies its descendants are orphans nobody could trace back to us, but they keep their session.
+    """
+    sessions = {process.pid}
+    if process.returncode is None:
+        sessions |= _descendant_sessions(process.pid)
+        _signal_group(process, signal.SIGTERM)
+        _signal_sessions(sessions, signal.SIGTERM)
+        with anyio.move_on_after(grace_s):
+            await process.wait()
+        sessions |= _descendant_sessions(process.pid)
+    _signal_group(process, signal.SIGKILL)
+    _signal_sessions(sessions, signal.SIGKILL)
+    if process.returncode is None:
+        await process.wait()
+    await process.aclose()
+
+
+def _signal_group(process: Process, signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _signal_sessions(sessions: set[int], signum: int) -> None:
+    for pid, _ppid, sid in _process_table():
+        if sid in sessions and pid != os.getpid():
+            try:
+                os.kill(pid, signum)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _descendant_sessions(leader: int) -> set[int]:
+    """The session ids of the leader's descendants."""
+    children: dict[int, list[tuple[int, int]]] = {}
+    for pid, ppid, sid in _process_table():
+        children.setdefault(ppid, []).append((pid, sid))
+    sessions: set[int] = set()
+    pending = [leader]
+    while pending:
+        for pid, sid in children.get(pending.pop(), []):
+            sessions.add(sid)
+            pending.append(pid)
+    return sessions
+
+
+def _process_table() -> list[tuple[int, int, int]]:
+    """(pid, ppid, sid) of every process, from /proc; empty where there is no /proc."""
+    table = []
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", encoding="utf-8", errors="replace") as stat_file:
+                stat = stat_file.read()
+        except OSError:
+            continue  # it exited while we looked
+        # The fields after the parenthesised command: state, ppid, pgrp, session, ...
+        _state, ppid, _pgrp, sid, *_ = stat[stat.rindex(")") + 2 :].split()
+        table.append((int(name), int(ppid), int(sid)))
+    return table
+
+
+class _CappedBuffer:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self.truncated = False
+
+    def add(self, data: bytes) -> None:
+        room = self.limit - self._size
+        if len(data) > room:
+            self.truncated = True
+            data = data[: max(room, 0)]
+        if data:
+            self._chunks.append(data)
+            self._size += len(data)
+
+    def text(self) -> str:
+        return b"".join(self._chunks).decode("utf-8", errors="replace")
+
+
+async def _pump(
+    stream: ByteReceiveStream, sink: _CappedBuffer, on_line: Callable[[str], None] | None
+) -> None:
+    pending = b""
+    async for chunk in stream:
+        if on_line is None:
+            sink.add(chunk)
+            continue
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            on_line(line.decode("utf-8", errors="replace"))
+        if len(pending) > sink.limit:  # one unterminated line past the cap: drop it
+            sink.truncated = True
+            pending = b""
+    if on_line is not None and pending:
+        on_line(pending.decode("utf-8", errors="replace"))

@@ -1,0 +1,85 @@
+"""The engine protocol: what an adapter for one assistant must provide, and what it may emit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from parallelai.models import TaskOptions, TaskResult, Usage
+
+
+@dataclass(frozen=True, slots=True)
+class EngineRequest:
+    """One attempt at one task, as an engine sees it: the prompt is already rendered."""
+
+    task_id: str
+    prompt: str
+    model: str | None
+    options: TaskOptions
+    workdir: Path
+    attempt: int = 1
+    # Dependency outputs and engine-specific follow-ups (e.g. a session to resume) travel here.
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """A tool call, a tool result or a note from the agent; `detail` is shown to people."""
+
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    """Usage so far for this attempt (cumulative, not a delta)."""
+
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitSignal:
+    retry_after_s: float | None
+
+
+EngineEvent = TextDelta | Activity | UsageReport | RateLimitSignal
+Emit = Callable[[EngineEvent], None]
+
+
+class EngineStatus(BaseModel):
+    name: str
+    available: bool
+    version: str | None = None
+    detail: str = ""  # when unavailable: what is missing and how to fix it
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """An adapter for one assistant.
+
+    `run` never raises for a failed agent: failures come back as `TaskResult.error`. It must
+    stop everything it started (process trees, connections) when its scope is cancelled.
+    """
+
+    name: str
+
+    async def run(self, request: EngineRequest, emit: Emit) -> TaskResult: ...
+
+    async def status(self) -> EngineStatus: ...
+
+    async def aclose(self) -> None: ...
+
+
+class EngineFactory(Protocol):
+    """What the `parallelai.engines` entry point names: usually the engine class itself."""
+
+    def __call__(self, settings: Mapping[str, Any]) -> Engine: ...

@@ -1,0 +1,110 @@
+"""The one exception tree of parallelai; every error a user can see is drawn here.
+
+    ParallelAIError
+    ├── InputError                 bad input from the user: exit code 2, nothing is started
+    │   ├── TasksFileError         a tasks file that cannot be read (carries path and line)
+    │   ├── DependencyCycleError   depends_on edges that form a cycle (carries the task ids)
+    │   ├── UnknownDependencyError depends_on naming a task that does not exist
+    │   ├── UnknownEngineError     an engine name nobody registered (carries known names)
+    │   └── UnknownStrategyError   a strategy name we do not implement
+    ├── RunNotFoundError           a run id the store does not know
+    ├── TaskNotFoundError          a task id the run does not have
+    └── StoreError                 the store cannot be opened or migrated
+
+A failed agent is never an exception: engines report failures as data (`TaskError`), so
+nothing here escapes from an engine into the scheduler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from difflib import get_close_matches
+from pathlib import Path
+
+
+class ParallelAIError(Exception):
+    """Base of every error parallelai raises on purpose."""
+
+
+class InputError(ParallelAIError):
+    """The user's input is wrong; the message says what and where."""
+
+    exit_code = 2
+
+
+class TasksFileError(InputError):
+    def __init__(
+        self, path: Path | str, message: str, line: int | None = None, column: int | None = None
+    ) -> None:
+        self.path = Path(path)
+        self.line = line
+        self.column = column
+        where = str(self.path)
+        if line is not None:
+            where += f":{line}" + (f":{column}" if column is not None else "")
+        super().__init__(f"{where}: {message}")
+
+
+class DependencyCycleError(InputError):
+    def __init__(self, cycle: Sequence[str]) -> None:
+        self.cycle = tuple(cycle)
+        super().__init__("dependency cycle: " + " -> ".join([*self.cycle, self.cycle[0]]))
+
+
+class UnknownDependencyError(InputError):
+    def __init__(self, task_id: str, missing: str, known: Sequence[str]) -> None:
+        self.task_id = task_id
+        self.missing = missing
+        super().__init__(
+            f"task {task_id!r} depends on {missing!r}, which is not a task in this run{_suggest(missing, known)}"
+        )
+
+
+class UnknownEngineError(InputError):
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        self.name = name
+        self.known = tuple(sorted(known))
+        super().__init__(
+            f"unknown engine {name!r}{_suggest(name, known)}; known engines: {', '.join(self.known)}"
+        )
+
+
+class UnknownStrategyError(InputError):
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        self.name = name
+        self.known = tuple(known)
+        super().__init__(
+            f"unknown strategy {name!r}{_suggest(name, known)}; choose one of: {', '.join(known)}"
+        )
+
+
+class RunNotFoundError(ParallelAIError):
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"no run {run_id!r} in the store; `parallelai runs` lists the runs it has")
+
+
+class TaskNotFoundError(ParallelAIError):
+    def __init__(self, run_id: str, task_id: str) -> None:
+        self.run_id = run_id
+        self.task_id = task_id
+        super().__init__(f"run {run_id!r} has no task {task_id!r}")
+
+
+class StoreError(ParallelAIError):
+    """The store cannot be opened, is from a newer version, or is corrupt."""
+
+
+def _suggest(name: str, known: Sequence[str]) -> str:
+    close = get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def sole_exception(error: BaseException) -> BaseException:
+    """The one exception inside nested single-member groups (task groups wrap what the body raised).
+
+    Surfaces and context managers re-raise it so callers can `except InputError` as they expect.
+    """
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error

@@ -1,0 +1,121 @@
+"""The one event union: everything that happens in a run, serialised the same way everywhere.
+
+Every event carries the run it belongs to and, once published, a store-wide monotonic `seq`
+so a subscriber (SSE, MCP, LSP, the terminal) can resume exactly where it left off.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+from parallelai.models import ErrorKind, RunState, StrategyName, TaskState, Usage
+
+
+class _Event(BaseModel):
+    seq: int = 0
+    at: float = Field(default_factory=time.time)
+    run_id: str
+
+
+class RunCreated(_Event):
+    type: Literal["run.created"] = "run.created"
+    name: str | None
+    strategy: StrategyName
+    task_count: int
+
+
+class RunStarted(_Event):
+    type: Literal["run.started"] = "run.started"
+    resumed: bool = False
+    requeued: int = 0  # tasks that were in flight or unfinished when the run was resumed
+
+
+class RunFinished(_Event):
+    type: Literal["run.finished"] = "run.finished"
+    state: RunState
+    counts: dict[TaskState, int]
+    usage: Usage
+    reused: int = 0
+    note: str | None = None
+
+
+class TaskStateChanged(_Event):
+    type: Literal["task.state"] = "task.state"
+    task_id: str
+    state: TaskState
+    attempt: int = 0
+    reason: str | None = None
+    error_kind: ErrorKind | None = None
+    reused: bool = False
+
+
+class TaskOutput(_Event):
+    """A piece of an agent's answer as it streams in."""
+
+    type: Literal["task.output"] = "task.output"
+    task_id: str
+    text: str
+
+
+class TaskActivity(_Event):
+    """Something the agent did that is not answer text: a tool call, a tool result, a note."""
+
+    type: Literal["task.activity"] = "task.activity"
+    task_id: str
+    kind: str
+    detail: str
+
+
+class TaskUsage(_Event):
+    type: Literal["task.usage"] = "task.usage"
+    task_id: str
+    usage: Usage
+
+
+class TaskRetrying(_Event):
+    type: Literal["task.retrying"] = "task.retrying"
+    task_id: str
+    attempt: int  # the attempt that failed
+    delay_s: float
+    error_kind: ErrorKind
+    message: str
+
+
+class RateLimited(_Event):
+    """An engine reported a provider limit; schedulers and dashboards use it."""
+
+    type: Literal["rate.limited"] = "rate.limited"
+    task_id: str
+    engine: str
+    retry_after_s: float | None
+
+
+class BudgetReached(_Event):
+    type: Literal["budget.reached"] = "budget.reached"
+    limit: Literal["cost", "tokens"]
+    spent: float
+    maximum: float
+
+
+Event = Annotated[
+    RunCreated
+    | RunStarted
+    | RunFinished
+    | TaskStateChanged
+    | TaskOutput
+    | TaskActivity
+    | TaskUsage
+    | TaskRetrying
+    | RateLimited
+    | BudgetReached,
+    Field(discriminator="type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def event_from_json(data: str | bytes) -> Event:
+    return EVENT_ADAPTER.validate_json(data)

@@ -1,0 +1,219 @@
+"""The shared vocabulary of work: tasks, runs, limits, states, attempts and results."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+TASK_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+
+
+class _Strict(BaseModel):
+    """Boundary models refuse unknown fields: a typo must be an error, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class TaskState(StrEnum):
+    PENDING = "pending"
+    READY = "ready"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL_TASK_STATES
+
+
+_FINAL_TASK_STATES = frozenset(
+    {TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED, TaskState.SKIPPED}
+)
+
+
+class RunState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  # its process died; `resume` continues it
+
+    @property
+    def is_final(self) -> bool:
+        return self in {RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED}
+
+
+class ErrorKind(StrEnum):
+    RATE_LIMITED = "rate_limited"
+    OVERLOADED = "overloaded"
+    TRANSIENT = "transient"
+    TIMEOUT = "timeout"
+    AUTH = "auth"
+    BAD_REQUEST = "bad_request"
+    SPEND_LIMIT = "spend_limit"
+    EXECUTION = "execution"  # the agent ran and failed (non-zero exit, invalid output)
+    CANCELLED = "cancelled"
+    INTERNAL = "internal"  # a bug in an engine; recorded, never raised into the scheduler
+
+    @property
+    def retryable(self) -> bool:
+        return self in _RETRYABLE
+
+
+_RETRYABLE = frozenset({ErrorKind.RATE_LIMITED, ErrorKind.OVERLOADED, ErrorKind.TRANSIENT, ErrorKind.TIMEOUT})
+
+StrategyName = Literal["parallel", "batch", "pipeline", "mapreduce", "dag"]
+STRATEGY_NAMES: tuple[StrategyName, ...] = ("parallel", "batch", "pipeline", "mapreduce", "dag")
+
+
+class EngineSpec(BaseModel):
+    """`name[:model]`, e.g. `claude-code`, `openai:gpt-4.1`, `ollama:llama3`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    model: str | None = None
+
+    @classmethod
+    def parse(cls, spec: str) -> EngineSpec:
+        name, _, model = spec.strip().partition(":")
+        return cls(name=name, model=model or None)
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.model}" if self.model else self.name
+
+
+class TaskOptions(_Strict):
+    timeout: Annotated[float, Field(gt=0)] | None = None
+    retries: Annotated[int, Field(ge=0, le=100)] = 2
+    output_schema: dict[str, Any] | None = None
+    workdir: str | None = None
+    engine_options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Task(_Strict):
+    """One unit of work for one sub-agent.
+
+    `prompt` may use `{{ name }}` placeholders for `inputs` and, when the task has dependencies,
+    `{{ output }}` (all dependency outputs) or `{{ outputs.ID }}`; they are filled in just before
+    the task starts, in one pass, so text coming from inputs is never expanded again.
+    """
+
+    id: str = ""
+    prompt: str
+    engine: str | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    files: list[str] = Field(default_factory=list)
+    options: TaskOptions = Field(default_factory=TaskOptions)
+    depends_on: list[str] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_a_name(cls, value: str) -> str:
+        if value and not TASK_ID_PATTERN.match(value):
+            raise ValueError(
+                "a task id is 1-128 letters, digits, '_', '.', '-', starting with a letter or digit"
+            )
+        return value
+
+
+class RunLimits(_Strict):
+    max_parallel: Annotated[int, Field(gt=0)] = 8
+    per_engine: dict[str, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
+    max_cost_usd: Annotated[float, Field(gt=0)] | None = None
+    max_tokens: Annotated[int, Field(gt=0)] | None = None
+    fail_fast: bool = False
+    backoff_base_s: Annotated[float, Field(ge=0)] = 1.0  # first retry waits up to this, doubling after
+    backoff_cap_s: Annotated[float, Field(ge=0)] = 60.0
+
+
+class RunSpec(_Strict):
+    """A planned run: the DAG of tasks plus how to schedule it. This is what the store keeps."""
+
+    name: str | None = None
+    strategy: StrategyName = "parallel"
+    default_engine: str = "echo"
+    engine_settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    limits: RunLimits = Field(default_factory=RunLimits)
+    use_cache: bool = True
+    workdir: str | None = None
+    tasks: list[Task]
+
+
+class Usage(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cost_usd=self.cost_usd + other.cost_usd,
+        )
+
+
+class TaskError(BaseModel):
+    kind: ErrorKind
+    message: str
+    retry_after: float | None = None  # seconds, when the engine was told to wait
+
+
+class TaskResult(BaseModel):
+    text: str = ""
+    structured: Any = None
+    usage: Usage = Field(default_factory=Usage)
+    duration_s: float = 0.0
+    error: TaskError | None = None
+    reused: bool = False  # taken from the cache of an earlier identical task
+    session_id: str | None = None  # the agent's conversation, for engines that can resume one
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Attempt(BaseModel):
+    number: int
+    started_at: float
+    finished_at: float | None = None
+    state: TaskState = TaskState.RUNNING
+    error: TaskError | None = None
+
+
+class TaskRecord(BaseModel):
+    """A task as the store knows it: its spec, where it stands, and what it produced."""
+
+    run_id: str
+    task: Task
+    state: TaskState
+    reason: str | None = None
+    result: TaskResult | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+
+
+class RunSummary(BaseModel):
+    id: str
+    name: str | None
+    strategy: StrategyName
+    state: RunState
+    created_at: float
+    finished_at: float | None
+    counts: dict[TaskState, int]
+    usage: Usage
+    reused: int = 0
+    note: str | None = None  # why the run stopped early (budget, fail-fast), if it did
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())

@@ -1,0 +1,75 @@
+"""Checking a run's task graph before anything starts: ids, dependencies, cycles, placeholders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from parallelai.errors import DependencyCycleError, InputError, UnknownDependencyError
+from parallelai.models import Task
+from parallelai.orchestration.prompting import unknown_placeholders
+
+
+def assign_ids(tasks: Sequence[Task]) -> list[Task]:
+    """Give unnamed tasks the id `t<position>` (1-based, zero-padded to sort well)."""
+    width = max(3, len(str(len(tasks))))
+    return [
+        task if task.id else task.model_copy(update={"id": f"t{i:0{width}d}"})
+        for i, task in enumerate(tasks, 1)
+    ]
+
+
+def validate_graph(tasks: Sequence[Task]) -> None:
+    ids = [task.id for task in tasks]
+    seen: set[str] = set()
+    for task_id in ids:
+        if task_id in seen:
+            raise InputError(f"two tasks have the id {task_id!r}; task ids must be unique in a run")
+        seen.add(task_id)
+    for task in tasks:
+        for dependency in task.depends_on:
+            if dependency not in seen:
+                raise UnknownDependencyError(task.id, dependency, ids)
+            if dependency == task.id:
+                raise DependencyCycleError([task.id])
+        unknown = unknown_placeholders(task)
+        if unknown:
+            raise InputError(
+                f"task {task.id!r}: the prompt uses {{{{ {unknown[0]} }}}}, which is neither an input "
+                f"({', '.join(sorted(task.inputs)) or 'none'}) nor the output of a dependency"
+            )
+    cycle = find_cycle(tasks)
+    if cycle:
+        raise DependencyCycleError(cycle)
+
+
+def find_cycle(tasks: Sequence[Task]) -> list[str] | None:
+    """A cycle as the list of its task ids, or None; iterative so deep chains cannot overflow."""
+    edges = {task.id: task.depends_on for task in tasks}
+    white, grey, black = 0, 1, 2
+    color = dict.fromkeys(edges, white)
+    for root in edges:
+        if color[root] != white:
+            continue
+        path: list[str] = [root]
+        iterators = [iter(edges[root])]
+        color[root] = grey
+        while iterators:
+            nxt = next(iterators[-1], None)
+            if nxt is None:
+                color[path.pop()] = black
+                iterators.pop()
+            elif color[nxt] == grey:
+                return path[path.index(nxt) :]
+            elif color[nxt] == white:
+                color[nxt] = grey
+                path.append(nxt)
+                iterators.append(iter(edges[nxt]))
+    return None
+
+
+def dependents_of(tasks: Sequence[Task]) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {task.id: [] for task in tasks}
+    for task in tasks:
+        for dependency in task.depends_on:
+            result[dependency].append(task.id)
+    return result

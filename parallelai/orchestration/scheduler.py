@@ -1,0 +1,521 @@
+"""The scheduler: drives one run's DAG to the end under its limits.
+
+Dispatch is synchronous and event-driven: whenever a task finishes, fails or its retry timer
+fires, `_dispatch` starts as many ready tasks as the global and per-engine limits allow. No task
+holds a slot while it waits to retry. Each attempt runs in its own cancel scope, so a timeout or a
+cancel reaches the engine, which tears down whatever it started.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+from anyio.abc import TaskGroup
+
+from parallelai.engines.base import (
+    Activity,
+    Engine,
+    EngineEvent,
+    EngineRequest,
+    RateLimitSignal,
+    TextDelta,
+    UsageReport,
+)
+from parallelai.events import (
+    BudgetReached,
+    Event,
+    RateLimited,
+    RunFinished,
+    RunStarted,
+    TaskActivity,
+    TaskOutput,
+    TaskRetrying,
+    TaskStateChanged,
+    TaskUsage,
+)
+from parallelai.models import (
+    Attempt,
+    EngineSpec,
+    ErrorKind,
+    RunSpec,
+    RunState,
+    Task,
+    TaskError,
+    TaskResult,
+    TaskState,
+    Usage,
+)
+from parallelai.orchestration.bus import EventBus
+from parallelai.orchestration.cache import fingerprint
+from parallelai.orchestration.prompting import render_prompt
+from parallelai.orchestration.retry import Backoff
+from parallelai.orchestration.store import Store
+
+
+@dataclass(slots=True)
+class _Slot:
+    """The scheduler's working state for one task."""
+
+    task: Task
+    engine: EngineSpec
+    state: TaskState = TaskState.PENDING
+    waiting_on: int = 0
+    attempts: int = 0
+    output: str = ""
+    scope: anyio.CancelScope | None = None
+    dependents: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Resumption:
+    """What a resumed run already has: final states, outputs for dependents, attempts used."""
+
+    states: Mapping[str, TaskState]
+    outputs: Mapping[str, str]
+    attempts: Mapping[str, int]
+    spent: Usage
+    reused: int
+
+
+class RunExecution:
+    def __init__(
+        self,
+        run_id: str,
+        spec: RunSpec,
+        *,
+        store: Store,
+        bus: EventBus,
+        engines: Mapping[str, Engine],
+        workdir: Path,
+        resumption: Resumption | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self._spec = spec
+        self._limits = spec.limits
+        self._store = store
+        self._bus = bus
+        self._engines = engines
+        self._workdir = workdir
+        self._backoff = Backoff(spec.limits.backoff_base_s, spec.limits.backoff_cap_s)
+        self._rng = random.Random()
+        self._slots: dict[str, _Slot] = {}
+        for task in spec.tasks:
+            self._slots[task.id] = _Slot(task, EngineSpec.parse(task.engine or spec.default_engine))
+        for task in spec.tasks:
+            for dependency in task.depends_on:
+                self._slots[dependency].dependents.append(task.id)
+        self._ready: dict[str, deque[str]] = {}
+        self._running_total = 0
+        self._running: dict[str, int] = {}
+        self._finished = 0
+        self._done = anyio.Event()
+        self._group: TaskGroup | None = None
+        self._stopping: str | None = None  # why no new task may start (budget, fail-fast, cancel)
+        self._stop_as = TaskState.SKIPPED  # what tasks that never started become once stopping
+        self._cancelled = False
+        self._spent = resumption.spent if resumption else Usage()
+        self._reused = resumption.reused if resumption else 0
+        self._resumption = resumption
+
+    # -- public ----------------------------------------------------------------------------
+
+    async def execute(self) -> RunFinished:
+        requeued = self._restore()
+        self._store.set_run_state(self.run_id, RunState.RUNNING)
+        self._publish(RunStarted(run_id=self.run_id, resumed=self._resumption is not None, requeued=requeued))
+        try:
+            async with anyio.create_task_group() as group:
+                self._group = group
+                for task_id, slot in self._slots.items():
+                    if slot.state is TaskState.PENDING and slot.waiting_on == 0:
+                        self._make_ready(task_id)
+                self._dispatch()
+                self._check_done()
+                await self._done.wait()
+        finally:
+            with anyio.CancelScope(shield=True):
+                finished = self._finish()
+                await self._store.flush()
+        return finished
+
+    def has_task(self, task_id: str) -> bool:
+        return task_id in self._slots
+
+    def cancel(self, reason: str = "run cancelled") -> None:
+        """Stop starting tasks, cancel the running ones; cancelled tasks can be resumed later."""
+        self._cancelled = True
+        self._stop(reason, TaskState.CANCELLED)
+        for slot in self._slots.values():
+            if slot.scope is not None:
+                slot.scope.cancel()
+
+    def cancel_task(self, task_id: str) -> bool:
+        slot = self._slots.get(task_id)
+        if slot is None or slot.state.is_final:
+            return False
+        if slot.scope is not None:
+            slot.scope.cancel()
+        else:
+            self._discard_ready(task_id)
+            self._settle(task_id, TaskState.CANCELLED, "cancelled by request")
+        return True
+
+    # -- setup -----------------------------------------------------------------------------
+
+    def _restore(self) -> int:
+        """Apply a resumption: keep succeeded and failed tasks, re-queue everything else."""
+        requeued = 0
+        resumption = self._resumption
+        for task_id, slot in self._slots.items():
+            previous = resumption.states.get(task_id, TaskState.PENDING) if resumption else TaskState.PENDING
+            if previous in (TaskState.SUCCEEDED, TaskState.FAILED):
+                assert resumption is not None
+                slot.state = previous
+                slot.output = resumption.outputs.get(task_id, "")
+                self._finished += 1
+            elif resumption is not None:
+                requeued += 1
+            if resumption is not None:
+                slot.attempts = resumption.attempts.get(task_id, 0)
+        for slot in self._slots.values():
+            if slot.state is TaskState.PENDING:
+                slot.waiting_on = sum(
+                    1 for dep in slot.task.depends_on if self._slots[dep].state is not TaskState.SUCCEEDED
+                )
+        # Dependents of tasks that failed before the resume are skipped again, with the reason.
+        for task_id, slot in self._slots.items():
+            if slot.state is TaskState.FAILED:
+                self._skip_dependents(task_id)
+        return requeued
+
+    # -- dispatch --------------------------------------------------------------------------
+
+    def _make_ready(self, task_id: str) -> None:
+        slot = self._slots[task_id]
+        if self._stopping is not None:
+            self._settle(task_id, self._stop_as, self._stopping)
+            return
+        slot.state = TaskState.READY
+        self._publish(
+            TaskStateChanged(
+                run_id=self.run_id, task_id=task_id, state=TaskState.READY, attempt=slot.attempts
+            )
+        )
+        self._ready.setdefault(slot.engine.name, deque()).append(task_id)
+
+    def _dispatch(self) -> None:
+        assert self._group is not None
+        limit = self._limits.max_parallel
+        per_engine = self._limits.per_engine
+        while self._running_total < limit and self._stopping is None:
+            started = False
+            for engine, queue in self._ready.items():
+                if not queue:
+                    continue
+                running = self._running.get(engine, 0)
+                if running >= per_engine.get(engine, limit):
+                    continue
+                task_id = queue.popleft()
+                self._running[engine] = running + 1
+                self._running_total += 1
+                self._group.start_soon(self._attempt, task_id, name=f"task {task_id}")
+                started = True
+                if self._running_total >= limit:
+                    break
+            if not started:
+                return
+
+    def _discard_ready(self, task_id: str) -> None:
+        queue = self._ready.get(self._slots[task_id].engine.name)
+        if queue is not None and task_id in queue:
+            queue.remove(task_id)
+
+    # -- one attempt -----------------------------------------------------------------------
+
+    async def _attempt(self, task_id: str) -> None:
+        slot = self._slots[task_id]
+        try:
+            await self._run_attempt(task_id, slot)
+        finally:
+            self._running_total -= 1
+            self._running[slot.engine.name] -= 1
+            if not self._done.is_set():
+                self._dispatch()
+                self._check_done()
+
+    async def _run_attempt(self, task_id: str, slot: _Slot) -> None:
+        task = slot.task
+        outputs = {dep: self._slots[dep].output for dep in task.depends_on}
+        prompt = render_prompt(task, outputs)
+        settings = self._spec.engine_settings.get(slot.engine.name, {})
+        key: str | None = None
+        if self._spec.use_cache:
+            key = await self._fingerprint(task, prompt, slot.engine, settings)
+            cached = await self._store.cached_result(key)
+            if cached is not None:
+                self._reused += 1
+                self._complete(task_id, cached.model_copy(update={"reused": True}), key)
+                return
+        slot.attempts += 1
+        attempt = Attempt(number=slot.attempts, started_at=time.time())
+        slot.state = TaskState.RUNNING
+        self._store.set_task_state(self.run_id, task_id, TaskState.RUNNING)
+        self._store.record_attempt(self.run_id, task_id, attempt)
+        self._publish(
+            TaskStateChanged(
+                run_id=self.run_id, task_id=task_id, state=TaskState.RUNNING, attempt=attempt.number
+            )
+        )
+        result = await self._call_engine(task_id, slot, prompt)
+        attempt.finished_at = time.time()
+        attempt.error = result.error
+        attempt.state = TaskState.SUCCEEDED if result.ok else TaskState.FAILED
+        if result.error is not None and result.error.kind is ErrorKind.CANCELLED:
+            attempt.state = TaskState.CANCELLED
+        self._store.record_attempt(self.run_id, task_id, attempt)
+        self._account(task_id, result.usage)
+        error = result.error
+        if error is None:
+            self._complete(task_id, result, key)
+        elif error.kind is ErrorKind.CANCELLED:
+            self._store.record_result(self.run_id, task_id, result, None)
+            self._settle(task_id, TaskState.CANCELLED, error.message)
+        elif error.kind.retryable and slot.attempts <= task.options.retries and self._stopping is None:
+            delay = self._backoff.delay(slot.attempts, error.retry_after, self._rng)
+            self._publish(
+                TaskRetrying(
+                    run_id=self.run_id,
+                    task_id=task_id,
+                    attempt=slot.attempts,
+                    delay_s=delay,
+                    error_kind=error.kind,
+                    message=error.message,
+                )
+            )
+            slot.state = TaskState.READY
+            assert self._group is not None
+            self._group.start_soon(self._retry_later, task_id, delay)
+        else:
+            self._store.record_result(self.run_id, task_id, result, None)
+            self._settle(task_id, TaskState.FAILED, f"{error.kind}: {error.message}", error.kind)
+            self._skip_dependents(task_id)
+            if self._limits.fail_fast:
+                self.cancel_others(f"fail-fast: task {task_id} failed")
+
+    async def _call_engine(self, task_id: str, slot: _Slot, prompt: str) -> TaskResult:
+        engine = self._engines[slot.engine.name]
+        task = slot.task
+        workdir = self._workdir / task.options.workdir if task.options.workdir else self._workdir
+        request = EngineRequest(
+            task_id=task_id,
+            prompt=prompt,
+            model=slot.engine.model,
+            options=task.options,
+            workdir=workdir,
+            attempt=slot.attempts,
+            context={dep: self._slots[dep].output for dep in task.depends_on},
+        )
+        started = time.monotonic()
+        result: TaskResult | None = None
+        with anyio.CancelScope() as scope:
+            slot.scope = scope
+            with anyio.move_on_after(task.options.timeout) as deadline:
+                try:
+                    result = await engine.run(request, lambda event: self._relay(task_id, slot, event))
+                except Exception as error:  # an engine bug is recorded as data, never raised into the run
+                    result = TaskResult(
+                        error=TaskError(kind=ErrorKind.INTERNAL, message=f"{type(error).__name__}: {error}")
+                    )
+        slot.scope = None
+        elapsed = time.monotonic() - started
+        if result is not None:
+            return result if result.duration_s else result.model_copy(update={"duration_s": elapsed})
+        if deadline.cancelled_caught:
+            message = f"timed out after {task.options.timeout:g}s; the agent's process tree was stopped"
+            return TaskResult(duration_s=elapsed, error=TaskError(kind=ErrorKind.TIMEOUT, message=message))
+        reason = self._stopping if self._cancelled and self._stopping else "cancelled by request"
+        return TaskResult(duration_s=elapsed, error=TaskError(kind=ErrorKind.CANCELLED, message=reason))
+
+    def _relay(self, task_id: str, slot: _Slot, event: EngineEvent) -> None:
+        """Turn what an engine emits into bus events."""
+        match event:
+            case TextDelta(text=text):
+                self._publish(TaskOutput(run_id=self.run_id, task_id=task_id, text=text))
+            case Activity(kind=kind, detail=detail):
+                self._publish(TaskActivity(run_id=self.run_id, task_id=task_id, kind=kind, detail=detail))
+            case UsageReport(usage=usage):
+                self._publish(TaskUsage(run_id=self.run_id, task_id=task_id, usage=usage))
+            case RateLimitSignal(retry_after_s=retry_after):
+                self._publish(
+                    RateLimited(
+                        run_id=self.run_id,
+                        task_id=task_id,
+                        engine=slot.engine.name,
+                        retry_after_s=retry_after,
+                    )
+                )
+
+    async def _retry_later(self, task_id: str, delay: float) -> None:
+        slot = self._slots[task_id]
+        with anyio.CancelScope() as scope:
+            slot.scope = scope
+            await anyio.sleep(delay)
+        slot.scope = None
+        if slot.state.is_final:
+            return
+        if scope.cancelled_caught:
+            self._settle(task_id, TaskState.CANCELLED, self._stopping or "cancelled by request")
+        else:
+            self._make_ready(task_id)
+            self._dispatch()
+        self._check_done()
+
+    async def _fingerprint(
+        self, task: Task, prompt: str, engine: EngineSpec, settings: Mapping[str, object]
+    ) -> str:
+        if task.files:
+            return await anyio.to_thread.run_sync(
+                fingerprint, task, prompt, str(engine), settings, self._workdir
+            )
+        return fingerprint(task, prompt, str(engine), settings, self._workdir)
+
+    # -- outcomes ----------------------------------------------------------------------------
+
+    def _complete(self, task_id: str, result: TaskResult, key: str | None) -> None:
+        slot = self._slots[task_id]
+        slot.output = result.text
+        self._store.record_result(self.run_id, task_id, result, key)
+        self._settle(
+            task_id, TaskState.SUCCEEDED, "reused from cache" if result.reused else None, reused=result.reused
+        )
+        for dependent in slot.dependents:
+            child = self._slots[dependent]
+            child.waiting_on -= 1
+            if child.waiting_on == 0 and child.state is TaskState.PENDING:
+                self._make_ready(dependent)
+
+    def _settle(
+        self,
+        task_id: str,
+        state: TaskState,
+        reason: str | None = None,
+        error_kind: ErrorKind | None = None,
+        *,
+        reused: bool = False,
+    ) -> None:
+        slot = self._slots[task_id]
+        if slot.state.is_final:
+            return
+        slot.state = state
+        self._finished += 1
+        self._store.set_task_state(self.run_id, task_id, state, reason)
+        self._publish(
+            TaskStateChanged(
+                run_id=self.run_id,
+                task_id=task_id,
+                state=state,
+                attempt=slot.attempts,
+                reason=reason,
+                error_kind=error_kind,
+                reused=reused,
+            )
+        )
+
+    def _skip_dependents(self, task_id: str) -> None:
+        pending = list(self._slots[task_id].dependents)
+        while pending:
+            dependent = pending.pop()
+            slot = self._slots[dependent]
+            if slot.state.is_final:
+                continue
+            self._discard_ready(dependent)
+            self._settle(dependent, TaskState.SKIPPED, f"dependency {task_id} did not succeed")
+            pending.extend(slot.dependents)
+
+    def _account(self, task_id: str, usage: Usage) -> None:
+        if not usage.total_tokens and not usage.cost_usd:
+            return
+        self._spent = self._spent + usage
+        limits = self._limits
+        if self._stopping is not None:
+            return
+        if limits.max_cost_usd is not None and self._spent.cost_usd >= limits.max_cost_usd:
+            self._publish(
+                BudgetReached(
+                    run_id=self.run_id, limit="cost", spent=self._spent.cost_usd, maximum=limits.max_cost_usd
+                )
+            )
+            self._stop(
+                f"budget reached: spent ${self._spent.cost_usd:.4f} of ${limits.max_cost_usd:.4f}",
+                TaskState.SKIPPED,
+            )
+        elif limits.max_tokens is not None and self._spent.total_tokens >= limits.max_tokens:
+            self._publish(
+                BudgetReached(
+                    run_id=self.run_id,
+                    limit="tokens",
+                    spent=self._spent.total_tokens,
+                    maximum=limits.max_tokens,
+                )
+            )
+            self._stop(
+                f"budget reached: used {self._spent.total_tokens} of {limits.max_tokens} tokens",
+                TaskState.SKIPPED,
+            )
+
+    def cancel_others(self, reason: str) -> None:
+        """Fail-fast: stop starting tasks and cancel the running ones."""
+        self._stop(reason, TaskState.SKIPPED)
+        for slot in self._slots.values():
+            if slot.scope is not None:
+                slot.scope.cancel()
+
+    def _stop(self, reason: str, state: TaskState) -> None:
+        """No new task starts; every task not yet started ends in `state` with `reason`."""
+        if self._stopping is None:
+            self._stopping = reason
+            self._stop_as = state
+        for queue in self._ready.values():
+            while queue:
+                self._settle(queue.popleft(), state, reason)
+        for task_id, slot in self._slots.items():
+            if slot.state is TaskState.PENDING:
+                self._settle(task_id, state, reason)
+        self._check_done()
+
+    def _check_done(self) -> None:
+        if self._finished >= len(self._slots):
+            self._done.set()
+
+    def _finish(self) -> RunFinished:
+        counts = dict.fromkeys(TaskState, 0)
+        for slot in self._slots.values():
+            counts[slot.state] += 1
+        if self._cancelled:
+            state = RunState.CANCELLED
+        elif counts[TaskState.SUCCEEDED] == len(self._slots):
+            state = RunState.SUCCEEDED
+        elif self._done.is_set():
+            state = RunState.FAILED
+        else:
+            state = RunState.INTERRUPTED
+        self._store.set_run_state(self.run_id, state, self._stopping)
+        event = RunFinished(
+            run_id=self.run_id,
+            state=state,
+            counts=counts,
+            usage=self._spent,
+            reused=self._reused,
+            note=self._stopping,
+        )
+        self._publish(event)
+        return event
+
+    def _publish(self, event: Event) -> None:
+        self._bus.publish(event)

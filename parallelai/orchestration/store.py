@@ -1,0 +1,408 @@
+"""The SQLite store: the source of truth for runs, tasks, attempts, results and events.
+
+Durability model: WAL with synchronous=FULL, every write inside BEGIN IMMEDIATE. Writes are
+queued without waiting and committed by one writer task in group commits (whatever queued while
+the previous commit was running goes into the next), so the scheduler never waits on fsync and
+a SIGKILL loses at most what was not yet committed — work that `resume` re-queues. Reads use a
+second connection; both connections are only touched from worker threads, never the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+
+from parallelai.errors import StoreError
+from parallelai.events import EVENT_ADAPTER, Event
+from parallelai.models import (
+    Attempt,
+    ErrorKind,
+    RunSpec,
+    RunState,
+    Task,
+    TaskError,
+    TaskRecord,
+    TaskResult,
+    TaskState,
+    Usage,
+)
+from parallelai.orchestration._schema import MIGRATIONS
+from parallelai.paths import ensure_private_dir
+
+T = TypeVar("T")
+Write = tuple[str, Sequence[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    id: str
+    name: str | None
+    strategy: str
+    state: RunState
+    spec: RunSpec
+    created_at: float
+    finished_at: float | None
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunTotals:
+    counts: dict[TaskState, int]
+    usage: Usage
+    reused: int
+
+
+class Store:
+    """Open with `async with Store.open(path) as store:`; all methods are safe to call from tasks."""
+
+    def __init__(self, path: Path, writer: sqlite3.Connection, reader: sqlite3.Connection) -> None:
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+        self._write_lock = anyio.CapacityLimiter(1)
+        self._read_lock = anyio.CapacityLimiter(1)
+        self._pending: list[Write] = []
+        self._queued = 0  # writes queued so far
+        self._committed = 0  # writes durably committed so far
+        self._wake = anyio.Event()
+        self._progress = anyio.Event()
+        self._failure: BaseException | None = None
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, path: Path) -> AsyncIterator[Store]:
+        writer, reader = await anyio.to_thread.run_sync(_connect_pair, path)
+        store = cls(path, writer, reader)
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(store._write_loop)
+                try:
+                    yield store
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await store.flush()
+                    group.cancel_scope.cancel()
+        finally:
+            writer.close()
+            reader.close()
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def enqueue(self, sql: str, params: Sequence[Any]) -> None:
+        """Queue one write for the next group commit; returns at once."""
+        if self._failure is not None:
+            raise StoreError(f"the store at {self.path} stopped accepting writes: {self._failure}")
+        self._pending.append((sql, params))
+        self._queued += 1
+        self._wake.set()
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is committed."""
+        target = self._queued
+        while self._committed < target:
+            if self._failure is not None:
+                raise StoreError(f"cannot write to the store at {self.path}: {self._failure}")
+            progress = self._progress
+            await progress.wait()
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake = anyio.Event()
+            batch, self._pending = self._pending, []
+            if not batch:
+                continue
+            try:
+                await anyio.to_thread.run_sync(_commit, self._writer, batch, limiter=self._write_lock)
+            except sqlite3.Error as error:
+                self._failure = error
+            else:
+                self._committed += len(batch)
+            progress, self._progress = self._progress, anyio.Event()
+            progress.set()
+
+    async def write_now(self, writes: Iterable[Write]) -> None:
+        """Queue `writes` and wait for their commit (for things that must be durable first)."""
+        for sql, params in writes:
+            self.enqueue(sql, params)
+        await self.flush()
+
+    # -- runs and tasks ----------------------------------------------------------------------
+
+    async def create_run(self, run_id: str, spec: RunSpec) -> None:
+        now = time.time()
+        writes: list[Write] = [
+            (
+                "INSERT INTO runs (id, name, strategy, state, spec, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, spec.name, spec.strategy, RunState.PENDING, _spec_json(spec), now),
+            )
+        ]
+        writes.extend(
+            (
+                "INSERT INTO tasks (run_id, id, position, spec, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    task.id,
+                    position,
+                    task.model_dump_json(exclude_defaults=True),
+                    TaskState.PENDING,
+                    now,
+                ),
+            )
+            for position, task in enumerate(spec.tasks)
+        )
+        await self.write_now(writes)
+
+    def set_run_state(self, run_id: str, state: RunState, note: str | None = None) -> None:
+        finished = time.time() if state.is_final else None
+        self.enqueue(
+            "UPDATE runs SET state = ?, finished_at = ?, note = COALESCE(?, note) WHERE id = ?",
+            (state, finished, note, run_id),
+        )
+
+    def set_task_state(self, run_id: str, task_id: str, state: TaskState, reason: str | None = None) -> None:
+        self.enqueue(
+            "UPDATE tasks SET state = ?, reason = ?, updated_at = ? WHERE run_id = ? AND id = ?",
+            (state, reason, time.time(), run_id, task_id),
+        )
+
+    def record_attempt(self, run_id: str, task_id: str, attempt: Attempt) -> None:
+        error = attempt.error
+        self.enqueue(
+            "INSERT OR REPLACE INTO attempts (run_id, task_id, number, started_at, finished_at, state, "
+            "error_kind, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_id,
+                task_id,
+                attempt.number,
+                attempt.started_at,
+                attempt.finished_at,
+                attempt.state,
+                error.kind if error else None,
+                error.message if error else None,
+            ),
+        )
+
+    def record_result(self, run_id: str, task_id: str, result: TaskResult, fingerprint: str | None) -> None:
+        usage = result.usage
+        self.enqueue(
+            "INSERT OR REPLACE INTO results (run_id, task_id, fingerprint, body, ok, reused, input_tokens, "
+            "output_tokens, cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_id,
+                task_id,
+                fingerprint,
+                result.model_dump_json(),
+                result.ok,
+                result.reused,
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cost_usd,
+            ),
+        )
+
+    def append_event(self, event: Event) -> None:
+        self.enqueue(
+            "INSERT INTO events (seq, run_id, type, body) VALUES (?, ?, ?, ?)",
+            (event.seq, event.run_id, event.type, event.model_dump_json()),
+        )
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        return await anyio.to_thread.run_sync(query, self._reader, limiter=self._read_lock)
+
+    async def get_run(self, run_id: str) -> RunRow | None:
+        row = await self._read(
+            lambda db: db.execute(
+                "SELECT id, name, strategy, state, spec, created_at, finished_at, note FROM runs WHERE id = ?",
+                (run_id,),
+            ).fetchone()
+        )
+        return _run_row(row) if row else None
+
+    async def list_runs(self, state: RunState | None = None, limit: int = 50) -> list[RunRow]:
+        where, params = ("WHERE state = ?", (state, limit)) if state else ("", (limit,))
+        rows = await self._read(
+            lambda db: db.execute(
+                "SELECT id, name, strategy, state, spec, created_at, finished_at, note FROM runs "
+                f"{where} ORDER BY created_at DESC LIMIT ?",
+                params,
+            ).fetchall()
+        )
+        return [_run_row(row) for row in rows]
+
+    async def run_ids_in_state(self, states: Sequence[RunState]) -> list[str]:
+        marks = ",".join("?" * len(states))
+        rows = await self._read(
+            lambda db: db.execute(f"SELECT id FROM runs WHERE state IN ({marks})", tuple(states)).fetchall()
+        )
+        return [row[0] for row in rows]
+
+    async def run_totals(self, run_id: str) -> RunTotals:
+        def query(db: sqlite3.Connection) -> RunTotals:
+            counts = dict.fromkeys(TaskState, 0)
+            for state, count in db.execute(
+                "SELECT state, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY state", (run_id,)
+            ):
+                counts[TaskState(state)] = count
+            sums = db.execute(
+                "SELECT COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), "
+                "COALESCE(SUM(cost_usd), 0), COALESCE(SUM(reused), 0) FROM results WHERE run_id = ?",
+                (run_id,),
+            ).fetchone()
+            usage = Usage(input_tokens=sums[0], output_tokens=sums[1], cost_usd=sums[2])
+            return RunTotals(counts=counts, usage=usage, reused=sums[3])
+
+        return await self._read(query)
+
+    async def task_records(self, run_id: str, task_id: str | None = None) -> list[TaskRecord]:
+        """Tasks of a run in plan order, with results and attempts (one task when `task_id` is given)."""
+
+        def query(db: sqlite3.Connection) -> list[TaskRecord]:
+            only = " AND t.id = ?" if task_id else ""
+            params: tuple[str, ...] = (run_id, task_id) if task_id else (run_id,)
+            rows = db.execute(
+                "SELECT t.id, t.spec, t.state, t.reason, r.body FROM tasks t LEFT JOIN results r "
+                f"ON r.run_id = t.run_id AND r.task_id = t.id WHERE t.run_id = ?{only} ORDER BY t.position",
+                params,
+            ).fetchall()
+            attempts: dict[str, list[Attempt]] = {}
+            for row in db.execute(
+                "SELECT task_id, number, started_at, finished_at, state, error_kind, error_message "
+                f"FROM attempts WHERE run_id = ?{only.replace('t.id', 'task_id')} ORDER BY task_id, number",
+                params,
+            ):
+                error = TaskError(kind=ErrorKind(row[5]), message=row[6] or "") if row[5] else None
+                attempts.setdefault(row[0], []).append(
+                    Attempt(
+                        number=row[1],
+                        started_at=row[2],
+                        finished_at=row[3],
+                        state=TaskState(row[4]),
+                        error=error,
+                    )
+                )
+            return [
+                TaskRecord(
+                    run_id=run_id,
+                    task=Task.model_validate_json(spec),
+                    state=TaskState(state),
+                    reason=reason,
+                    result=TaskResult.model_validate_json(body) if body else None,
+                    attempts=attempts.get(tid, []),
+                )
+                for tid, spec, state, reason, body in rows
+            ]
+
+        return await self._read(query)
+
+    async def cached_result(self, fingerprint: str) -> TaskResult | None:
+        row = await self._read(
+            lambda db: db.execute(
+                "SELECT body FROM results WHERE fingerprint = ? AND ok = 1 LIMIT 1", (fingerprint,)
+            ).fetchone()
+        )
+        return TaskResult.model_validate_json(row[0]) if row else None
+
+    async def events_after(self, seq: int, run_id: str | None = None, limit: int = 5000) -> list[Event]:
+        def query(db: sqlite3.Connection) -> list[str]:
+            if run_id is None:
+                cursor = db.execute(
+                    "SELECT body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+                )
+            else:
+                cursor = db.execute(
+                    "SELECT body FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                    (run_id, seq, limit),
+                )
+            return [row[0] for row in cursor]
+
+        return [EVENT_ADAPTER.validate_json(body) for body in await self._read(query)]
+
+    async def last_seq(self) -> int:
+        row = await self._read(lambda db: db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone())
+        return int(row[0])
+
+
+def _spec_json(spec: RunSpec) -> str:
+    # Tasks live in their own rows; the run keeps the rest of its spec.
+    return spec.model_dump_json(exclude={"tasks"})
+
+
+def _run_row(row: tuple[Any, ...]) -> RunRow:
+    spec = RunSpec.model_validate({**json.loads(row[4]), "tasks": []})
+    return RunRow(
+        id=row[0],
+        name=row[1],
+        strategy=row[2],
+        state=RunState(row[3]),
+        spec=spec,
+        created_at=row[5],
+        finished_at=row[6],
+        note=row[7],
+    )
+
+
+def _commit(db: sqlite3.Connection, batch: list[Write]) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for sql, params in batch:
+            db.execute(sql, params)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = FULL")
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA busy_timeout = 30000")
+    return db
+
+
+def _connect_pair(path: Path) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+    ensure_private_dir(path.parent)
+    fresh = not path.exists()
+    try:
+        writer = _connect(path)
+        if fresh:
+            path.chmod(0o600)
+        _migrate(writer, path)
+        return writer, _connect(path)
+    except sqlite3.DatabaseError as error:
+        raise StoreError(f"cannot open the store at {path}: {error}") from error
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"the store at {path} has schema version {version}, newer than this parallelai "
+                f"understands ({len(MIGRATIONS)}); upgrade parallelai or point --store elsewhere"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in script.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+__all__ = ["RunRow", "RunTotals", "Store"]

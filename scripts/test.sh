@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite: set up (package, dev tools, assistant CLIs), lint, type-check, test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --clis
+
+echo "== ruff"
+.venv/bin/ruff check parallelai tests bench
+.venv/bin/ruff format --check parallelai tests bench
+echo "== mypy --strict"
+.venv/bin/mypy
+echo "== pytest"
+.venv/bin/pytest -q "$@"

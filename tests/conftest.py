@@ -1,0 +1,20 @@
+"""Shared fixtures: every test gets its own state dir, so nothing leaks between tests or from the user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    state = tmp_path / "state"
+    monkeypatch.setenv("PARALLELAI_STATE_DIR", str(state))
+    yield state
