@@ -84,7 +84,7 @@ def spec_from_file(path: Path, options: RunOptions) -> RunSpec:
     defaults = data.get("defaults") or {}
     if not isinstance(defaults, dict):
         raise document.error("defaults: must be a mapping of task options", ("defaults",))
-    _apply_defaults(work_data, _task_defaults(defaults, options))
+    _normalise_entries(work_data, _task_defaults(defaults, options))
     try:
         work = _WORK_ADAPTER.validate_python(work_data)
     except ValidationError as error:
@@ -135,15 +135,14 @@ def _task_defaults(defaults: dict[str, Any], options: RunOptions) -> dict[str, A
     return merged
 
 
-def _apply_defaults(work_data: dict[str, Any], defaults: dict[str, Any]) -> None:
-    """Every task and stage gets the defaults under its own options (its own settings win)."""
-    if not defaults:
-        return
+def _normalise_entries(work_data: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """Plain-string tasks become `{prompt: …}`; every task and stage gets the defaults under its
+    own options (its own settings win)."""
 
     def merge(entry: Any) -> Any:
         if isinstance(entry, str):
             entry = {"prompt": entry}
-        if isinstance(entry, dict):
+        if isinstance(entry, dict) and defaults:
             own = entry.get("options")
             entry = {
                 **entry,
@@ -158,7 +157,7 @@ def _apply_defaults(work_data: dict[str, Any], defaults: dict[str, Any]) -> None
     for key in ("map", "reduce"):
         if key in work_data:
             work_data[key] = merge(work_data[key])
-    if "prompt" in work_data and isinstance(work_data.get("options"), dict | None):
+    if defaults and "prompt" in work_data and isinstance(work_data.get("options"), dict | None):
         work_data["options"] = {**defaults, **(work_data.get("options") or {})}
 
 

@@ -30,6 +30,9 @@ from parallelai.orchestration.store import RunRow, Store
 from parallelai.paths import default_store_path
 
 
+OUTSIDE_CANCEL_POLL_S = 0.5
+
+
 @dataclass(slots=True)
 class _ActiveRun:
     execution: RunExecution
@@ -164,12 +167,24 @@ class OrchestrationService:
                 for engine in engines.values():
                     stack.push_async_callback(engine.aclose)
                 try:
-                    active.outcome = await execution.execute()
+                    async with anyio.create_task_group() as watchers:
+                        watchers.start_soon(self._watch_for_outside_cancel, run_id, execution)
+                        active.outcome = await execution.execute()
+                        watchers.cancel_scope.cancel()
                 finally:
                     del self._active[run_id]
                     active.finished.set()
 
         self._group.start_soon(execute, name=f"run {run_id}")
+
+    async def _watch_for_outside_cancel(self, run_id: str, execution: RunExecution) -> None:
+        """`parallelai cancel` from another process marks the stored run; the owner notices here."""
+        while True:
+            await anyio.sleep(OUTSIDE_CANCEL_POLL_S)
+            row = await self.store.get_run(run_id)
+            if row is not None and row.state is RunState.CANCELLED:
+                execution.cancel("run cancelled from another process")
+                return
 
     async def wait(self, run_id: str) -> RunSummary:
         active = self._active.get(run_id)

@@ -1,0 +1,186 @@
+"""The command line, driven in-process through `main(argv)` on the isolated state dir."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from parallelai.cli.main import EXIT_FAILED, EXIT_INPUT, EXIT_OK, main
+from parallelai.paths import default_store_path
+
+
+def run_rows() -> int:
+    path = default_store_path()
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path) as db:
+        return int(db.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_run_prompts_succeeds_and_prints_a_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "first", "second", "--parallel", "2"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "succeeded: 2/2 succeeded" in out
+    assert run_rows() == 1
+
+
+def test_run_json_lists_every_task_with_its_result(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "alpha", "beta", "--json"]) == EXIT_OK
+    body = json.loads(capsys.readouterr().out)
+    assert body["state"] == "succeeded"
+    assert [task["result"]["text"] for task in body["tasks"]] == ["echo: alpha", "echo: beta"]
+
+
+def test_failed_tasks_give_exit_code_one(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "x", "-E", "fail_attempts=5", "-E", "failure_kind=auth"])
+    assert code == EXIT_FAILED
+    assert "1 failed" in capsys.readouterr().out
+
+
+def test_a_second_identical_run_reports_reused_tasks(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["run", "same", "prompts"])
+    capsys.readouterr()
+    assert main(["run", "same", "prompts"]) == EXIT_OK
+    assert "2 reused from cache" in capsys.readouterr().out
+    assert main(["run", "same", "prompts", "--no-cache"]) == EXIT_OK
+    assert "reused" not in capsys.readouterr().out
+
+
+def test_tasks_file_dag_runs_in_dependency_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tasks = write(
+        tmp_path / "tasks.yaml",
+        "tasks:\n"
+        "  - {id: a, prompt: first}\n"
+        "  - {id: b, prompt: 'second after {{ output }}', depends_on: [a]}\n",
+    )
+    assert main(["run", "--tasks-file", str(tasks), "--json"]) == EXIT_OK
+    body = json.loads(capsys.readouterr().out)
+    assert body["strategy"] == "dag"
+    assert body["tasks"][1]["result"]["text"] == "echo: second after echo: first"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("tasks: [a\n", "tasks.yaml:2:1: not valid YAML"),
+        ("tasks:\n  - prompt: x\n    bogus: 1\n", "tasks.yaml:3: tasks.0.bogus: unknown field"),
+        (
+            "tasks:\n  - {id: a, prompt: x, depends_on: [b]}\n  - {id: b, prompt: y, depends_on: [a]}\n",
+            "tasks.yaml:2: dependency cycle: a -> b -> a",
+        ),
+        ("tasks:\n  - {id: a, prompt: x, depends_on: [zz]}\n", "depends on 'zz'"),
+        ("base: &b {prompt: x}\ntasks: [*b, *b]\n", "aliases are not allowed"),
+        ("tasks: [x]\ntasks: [y]\n", "tasks.yaml:2: duplicate key 'tasks'"),
+        ("tasks:\n  - {prompt: x, files: [missing.txt]}\n", "input file 'missing.txt' does not exist"),
+        ("tasks:\n  - {prompt: x, files: [../outside.txt]}\n", "outside the workspace"),
+        ("strategy: adaptive\ntasks: [x]\n", "unknown strategy 'adaptive'"),
+        ("engine: claud\ntasks: [x]\n", "unknown engine 'claud' (did you mean 'claude-code'?)"),
+    ],
+)
+def test_bad_tasks_files_exit_2_with_a_located_error_and_store_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, expected: str
+) -> None:
+    tasks = write(tmp_path / "tasks.yaml", content)
+    assert main(["run", "--tasks-file", str(tasks)]) == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert expected in err
+    assert len(err.strip().splitlines()) == 1
+    assert run_rows() == 0
+
+
+def test_missing_tasks_file_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--tasks-file", str(tmp_path / "nope.yaml")]) == EXIT_INPUT
+    assert "nope.yaml: file not found" in capsys.readouterr().err
+
+
+def test_non_positive_parallel_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "x", "--parallel", "0"])
+    assert exit_info.value.code == EXIT_INPUT
+    assert "must be a positive number" in capsys.readouterr().err
+    assert run_rows() == 0
+
+
+def test_unknown_engine_on_the_command_line_suggests_the_closest(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "x", "--engine", "ecko"]) == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert "unknown engine 'ecko' (did you mean 'echo'?)" in err
+    assert "known engines:" in err
+
+
+def test_show_runs_and_unknown_run(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["run", "one", "--json"])
+    run_id = json.loads(capsys.readouterr().out)["id"]
+    assert main(["runs"]) == EXIT_OK
+    assert run_id in capsys.readouterr().out
+    assert main(["show", run_id]) == EXIT_OK
+    assert "echo: one" in capsys.readouterr().out
+    assert main(["show", "r-nope"]) == EXIT_INPUT
+    assert "no run 'r-nope'" in capsys.readouterr().err
+
+
+def test_cancel_then_resume_finishes_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A run that stops on its budget leaves tasks skipped; resuming it without the limit is not
+    # possible, so use cancel on a stored run instead: cancel marks it, resume finishes it.
+    main(["run", "a", "b", "--json"])
+    run_id = json.loads(capsys.readouterr().out)["id"]
+    assert main(["resume", run_id]) == EXIT_OK
+    assert "already succeeded" in capsys.readouterr().err
+    assert main(["cancel", run_id]) == EXIT_OK
+    assert "succeeded" in capsys.readouterr().out  # a finished run stays as it was
+
+
+def test_engines_lists_the_builtins(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["engines", "--json"]) == EXIT_OK
+    names = {engine["name"]: engine for engine in json.loads(capsys.readouterr().out)}
+    assert names["echo"]["available"] is True
+    assert "command" in names
+
+
+def test_engines_check_runs_one_live_prompt(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["engines", "check", "echo"]) == EXIT_OK
+    assert "echo: ok" in capsys.readouterr().out
+
+
+def test_cancel_from_another_process_stops_a_running_run(capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+    import sys
+
+    import anyio
+
+    child = subprocess.Popen(
+        [sys.executable, "-m", "parallelai.cli.main", "run", "a", "b", "-E", "hang=true", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+
+        async def running_run_id() -> str:
+            with anyio.fail_after(30):
+                while True:
+                    path = default_store_path()
+                    if path.exists():
+                        with sqlite3.connect(path) as db:
+                            row = db.execute("SELECT run_id FROM tasks WHERE state = 'running' LIMIT 1").fetchone()
+                        if row:
+                            return str(row[0])
+                    await anyio.sleep(0.05)
+
+        run_id = anyio.run(running_run_id)
+        assert main(["cancel", run_id]) == EXIT_OK
+        out, _ = child.communicate(timeout=30)
+    finally:
+        child.kill()
+    assert child.returncode == EXIT_FAILED
+    body = json.loads(out)
+    assert body["state"] == "cancelled"
+    assert {task["state"] for task in body["tasks"]} == {"cancelled"}
