@@ -16,6 +16,7 @@ from parallelai.errors import (
     UnknownEngineError,
 )
 from parallelai.events import Event
+from parallelai.facade import ParallelAI
 from parallelai.models import (
     Attempt,
     EngineSpec,
@@ -48,6 +49,7 @@ __all__ = [
     "Event",
     "InputError",
     "OrchestrationService",
+    "ParallelAI",
     "ParallelAIError",
     "ParallelOrchestrator",
     "Results",

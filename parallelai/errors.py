@@ -3,6 +3,9 @@
     ParallelAIError
     ├── InputError                 bad input from the user: exit code 2, nothing is started
     │   ├── TasksFileError         a tasks file that cannot be read (carries path and line)
+    │   │   ├── TemplateError      a template that cannot be loaded, checked or rendered
+    │   │   └── MatrixError        an input matrix that cannot be read or lacks a column
+    │   ├── FileSelectionError     a glob escaping the workspace, or a fan-out above the cap
     │   ├── DependencyCycleError   depends_on edges that form a cycle (carries the task ids)
     │   ├── UnknownDependencyError depends_on naming a task that does not exist
     │   ├── UnknownEngineError     an engine name nobody registered (carries known names)
@@ -43,6 +46,18 @@ class TasksFileError(InputError):
         if line is not None:
             where += f":{line}" + (f":{column}" if column is not None else "")
         super().__init__(f"{where}: {message}")
+
+
+class TemplateError(TasksFileError):
+    """A template problem, located in the template file when we know where."""
+
+
+class FileSelectionError(InputError):
+    """Files a task group selects: a glob escaping the root, or more matches than allowed."""
+
+
+class MatrixError(TasksFileError):
+    """An input matrix (Markdown table, CSV, JSON or YAML rows) that cannot be used."""
 
 
 class DependencyCycleError(InputError):

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: set up (package, dev tools, assistant CLIs), lint, type-check, test.
+# The whole test suite: set up (package, dev tools, assistant CLIs, browser), lint, type-check, test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh --clis
+bash scripts/setup.sh --clis --browser
 
 echo "== ruff"
 .venv/bin/ruff check parallelai tests bench

@@ -22,7 +22,7 @@ def readme_blocks(language: str) -> list[str]:
 def test_all_is_pinned() -> None:
     assert sorted(parallelai.__all__) == [
         "Attempt", "DependencyCycleError", "Engine", "EngineRegistry", "EngineRequest", "EngineSpec",
-        "EngineStatus", "ErrorKind", "Event", "InputError", "OrchestrationService", "ParallelAIError",
+        "EngineStatus", "ErrorKind", "Event", "InputError", "OrchestrationService", "ParallelAI", "ParallelAIError",
         "ParallelOrchestrator", "Results", "RunLimits", "RunNotFoundError", "RunSpec", "RunState",
         "RunSummary", "StoreError", "Task", "TaskError", "TaskOptions", "TaskRecord", "TaskResult",
         "TaskState", "TasksFileError", "UnknownEngineError", "Usage", "__version__", "orchestrate",
@@ -31,7 +31,9 @@ def test_all_is_pinned() -> None:
         assert hasattr(parallelai, name), name
 
 
-def test_readme_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_readme_python_example_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     (block,) = readme_blocks("python")
     exec(compile(block, str(README), "exec"), {})
@@ -56,7 +58,9 @@ def test_orchestrator_accepts_strings_dicts_and_tasks_and_totals_usage() -> None
     results = orchestrator.execute(["one", {"id": "two", "prompt": "two"}, Task(id="three", prompt="three")])
     assert results.ok
     assert results.counts[TaskState.SUCCEEDED] == 3
-    assert results["two"] is not None and results["two"].text == "echo: two"
+    two = results["two"]
+    assert two is not None
+    assert two.text == "echo: two"
     assert results.total_tokens == sum(r.result.usage.total_tokens for r in results if r.result)
     assert results.cost_usd == pytest.approx(results.total_tokens / 1000)
 

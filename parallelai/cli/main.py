@@ -17,7 +17,10 @@ from typing import Any
 import anyio
 import yaml
 
+from parallelai.cli.daemon_commands import add_daemon_commands
+from parallelai.cli.mcp_command import add_mcp_command
 from parallelai.cli.progress import ProgressView
+from parallelai.cli.template_commands import add_template_commands
 from parallelai.errors import InputError, ParallelAIError, RunNotFoundError
 from parallelai.events import RunFinished
 from parallelai.models import STRATEGY_NAMES, RunState, RunSummary, TaskRecord, TaskState
@@ -261,12 +264,11 @@ def _key_value(text: str) -> tuple[str, Any]:
     return key, value
 
 
-class _Parser(argparse.ArgumentParser):
-    """Bad arguments are bad input: exit code 2 with a one-line error (argparse's own convention)."""
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="parallelai", description="Fan work out over many AI sub-agents, durably.")
+    # Bad arguments exit with code 2 and a one-line error: argparse's convention matches ours.
+    parser = argparse.ArgumentParser(
+        prog="parallelai", description="Fan work out over many AI sub-agents, durably."
+    )
     parser.add_argument(
         "--store", help="SQLite store file (default: $PARALLELAI_STORE or the user state dir)"
     )
@@ -327,6 +329,9 @@ def _parser() -> argparse.ArgumentParser:
     engines.add_argument("-E", "--engine-option", type=_key_value, action="append", metavar="KEY=VALUE")
     engines.add_argument("--json", action="store_true")
     engines.set_defaults(command=_engines)
+    add_mcp_command(commands)
+    add_daemon_commands(commands)
+    add_template_commands(commands)
     return parser
 
 

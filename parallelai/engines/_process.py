@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -14,29 +15,10 @@ from anyio.abc import ByteReceiveStream, Process
 
 # What every child may see of our environment; engines add what they need (keys, base URLs).
 ENV_ALLOW_LIST = (
-    "PATH",
-    "HOME",
-    "USER",
-    "LOGNAME",
-    "SHELL",
-    "LANG",
-    "LANGUAGE",
-    "TERM",
-    "TZ",
-    "TMPDIR",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "NODE_EXTRA_CA_CERTS",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "XDG_CONFIG_HOME",
-    "XDG_CACHE_HOME",
-    "XDG_DATA_HOME",
-)
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TERM", "TZ", "TMPDIR",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+    "http_proxy", "https_proxy", "no_proxy", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME",
+)  # fmt: skip
 
 
 def child_env(extra: Mapping[str, str] | None = None, passthrough: Sequence[str] = ()) -> dict[str, str]:
@@ -71,20 +53,24 @@ async def run_process(
     line at a time. On cancellation (timeout, cancel) the whole process group gets SIGTERM, then
     SIGKILL after `kill_grace_s`, inside a shielded scope so the tree is always reaped.
     """
-    process = await anyio.open_process(
-        list(argv),
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=cwd,
-        env=dict(env) if env is not None else None,
-        start_new_session=True,
-    )
+    # Shielded: a cancel that lands mid-spawn would otherwise leave a started child with no owner
+    # (asyncio kills only the leader then, and its children live on).
+    with anyio.CancelScope(shield=True):
+        process = await anyio.open_process(
+            list(argv),
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            start_new_session=True,
+        )
     stdout = _CappedBuffer(max_output_bytes)
     stderr = _CappedBuffer(64 * 1024)
     try:
         async with anyio.create_task_group() as group:
-            assert process.stdout is not None and process.stderr is not None
+            assert process.stdout is not None
+            assert process.stderr is not None
             group.start_soon(_pump, process.stdout, stdout, on_line)
             group.start_soon(_pump, process.stderr, stderr, None)
             if stdin is not None:
@@ -124,19 +110,15 @@ async def terminate_tree(process: Process, grace_s: float) -> None:
 
 
 def _signal_group(process: Process, signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _signal_sessions(sessions: set[int], signum: int) -> None:
     for pid, _ppid, sid in _process_table():
         if sid in sessions and pid != os.getpid():
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signum)
-            except (ProcessLookupError, PermissionError):
-                pass
 
 
 def _descendant_sessions(leader: int) -> set[int]:

@@ -69,6 +69,7 @@ class _Slot:
     attempts: int = 0
     output: str = ""
     scope: anyio.CancelScope | None = None
+    cancel_reason: str | None = None  # why `scope` was cancelled, when we cancelled it
     dependents: list[str] = field(default_factory=list)
 
 
@@ -119,6 +120,7 @@ class RunExecution:
         self._stopping: str | None = None  # why no new task may start (budget, fail-fast, cancel)
         self._stop_as = TaskState.SKIPPED  # what tasks that never started become once stopping
         self._cancelled = False
+        self._torn_down = False  # the service is closing: the run stops where it is, to be resumed
         self._spent = resumption.spent if resumption else Usage()
         self._reused = resumption.reused if resumption else 0
         self._resumption = resumption
@@ -151,19 +153,20 @@ class RunExecution:
         """Stop starting tasks, cancel the running ones; cancelled tasks can be resumed later."""
         self._cancelled = True
         self._stop(reason, TaskState.CANCELLED)
-        for slot in self._slots.values():
-            if slot.scope is not None:
-                slot.scope.cancel()
+        self._cancel_running(reason)
 
     def cancel_task(self, task_id: str) -> bool:
         slot = self._slots.get(task_id)
         if slot is None or slot.state.is_final:
             return False
         if slot.scope is not None:
+            slot.cancel_reason = "cancelled by request"
             slot.scope.cancel()
         else:
             self._discard_ready(task_id)
             self._settle(task_id, TaskState.CANCELLED, "cancelled by request")
+            self._skip_dependents(task_id)
+            self._check_done()
         return True
 
     # -- setup -----------------------------------------------------------------------------
@@ -242,10 +245,14 @@ class RunExecution:
         slot = self._slots[task_id]
         try:
             await self._run_attempt(task_id, slot)
+        except anyio.get_cancelled_exc_class():
+            # Our own cancels (timeout, cancel) end inside `_call_engine`; this one comes from outside.
+            self._torn_down = True
+            raise
         finally:
             self._running_total -= 1
             self._running[slot.engine.name] -= 1
-            if not self._done.is_set():
+            if not self._done.is_set() and not self._torn_down:
                 self._dispatch()
                 self._check_done()
 
@@ -255,13 +262,20 @@ class RunExecution:
         prompt = render_prompt(task, outputs)
         settings = self._spec.engine_settings.get(slot.engine.name, {})
         key: str | None = None
+        cached: TaskResult | None = None
         if self._spec.use_cache:
             key = await self._fingerprint(task, prompt, slot.engine, settings)
             cached = await self._store.cached_result(key)
-            if cached is not None:
-                self._reused += 1
-                self._complete(task_id, cached.model_copy(update={"reused": True}), key)
-                return
+        # While the cache was consulted this task may have been cancelled, or the run stopped.
+        if slot.state.is_final:
+            return
+        if cached is not None:
+            self._reused += 1
+            self._complete(task_id, cached.model_copy(update={"reused": True}), key)
+            return
+        if self._stopping is not None:
+            self._settle(task_id, self._stop_as, self._stopping)
+            return
         slot.attempts += 1
         attempt = Attempt(number=slot.attempts, started_at=time.time())
         slot.state = TaskState.RUNNING
@@ -286,6 +300,7 @@ class RunExecution:
         elif error.kind is ErrorKind.CANCELLED:
             self._store.record_result(self.run_id, task_id, result, None)
             self._settle(task_id, TaskState.CANCELLED, error.message)
+            self._skip_dependents(task_id)
         elif error.kind.retryable and slot.attempts <= task.options.retries and self._stopping is None:
             delay = self._backoff.delay(slot.attempts, error.retry_after, self._rng)
             self._publish(
@@ -339,7 +354,7 @@ class RunExecution:
         if deadline.cancelled_caught:
             message = f"timed out after {task.options.timeout:g}s; the agent's process tree was stopped"
             return TaskResult(duration_s=elapsed, error=TaskError(kind=ErrorKind.TIMEOUT, message=message))
-        reason = self._stopping if self._cancelled and self._stopping else "cancelled by request"
+        reason = slot.cancel_reason or "cancelled by request"
         return TaskResult(duration_s=elapsed, error=TaskError(kind=ErrorKind.CANCELLED, message=reason))
 
     def _relay(self, task_id: str, slot: _Slot, event: EngineEvent) -> None:
@@ -370,7 +385,8 @@ class RunExecution:
         if slot.state.is_final:
             return
         if scope.cancelled_caught:
-            self._settle(task_id, TaskState.CANCELLED, self._stopping or "cancelled by request")
+            self._settle(task_id, TaskState.CANCELLED, slot.cancel_reason or "cancelled by request")
+            self._skip_dependents(task_id)
         else:
             self._make_ready(task_id)
             self._dispatch()
@@ -472,8 +488,12 @@ class RunExecution:
     def cancel_others(self, reason: str) -> None:
         """Fail-fast: stop starting tasks and cancel the running ones."""
         self._stop(reason, TaskState.SKIPPED)
+        self._cancel_running(reason)
+
+    def _cancel_running(self, reason: str) -> None:
         for slot in self._slots.values():
             if slot.scope is not None:
+                slot.cancel_reason = reason
                 slot.scope.cancel()
 
     def _stop(self, reason: str, state: TaskState) -> None:

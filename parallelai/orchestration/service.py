@@ -29,7 +29,6 @@ from parallelai.orchestration.scheduler import Resumption, RunExecution
 from parallelai.orchestration.store import RunRow, Store
 from parallelai.paths import default_store_path
 
-
 OUTSIDE_CANCEL_POLL_S = 0.5
 
 

@@ -254,9 +254,10 @@ class Store:
                 "SELECT state, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY state", (run_id,)
             ):
                 counts[TaskState(state)] = count
+            # A reused result keeps what it cost when it was made; this run spent nothing on it.
             sums = db.execute(
-                "SELECT COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), "
-                "COALESCE(SUM(cost_usd), 0), COALESCE(SUM(reused), 0) FROM results WHERE run_id = ?",
+                "SELECT COALESCE(SUM(input_tokens * (1 - reused)), 0), COALESCE(SUM(output_tokens * (1 - reused)), 0), "
+                "COALESCE(SUM(cost_usd * (1 - reused)), 0), COALESCE(SUM(reused), 0) FROM results WHERE run_id = ?",
                 (run_id,),
             ).fetchone()
             usage = Usage(input_tokens=sums[0], output_tokens=sums[1], cost_usd=sums[2])
@@ -377,10 +378,14 @@ def _connect_pair(path: Path) -> tuple[sqlite3.Connection, sqlite3.Connection]:
     fresh = not path.exists()
     try:
         writer = _connect(path)
-        if fresh:
-            path.chmod(0o600)
-        _migrate(writer, path)
-        return writer, _connect(path)
+        try:
+            if fresh:
+                path.chmod(0o600)
+            _migrate(writer, path)
+            return writer, _connect(path)
+        except BaseException:
+            writer.close()  # a refused store (e.g. from a newer version) must not stay open
+            raise
     except sqlite3.DatabaseError as error:
         raise StoreError(f"cannot open the store at {path}: {error}") from error
 

@@ -1,0 +1,1 @@
+"""The daemon and what it serves: HTTP API with SSE (http/), discovery, auth, and its client."""

@@ -1,0 +1,34 @@
+"""Templates: reusable, parameterised descriptions of parallel work, planned into runs of tasks.
+
+loaded = load_template("code_review")                       # loader: library, project or path
+plan = plan_template(loaded, {"path": "src"}, PlanOptions(workdir=Path(".")))
+summary = await service.run(plan.spec)                       # through validating_registry()
+"""
+
+from parallelai.templates.loader import (
+    LoadedTemplate,
+    TemplateInfo,
+    list_templates,
+    load_template,
+    parse_template,
+)
+from parallelai.templates.plan import PlannedTask, PlanOptions, TemplatePlan, plan_template
+from parallelai.templates.schema import Template, template_json_schema, template_json_schema_text
+from parallelai.templates.validating import ValidatingEngine, validating_registry
+
+__all__ = [
+    "LoadedTemplate",
+    "PlanOptions",
+    "PlannedTask",
+    "Template",
+    "TemplateInfo",
+    "TemplatePlan",
+    "ValidatingEngine",
+    "list_templates",
+    "load_template",
+    "parse_template",
+    "plan_template",
+    "template_json_schema",
+    "template_json_schema_text",
+    "validating_registry",
+]

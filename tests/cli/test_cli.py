@@ -170,7 +170,12 @@ def test_cancel_from_another_process_stops_a_running_run(capsys: pytest.CaptureF
                     path = default_store_path()
                     if path.exists():
                         with sqlite3.connect(path) as db:
-                            row = db.execute("SELECT run_id FROM tasks WHERE state = 'running' LIMIT 1").fetchone()
+                            try:
+                                row = db.execute(
+                                    "SELECT run_id FROM tasks WHERE state = 'running' LIMIT 1"
+                                ).fetchone()
+                            except sqlite3.OperationalError:  # the child has not created the schema yet
+                                row = None
                         if row:
                             return str(row[0])
                     await anyio.sleep(0.05)

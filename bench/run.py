@@ -1,0 +1,449 @@
+"""The benchmark table for issue 2: parallelai against a bare baseline, one row per target.
+
+Every measurement runs in a child process of its own (`--worker NAME`), so imports, event loops
+and peak RSS never leak from one measurement into the next; the parent reads each child's peak
+RSS from `wait4` and prints one table. Each comparison runs its baseline in the same invocation,
+alternating which side goes first, because the machine is shared and timings are noisy.
+
+    .venv/bin/python -m bench.run              # the full table (about 45 s a round)
+    .venv/bin/python -m bench.run --quick      # a smaller smoke version (about 10 s)
+    .venv/bin/python -m bench.run --only a,d --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import shlex
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+# The tiny CLI for case (d): a two-process pipeline per input, identical for parallelai and xargs.
+TINY_CLI = ["sh", "-c", 'printf %s "$1" | md5sum', "_"]
+
+Params = dict[str, Any]
+Measurement = dict[str, float]
+
+
+# -- workers: each runs in its own child process and prints one JSON object ---------------------
+
+
+def _parallelai_run(spec_kwargs: Params, n: int) -> Measurement:
+    """Run `n` tasks through a fresh service on a store in a temp file; time `service.run`."""
+    import anyio
+
+    from parallelai.models import RunSpec, TaskState
+    from parallelai.orchestration.service import OrchestrationService
+
+    spec = RunSpec.model_validate(spec_kwargs)  # building the input is the caller's cost, not timed
+
+    async def main(store_path: Path) -> tuple[float, float, str]:
+        async with OrchestrationService.open(store_path) as service:
+            wall_start = time.time()
+            started = time.perf_counter()
+            summary = await service.run(spec)
+            wall = time.perf_counter() - started
+        succeeded = summary.counts.get(TaskState.SUCCEEDED, 0)
+        if succeeded != n:
+            raise SystemExit(f"only {succeeded} of {n} tasks succeeded: {summary.counts} {summary.note}")
+        return wall, wall_start, summary.id
+
+    with tempfile.TemporaryDirectory(prefix="parallelai-bench-") as tmp:
+        store_path = Path(tmp) / "bench.db"
+        wall, wall_start, run_id = anyio.run(main, store_path)
+        return {"wall": wall, **_phases(store_path, run_id, wall_start, wall)}
+
+
+def _phases(store_path: Path, run_id: str, wall_start: float, wall: float) -> Measurement:
+    """Where the makespan went, from the run's own lifecycle events (seconds)."""
+    db = sqlite3.connect(store_path)
+    try:
+        rows = db.execute(
+            "SELECT type, body FROM events WHERE run_id = ? AND type IN ('run.created', 'run.started', "
+            "'run.finished')",
+            (run_id,),
+        ).fetchall()
+    finally:
+        db.close()
+    at = {kind: float(json.loads(body)["at"]) for kind, body in rows}
+    created, started, finished = at["run.created"], at["run.started"], at["run.finished"]
+    return {
+        "submit": created - wall_start,  # plan, validate, persist every task durably
+        "to_start": started - created,
+        "execute": finished - started,
+        "wind_down": wall_start + wall - finished,  # final flush and the summary query
+    }
+
+
+def worker_parallelai_echo(params: Params) -> Measurement:
+    n, parallel, latency = int(params["n"]), int(params["parallel"]), float(params["latency"])
+    spec = {
+        "default_engine": "echo",
+        "engine_settings": {"echo": {"latency": latency}},
+        "limits": {"max_parallel": parallel},
+        "use_cache": False,
+        "tasks": [{"id": f"t{i}", "prompt": f"task {i}"} for i in range(n)],
+    }
+    return _parallelai_run(spec, n)
+
+
+def worker_asyncio_echo(params: Params) -> Measurement:
+    """The floor: a bare asyncio gather under a semaphore doing the same sleeps, nothing stored."""
+    n, parallel, latency = int(params["n"]), int(params["parallel"]), float(params["latency"])
+
+    async def main() -> float:
+        gate = asyncio.Semaphore(parallel)
+
+        async def one(i: int) -> str:
+            async with gate:
+                await asyncio.sleep(latency)  # noqa: TID251 - the baseline is deliberately bare asyncio
+                return f"echo: task {i}"
+
+        started = time.perf_counter()
+        results = await asyncio.gather(*(one(i) for i in range(n)))  # noqa: TID251 - as above
+        wall = time.perf_counter() - started
+        assert len(results) == n
+        return wall
+
+    return {"wall": asyncio.run(main())}
+
+
+def worker_parallelai_command(params: Params) -> Measurement:
+    n, parallel = int(params["n"]), int(params["parallel"])
+    spec = {
+        "default_engine": "command",
+        "engine_settings": {"command": {"argv": TINY_CLI}},  # the prompt is appended: it becomes $1
+        "limits": {"max_parallel": parallel},
+        "use_cache": False,
+        "tasks": [{"id": f"t{i}", "prompt": f"input-{i}"} for i in range(n)],
+    }
+    return _parallelai_run(spec, n)
+
+
+def worker_xargs(params: Params) -> Measurement:
+    n, parallel = int(params["n"]), int(params["parallel"])
+    inputs = b"".join(f"input-{i}".encode() + b"\0" for i in range(n))
+    argv = ["xargs", "-0", "-n", "1", "-P", str(parallel), *TINY_CLI]
+    started = time.perf_counter()
+    done = subprocess.run(argv, input=inputs, stdout=subprocess.PIPE, check=True)
+    wall = time.perf_counter() - started
+    lines = done.stdout.count(b"\n")
+    if lines != n:
+        raise SystemExit(f"xargs printed {lines} lines for {n} inputs")
+    return {"wall": wall}
+
+
+WORKERS: dict[str, Callable[[Params], Measurement]] = {
+    "parallelai-echo": worker_parallelai_echo,
+    "asyncio-echo": worker_asyncio_echo,
+    "parallelai-command": worker_parallelai_command,
+    "xargs": worker_xargs,
+}
+
+
+# -- the parent: spawn, measure, compare ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    values: Measurement
+    peak_rss_mb: float
+    cpu_s: float  # user + system time of the child and the children it waited for
+
+
+# Where the children import `parallelai` from: this checkout, or a prototype copy (`--against`).
+PACKAGE_ROOT = [REPO]
+
+
+def spawn(worker: str, params: Params, timeout_s: float = 600.0) -> Sample:
+    """Run one worker in a child process; its peak RSS comes from `wait4`, not from itself."""
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        worker,
+        "--params",
+        json.dumps(params),
+    ]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT[0]), os.environ.get("PYTHONPATH")])),
+    }
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(command, stdout=out, stderr=err, cwd=REPO, env=env)
+        watchdog = threading.Timer(timeout_s, child.kill)
+        watchdog.start()
+        try:
+            # wait4 instead of Popen.wait: it reaps the child and hands back its resource usage.
+            _, status, usage = os.wait4(child.pid, 0)
+        finally:
+            watchdog.cancel()
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if child.returncode != 0:
+        raise RuntimeError(f"worker {worker} {params} exited with {child.returncode}:\n{stderr[-4000:]}")
+    values: Measurement = json.loads(stdout.strip().splitlines()[-1])
+    cpu_s = usage.ru_utime + usage.ru_stime
+    return Sample(values, usage.ru_maxrss / 1024, cpu_s)  # ru_maxrss is in KiB on Linux
+
+
+@dataclass(slots=True)
+class Best:
+    """Across repeats: the fastest sample (least disturbed by the neighbours) and the highest RSS."""
+
+    sample: Sample | None = None
+    peak_rss_mb: float = 0.0
+
+    def add(self, sample: Sample) -> None:
+        if self.sample is None or sample.values["wall"] < self.sample.values["wall"]:
+            self.sample = sample
+        self.peak_rss_mb = max(self.peak_rss_mb, sample.peak_rss_mb)
+
+    @property
+    def values(self) -> Measurement:
+        assert self.sample is not None
+        return self.sample.values
+
+    @property
+    def wall(self) -> float:
+        return self.values["wall"]
+
+    @property
+    def cpu_s(self) -> float:
+        assert self.sample is not None
+        return self.sample.cpu_s
+
+
+def compare(ours: tuple[str, Params], theirs: tuple[str, Params], repeat: int) -> tuple[Best, Best]:
+    mine, baseline = Best(), Best()
+    for round_ in range(repeat):
+        order = [(ours, mine), (theirs, baseline)]
+        for (worker, params), best in order if round_ % 2 == 0 else reversed(order):
+            _progress(f"  {worker} {params} (round {round_ + 1}/{repeat})")
+            best.add(spawn(worker, params))
+    return mine, baseline
+
+
+Row = tuple[str, str, str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    a: Params
+    b: Params
+    c: Params
+    d: Params
+
+
+FULL = Sizes(
+    a={"n": 1000, "parallel": 100, "latency": 0.5},
+    b={"n": 10_000, "parallel": 1000, "latency": 1.0},
+    c={"n": 10_000, "parallel": 100, "latency": 0.0},
+    d={"n": 1000, "parallel": 50},
+)
+QUICK = Sizes(
+    a={"n": 200, "parallel": 100, "latency": 0.5},
+    b={"n": 2000, "parallel": 1000, "latency": 1.0},
+    c={"n": 2000, "parallel": 100, "latency": 0.0},
+    d={"n": 200, "parallel": 50},
+)
+
+
+def _ideal(params: Params) -> float:
+    n, parallel, latency = int(params["n"]), int(params["parallel"]), float(params["latency"])
+    return math.ceil(n / parallel) * latency
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def _phase_note(case: str, best: Best, baseline: Best) -> str:
+    """Where parallelai's makespan went, and CPU time (steadier than wall time on a busy machine)."""
+    v = best.values
+    return (
+        f"({case}) parallelai best run: {v['wall']:.3f} s = submit {v['submit']:.3f} + to start "
+        f"{v['to_start']:.3f} + execute {v['execute']:.3f} + wind down {v['wind_down']:.3f}; "
+        f"CPU {best.cpu_s:.2f} s (baseline {baseline.cpu_s:.2f} s)"
+    )
+
+
+def case_a(sizes: Sizes, repeat: int, notes: list[str]) -> list[Row]:
+    p = sizes.a
+    mine, base = compare(("parallelai-echo", p), ("asyncio-echo", p), repeat)
+    ideal = _ideal(p)
+    ours, theirs = ideal / mine.wall, ideal / base.wall
+    notes.append(_phase_note("a", mine, base))
+    label = f"(a) {p['n']:,} echo x {p['latency']:g} s, P={p['parallel']}: ideal/makespan"
+    return [
+        (
+            label,
+            f"{ours:.4f} ({mine.wall:.3f} s)",
+            f"{theirs:.4f} ({base.wall:.3f} s, asyncio)",
+            f"{ours:.4f} >= 0.99",
+            _verdict(ours >= 0.99),
+        )
+    ]
+
+
+def case_b(sizes: Sizes, repeat: int, notes: list[str]) -> list[Row]:
+    p = sizes.b
+    mine, base = compare(("parallelai-echo", p), ("asyncio-echo", p), repeat)
+    ideal = _ideal(p)
+    ours, theirs = ideal / mine.wall, ideal / base.wall
+    notes.append(_phase_note("b", mine, base))
+    label = f"(b) {p['n']:,} echo x {p['latency']:g} s, P={p['parallel']:,}"
+    return [
+        (
+            f"{label}: ideal/makespan",
+            f"{ours:.4f} ({mine.wall:.3f} s)",
+            f"{theirs:.4f} ({base.wall:.3f} s, asyncio)",
+            f"{ours:.4f} >= 0.97",
+            _verdict(ours >= 0.97),
+        ),
+        (
+            f"{label}: peak RSS",
+            f"{mine.peak_rss_mb:.0f} MB",
+            f"{base.peak_rss_mb:.0f} MB (asyncio)",
+            f"{mine.peak_rss_mb:.0f} <= 300",
+            _verdict(mine.peak_rss_mb <= 300),
+        ),
+    ]
+
+
+def case_c(sizes: Sizes, repeat: int, notes: list[str]) -> list[Row]:
+    p = sizes.c
+    mine, base = compare(("parallelai-echo", p), ("asyncio-echo", p), repeat)
+    ours, theirs = p["n"] / mine.wall, p["n"] / base.wall
+    notes.append(_phase_note("c", mine, base))
+    label = f"(c) {p['n']:,} zero-latency echo, P={p['parallel']}, store on: tasks/s"
+    return [
+        (
+            label,
+            f"{ours:,.0f} ({mine.wall:.3f} s)",
+            f"{theirs:,.0f} ({base.wall:.3f} s, asyncio, no store)",
+            f"{ours:,.0f} >= 3,000",
+            _verdict(ours >= 3000),
+        )
+    ]
+
+
+def case_d(sizes: Sizes, repeat: int, notes: list[str]) -> list[Row]:
+    p = sizes.d
+    mine, base = compare(("parallelai-command", p), ("xargs", p), repeat)
+    ratio = mine.wall / base.wall
+    notes.append(_phase_note("d", mine, base))
+    label = f"(d) {p['n']:,} tiny CLI runs (TINY_CLI), P={p['parallel']}: wall"
+    notes.append(f"(d) TINY_CLI = {shlex.join(TINY_CLI)} with each input as $1, for both sides")
+    return [
+        (
+            label,
+            f"{mine.wall:.3f} s",
+            f"{base.wall:.3f} s (xargs -P {p['parallel']})",
+            f"{ratio:.3f} <= 1.10",
+            _verdict(ratio <= 1.10),
+        )
+    ]
+
+
+CASES: dict[str, Callable[[Sizes, int, list[str]], list[Row]]] = {
+    "a": case_a,
+    "b": case_b,
+    "c": case_c,
+    "d": case_d,
+}
+
+
+def render(rows: list[Row]) -> str:
+    header: Row = ("case", "parallelai", "baseline", "ratio / target", "pass?")
+    table = [header, *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+
+    def line(row: Row) -> str:
+        return "| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |"
+
+    rule = "|" + "|".join("-" * (width + 2) for width in widths) + "|"
+    return "\n".join([line(header), rule, *(line(row) for row in rows)])
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="bench.run", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller sizes: a smoke test of the bench itself"
+    )
+    parser.add_argument(
+        "--only", default=",".join(CASES), help="cases to run, comma-separated (default: a,b,c,d)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds per comparison; the fastest round is kept"
+    )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="DIR",
+        help="measure the parallelai package found in DIR instead of this checkout (for prototypes)",
+    )
+    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    parser.add_argument("--params", default="{}", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.worker:
+        print(json.dumps(WORKERS[args.worker](json.loads(args.params))))
+        return 0
+
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in CASES]
+    if unknown or not chosen or args.repeat < 1:
+        parser.error(
+            f"--only takes some of {','.join(CASES)} and --repeat a positive number (got {args.only!r})"
+        )
+    if args.against is not None:
+        if not (args.against / "parallelai" / "__init__.py").is_file():
+            parser.error(f"--against {args.against}: no parallelai package there")
+        PACKAGE_ROOT[0] = args.against.resolve()
+    sizes = QUICK if args.quick else FULL
+    rows: list[Row] = []
+    notes: list[str] = []
+    for name in chosen:
+        _progress(f"case {name}")
+        rows.extend(CASES[name](sizes, args.repeat, notes))
+
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(
+        f"parallelai bench{' (quick)' if args.quick else ''} - {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+        f" - Python {platform.python_version()}, {os.cpu_count()} CPUs, load {load}, best of {args.repeat}"
+    )
+    if args.against is not None:
+        print(f"measuring the package in {PACKAGE_ROOT[0]}, not this checkout")
+    print(render(rows))
+    for note in notes:
+        print(note)
+    passed = sum(row[4] == "PASS" for row in rows)
+    print(f"{passed} of {len(rows)} targets met")
+    return 0 if passed == len(rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

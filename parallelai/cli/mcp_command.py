@@ -1,0 +1,65 @@
+"""`parallelai mcp`: serve the MCP tools over stdio, for Claude Code, Cursor and other clients.
+
+Two modes. Embedded (the default for now): this process opens the store and runs the
+orchestration itself, so its runs stop with it (`parallelai resume` continues them). With
+`--daemon`: this process only relays stdio to the daemon's `/mcp` endpoint, starting the daemon
+if none runs, so runs outlive the assistant's session. Stdout belongs to the protocol; nothing
+else may print there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from parallelai.templates.run import open_service
+
+
+def add_mcp_command(commands: Any) -> None:
+    """Register `mcp` on the `parallelai` sub-command parser (`argparse._SubParsersAction`)."""
+    mcp = commands.add_parser(
+        "mcp",
+        help="serve the MCP tools over stdio (for Claude Code, Cursor, …)",
+        description="Serve parallelai's MCP tools over stdio. Configure your MCP client to run "
+        "`parallelai mcp`; see docs/mcp.md.",
+    )
+    mcp.add_argument(
+        "--daemon",
+        action="store_true",
+        help="relay to the daemon's /mcp endpoint (starting the daemon if none runs), so runs "
+        "outlive this process",
+    )
+    mcp.set_defaults(command=serve_stdio)
+
+
+async def serve_stdio(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: the MCP SDK would add most of a second to every other command.
+    from parallelai.server.mcp import build_mcp_server
+
+    if getattr(args, "daemon", False):
+        from parallelai.server.launcher import DEFAULT_HOST, start_detached
+        from parallelai.server.mcp.bridge import bridge_stdio_to_daemon
+
+        await bridge_stdio_to_daemon(await start_detached(DEFAULT_HOST, 0))
+        return 0
+    store = getattr(args, "store", None)
+    # The template library's service: answers to tasks with an output schema are validated.
+    async with open_service(Path(store) if store else None) as service:
+        await build_mcp_server(service).run_stdio_async()
+    return 0
+
+
+def main_stdio(argv: list[str] | None = None) -> None:
+    """`python -m parallelai.cli.mcp_command`, until `parallelai mcp` is wired into the CLI."""
+    parser = argparse.ArgumentParser(prog="parallelai mcp")
+    parser.add_argument("--store")
+    parser.add_argument("--daemon", action="store_true")
+    sys.exit(anyio.run(serve_stdio, parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main_stdio()

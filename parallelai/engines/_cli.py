@@ -1,0 +1,83 @@
+"""What the codex, gemini-cli and copilot engines share: finding the binary, its version, a private home.
+
+Each attempt gets its own home directory (config, sessions, logs): parallel agents sharing one
+would race on the same files, and an attempt must not see what another left behind.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+import anyio
+
+from parallelai.engines._process import child_env, run_process
+from parallelai.models import ErrorKind, TaskError, TaskResult
+from parallelai.paths import ensure_private_dir, state_dir
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+_VERSION = re.compile(r"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.]*[0-9A-Za-z])?")
+
+
+def resolve_binary(binary: str) -> str | None:
+    """`binary` as a path if it has a slash, else looked up on PATH."""
+    if "/" in binary:
+        return binary if Path(binary).is_file() else None
+    return shutil.which(binary)
+
+
+class VersionCache:
+    """`BINARY --version`, asked once per binary: CLIs are slow to start and do not change under us."""
+
+    def __init__(self) -> None:
+        self._versions: dict[str, str | None] = {}
+
+    async def version(self, binary: str, timeout_s: float = 15.0) -> str | None:
+        if binary not in self._versions:
+            found: str | None = None
+            with anyio.move_on_after(timeout_s):
+                try:
+                    outcome = await run_process([binary, "--version"], env=child_env(), kill_grace_s=0.5)
+                except OSError:
+                    outcome = None
+                if outcome is not None and outcome.returncode == 0:
+                    match = _VERSION.search(outcome.stdout)
+                    found = match.group(0) if match else outcome.stdout.strip()[:40] or None
+            self._versions[binary] = found
+        return self._versions[binary]
+
+
+def create_attempt_home(engine: str, task_id: str, attempt: int, root: str | None) -> Path:
+    """A fresh private directory for one attempt, under `root` or the state dir."""
+    base = ensure_private_dir(Path(root) if root else state_dir() / "engines" / engine)
+    home = base / f"{_UNSAFE.sub('_', task_id) or 'task'}-{attempt}-{uuid.uuid4().hex[:8]}"
+    home.mkdir(mode=0o700)
+    return home
+
+
+def copy_files(source: Path, target: Path, names: Iterable[str]) -> None:
+    """Copy the user's login and settings files that exist, readable by the owner only."""
+    for name in names:
+        origin = source / name
+        if origin.is_file():
+            destination = target / name
+            destination.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            shutil.copyfile(origin, destination)
+            destination.chmod(0o600)
+
+
+def remove_home(home: Path) -> None:
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def last_line(text: str, limit: int = 500) -> str:
+    """The last non-empty line of a CLI's stderr: usually the reason it gave up."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:limit] if lines else "no output on stderr"
+
+
+def failed(kind: ErrorKind, message: str) -> TaskResult:
+    return TaskResult(error=TaskError(kind=kind, message=message))

@@ -1,0 +1,370 @@
+"""The copilot engine: GitHub Copilot's CLI in prompt mode, read through `--output-format json`.
+
+Each attempt runs `copilot --prompt=... --output-format json` in the task's workdir with its own
+`COPILOT_HOME`. Tokens are not in the event stream; they come from the file `--usage-output-file`
+writes when the CLI exits. With `base_url` set the CLI runs offline against that provider
+("bring your own key": COPILOT_OFFLINE, COPILOT_PROVIDER_*), so no GitHub login is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import anyio
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from parallelai.engines._cli import (
+    VersionCache,
+    copy_files,
+    create_attempt_home,
+    failed,
+    last_line,
+    remove_home,
+    resolve_binary,
+)
+from parallelai.engines._http_errors import kind_for_status
+from parallelai.engines._pricing import OPENAI_PRICES, ModelPrice, PriceTable
+from parallelai.engines._process import ProcessOutcome, child_env, run_process
+from parallelai.engines._redaction import Redactor
+from parallelai.engines.base import (
+    Activity,
+    Emit,
+    EngineRequest,
+    EngineStatus,
+    RateLimitSignal,
+    TextDelta,
+    UsageReport,
+)
+from parallelai.models import ErrorKind, TaskError, TaskResult, Usage
+
+INSTALL_HINT = "install it with `npm install -g @github/copilot` or set `binary` to its path"
+TOKEN_ENV = ("COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN")
+PASS_ENV = (*TOKEN_ENV, "GH_HOST", "COPILOT_GH_HOST")
+INHERITED_FILES = ("config.json", "mcp-config.json")  # the user's login and settings
+USAGE_FILE = "usage.json"
+_KIND_BY_TYPE = {
+    "rate_limit": ErrorKind.RATE_LIMITED,
+    "authentication": ErrorKind.AUTH,
+    "quota": ErrorKind.SPEND_LIMIT,
+}
+_DETAIL_CHARS = 300
+ARGUMENT_LIMIT = 100_000  # bytes of prompt passed as an argument; longer ones go to stdin
+
+
+class CopilotSettings(BaseModel):
+    """Options, settable per engine (`engine_settings`) or per task (`engine_options`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    binary: str = "copilot"
+    model: str | None = None  # the engine spec's model (`copilot:gpt-4.1`) wins over this
+    allow_all_tools: bool = False  # else only `allow_tools` run; others are refused, never asked about
+    allow_tools: list[str] = Field(default_factory=list)  # e.g. "write", "shell(git:*)"
+    deny_tools: list[str] = Field(default_factory=list)  # wins over the allowed ones
+    allow_all_paths: bool = False
+    github_token: SecretStr | None = None  # else $COPILOT_GITHUB_TOKEN / $GH_TOKEN / the user's login
+    # Bring your own key: any OpenAI-compatible (or Azure, Anthropic) endpoint instead of GitHub's.
+    base_url: str | None = None
+    provider_type: Literal["openai", "azure", "anthropic"] = "openai"
+    wire_api: Literal["completions", "responses"] | None = None
+    api_key: SecretStr | None = None
+    offline: bool = True  # with `base_url`: no GitHub auth, telemetry, web tools or updates
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)  # to price BYOK tokens
+    extra_args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    pass_env: list[str] = Field(default_factory=list)
+    home_root: str | None = None  # per-attempt COPILOT_HOMEs live here; default: the state dir
+    inherit_home_from: str | None = None  # default: $COPILOT_HOME or ~/.copilot; "" = nothing
+    keep_home: bool = False
+    max_output_bytes: Annotated[int, Field(gt=0)] = 10 * 1024 * 1024
+    kill_grace_s: Annotated[float, Field(ge=0)] = 2.0
+
+
+class CopilotEngine:
+    name = "copilot"
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        self._base = dict(settings)
+        self._settings = CopilotSettings.model_validate(self._base)
+        self._versions = VersionCache()
+
+    async def run(self, request: EngineRequest, emit: Emit) -> TaskResult:
+        started = time.monotonic()
+        try:
+            settings = self._settings_for(request)
+        except ValidationError as error:
+            return failed(ErrorKind.BAD_REQUEST, f"invalid copilot options: {error}")
+        binary = resolve_binary(settings.binary)
+        if binary is None:
+            return failed(
+                ErrorKind.BAD_REQUEST, f"copilot: {settings.binary!r} was not found; {INSTALL_HINT}"
+            )
+        home = await anyio.to_thread.run_sync(_prepare_home, settings, request)
+        model = request.model or settings.model
+        try:
+            env = child_env(
+                {**_environment(settings, model), **settings.env, "COPILOT_HOME": str(home)},
+                [*PASS_ENV, *settings.pass_env],
+            )
+            redact = Redactor.for_env(env)
+            reader = _StreamReader(redact.emit(emit))
+            with anyio.move_on_after(request.options.timeout or float("inf")) as timer:
+                try:
+                    outcome = await run_process(
+                        [binary, *build_arguments(settings, request, home)],
+                        cwd=request.workdir,
+                        env=env,
+                        stdin=request.prompt.encode() if _via_stdin(request.prompt) else None,
+                        on_line=reader.feed,
+                        max_output_bytes=settings.max_output_bytes,
+                        kill_grace_s=settings.kill_grace_s,
+                    )
+                except OSError as error:
+                    return failed(ErrorKind.BAD_REQUEST, redact(f"copilot: cannot start {binary}: {error}"))
+            usage = await anyio.to_thread.run_sync(
+                _read_usage, home / USAGE_FILE, PriceTable(OPENAI_PRICES, settings.prices)
+            )
+        finally:
+            if not settings.keep_home:
+                with anyio.CancelScope(shield=True):  # a cancelled attempt must not leave its home behind
+                    await anyio.to_thread.run_sync(remove_home, home)
+        if usage is not None:
+            reader.emit(UsageReport(usage))
+        result = reader.outcome(None if timer.cancelled_caught else outcome, usage or Usage())
+        if timer.cancelled_caught:
+            result.error = TaskError(
+                kind=ErrorKind.TIMEOUT, message=f"copilot: no answer after {request.options.timeout}s"
+            )
+        if result.error is not None:
+            result.error.message = redact(result.error.message)
+        update = {
+            "duration_s": time.monotonic() - started,
+            "text": redact(result.text),
+            "session_id": reader.session_id,
+        }
+        return result.model_copy(update=update)
+
+    async def status(self) -> EngineStatus:
+        settings = self._settings
+        binary = resolve_binary(settings.binary)
+        if binary is None:
+            return EngineStatus(
+                name=self.name, available=False, detail=f"{settings.binary!r} not found: {INSTALL_HINT}"
+            )
+        version = await self._versions.version(binary)
+        inherited = _inherit_dir(settings)
+        logged_in = inherited is not None and (inherited / "config.json").is_file()
+        has_token = settings.github_token is not None or any(os.environ.get(name) for name in TOKEN_ENV)
+        if not (settings.base_url or logged_in or has_token):
+            return EngineStatus(
+                name=self.name,
+                available=False,
+                version=version,
+                detail="no credentials: set COPILOT_GITHUB_TOKEN, run `copilot login`, "
+                "or set `base_url` (bring your own key)",
+            )
+        return EngineStatus(name=self.name, available=True, version=version, detail=f"runs {binary}")
+
+    async def aclose(self) -> None:
+        return None
+
+    def _settings_for(self, request: EngineRequest) -> CopilotSettings:
+        if not request.options.engine_options:
+            return self._settings
+        return CopilotSettings.model_validate({**self._base, **request.options.engine_options})
+
+
+def build_arguments(settings: CopilotSettings, request: EngineRequest, home: Path) -> list[str]:
+    """Arguments for one attempt; `--prompt=` keeps a prompt that starts with "-" from being read as a flag."""
+    args = [
+        *([] if _via_stdin(request.prompt) else [f"--prompt={request.prompt}"]),
+        "--output-format",
+        "json",
+        "--no-auto-update",
+        "--no-ask-user",
+        "--usage-output-file",
+        str(home / USAGE_FILE),
+        "--log-dir",
+        str(home / "logs"),
+    ]
+    model = request.model or settings.model
+    if model:
+        args += ["--model", model]
+    if settings.allow_all_tools:
+        args.append("--allow-all-tools")
+    if settings.allow_all_paths:
+        args.append("--allow-all-paths")
+    # `--flag=value`, one per tool: the flags are variadic and would swallow what follows them.
+    args += [f"--allow-tool={tool}" for tool in settings.allow_tools]
+    args += [f"--deny-tool={tool}" for tool in settings.deny_tools]
+    return [*args, *settings.extra_args]
+
+
+def _environment(settings: CopilotSettings, model: str | None) -> dict[str, str]:
+    env = {"COPILOT_AUTO_UPDATE": "false", "NO_COLOR": "1"}
+    if settings.github_token is not None:
+        env["COPILOT_GITHUB_TOKEN"] = settings.github_token.get_secret_value()
+    if settings.base_url:
+        env["COPILOT_PROVIDER_BASE_URL"] = settings.base_url
+        env["COPILOT_PROVIDER_TYPE"] = settings.provider_type
+        if settings.offline:
+            env["COPILOT_OFFLINE"] = "true"
+        if settings.wire_api:
+            env["COPILOT_PROVIDER_WIRE_API"] = settings.wire_api
+        if settings.api_key is not None:
+            env["COPILOT_PROVIDER_API_KEY"] = settings.api_key.get_secret_value()
+        if model:
+            env["COPILOT_MODEL"] = model  # BYOK needs a model name to send
+    return env
+
+
+def _prepare_home(settings: CopilotSettings, request: EngineRequest) -> Path:
+    home = create_attempt_home("copilot", request.task_id, request.attempt, settings.home_root)
+    if (inherited := _inherit_dir(settings)) is not None:
+        copy_files(inherited, home, INHERITED_FILES)
+    return home
+
+
+def _inherit_dir(settings: CopilotSettings) -> Path | None:
+    if settings.inherit_home_from == "":
+        return None
+    if settings.inherit_home_from is not None:
+        return Path(settings.inherit_home_from).expanduser()
+    return Path(os.environ.get("COPILOT_HOME") or Path.home() / ".copilot")
+
+
+# -- the usage file ------------------------------------------------------------------------------
+
+
+class _Tokens(BaseModel):
+    inputTokens: int = 0
+    outputTokens: int = 0
+
+
+class _ModelMetrics(BaseModel):
+    usage: _Tokens = Field(default_factory=_Tokens)
+
+
+class _UsageFile(BaseModel):
+    modelMetrics: dict[str, _ModelMetrics] = Field(default_factory=dict)
+
+
+def _read_usage(path: Path, prices: PriceTable) -> Usage | None:
+    try:
+        report = _UsageFile.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError):
+        return None  # the CLI was killed before writing it
+    total = Usage()
+    for model, metrics in report.modelMetrics.items():
+        total = total + prices.usage(model, metrics.usage.inputTokens, metrics.usage.outputTokens)
+    return total
+
+
+# -- the stream: only the fields we read; unknown event types pass by untouched ------------------
+
+
+class _ToolOutput(BaseModel):
+    content: str = ""
+
+
+class _Data(BaseModel):
+    content: str | None = None  # assistant.message
+    deltaContent: str | None = None
+    toolName: str | None = None
+    toolCallId: str | None = None
+    arguments: Any = None
+    success: bool | None = None  # tool.execution_complete
+    result: _ToolOutput | None = None
+    errorType: str | None = None
+    message: str | None = None  # session.error, session.warning
+    statusCode: int | None = None
+
+
+class _Event(BaseModel):
+    type: str
+    data: _Data = Field(default_factory=_Data)
+    exitCode: int | None = None
+    sessionId: str | None = None
+
+
+class _StreamReader:
+    """Turns copilot's JSON lines into engine events and, at the end, one result."""
+
+    def __init__(self, emit: Emit) -> None:
+        self.emit = emit
+        self.session_id: str | None = None
+        self.last_message = ""  # the answer; earlier messages were progress notes, already emitted
+        self.streamed = False  # deltas already carried the text of the current message
+        self.tools: dict[str, str] = {}
+        self.error: _Data | None = None
+        self.exit_code: int | None = None
+
+    def feed(self, line: str) -> None:
+        if not line.startswith("{"):
+            return
+        try:
+            event = _Event.model_validate_json(line)
+        except ValidationError:
+            return
+        data = event.data
+        if event.type == "assistant.message_delta" and data.deltaContent:
+            self.streamed = True
+            self.emit(TextDelta(data.deltaContent))
+        elif event.type == "assistant.message":
+            if data.content:
+                self.last_message = data.content
+                if not self.streamed:
+                    self.emit(TextDelta(data.content))
+            self.streamed = False
+        elif event.type == "tool.execution_start":
+            self.tools[data.toolCallId or ""] = data.toolName or "tool"
+            detail = f"{data.toolName} {json.dumps(data.arguments)}"
+            self.emit(Activity("tool_call", detail[:_DETAIL_CHARS]))
+        elif event.type == "tool.execution_complete":
+            name = self.tools.get(data.toolCallId or "", "tool")
+            verdict = "ok" if data.success else "failed"
+            detail = f"{name} {verdict}: {data.result.content if data.result else ''}"
+            self.emit(Activity("tool_result", detail[:_DETAIL_CHARS]))
+        elif event.type == "session.warning" and data.message:
+            self.emit(Activity("warning", data.message[:_DETAIL_CHARS]))
+        elif event.type == "session.error":
+            self.error = data
+        elif event.type == "result":
+            self.exit_code, self.session_id = event.exitCode, event.sessionId
+
+    def outcome(self, process: ProcessOutcome | None, usage: Usage) -> TaskResult:
+        text = self.last_message
+        if process is None:
+            return TaskResult(text=text, usage=usage)
+        if self.error is not None:
+            return TaskResult(text=text, usage=usage, error=self._session_error(self.error))
+        if self.exit_code == 0 and process.returncode == 0:
+            return TaskResult(text=text, usage=usage)
+        reason = f"exit code {process.returncode}: {last_line(process.stderr)}"
+        return TaskResult(
+            text=text, usage=usage, error=TaskError(kind=ErrorKind.EXECUTION, message=f"copilot: {reason}")
+        )
+
+    def _session_error(self, data: _Data) -> TaskError:
+        if data.statusCode is not None:
+            kind = kind_for_status(data.statusCode)
+        else:
+            kind = _KIND_BY_TYPE.get(data.errorType or "", ErrorKind.EXECUTION)
+        if kind is ErrorKind.RATE_LIMITED:
+            self.emit(RateLimitSignal(None))  # the CLI already waited out the server's retry-after
+        message = f"copilot: {data.errorType or 'error'}: {data.message or 'no detail'}"
+        return TaskError(kind=kind, message=message[:1000])
+
+
+def _via_stdin(prompt: str) -> bool:
+    """Whether the prompt is too long for one argument (Linux caps each at 128 KiB) and goes to stdin.
+
+    Stdin (piped input is prompt mode too) is the fallback, not the rule: an argument cannot arrive
+    late, while gemini-cli, for one, waits only 500 ms for piped input before running without it.
+    """
+    return len(prompt.encode()) > ARGUMENT_LIMIT

@@ -1,0 +1,146 @@
+"""`ParallelAI`: the everyday verbs — review, refactor, document, test_gen, security_scan, execute — in Python.
+
+ai = ParallelAI(engine="claude-code", parallel=20)
+results = ai.review(files=["*.py", "*.js"], checklist=["security", "performance"])
+print(results.issues_count, results.by_file)
+ai.write_report(results, "review.sarif")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from parallelai.reports.render import ReportFormat, write_report
+from parallelai.reports.results import TemplateResults
+from parallelai.templates.files import DEFAULT_MAX_TASKS
+from parallelai.templates.loader import load_template
+from parallelai.templates.plan import PlanOptions, TemplatePlan, plan_template
+from parallelai.templates.run import open_service, run_plan
+
+# What `test_after=True` asks the verify step to run when no command is named.
+DEFAULT_TEST_COMMAND = "the project's test suite (the command its configuration declares, e.g. pytest)"
+
+
+class ParallelAI:
+    def __init__(
+        self,
+        engine: str = "echo",
+        parallel: int | None = None,
+        *,
+        workdir: Path | str | None = None,
+        store_path: Path | str | None = None,
+        max_tasks: int = DEFAULT_MAX_TASKS,
+        timeout: float | None = None,
+        retries: int | None = None,
+        engine_settings: Mapping[str, Mapping[str, Any]] | None = None,
+        use_cache: bool = True,
+    ) -> None:
+        self.engine = engine
+        self.parallel = parallel
+        self._workdir = Path(workdir or Path.cwd()).resolve()
+        self._store_path = Path(store_path) if store_path else None
+        self._max_tasks = max_tasks
+        self._timeout = timeout
+        self._retries = retries
+        self._engine_settings = {name: dict(value) for name, value in (engine_settings or {}).items()}
+        self._use_cache = use_cache
+
+    # -- the verbs ------------------------------------------------------------------------------
+
+    def review(
+        self,
+        files: Sequence[str] | None = None,
+        checklist: Sequence[str] | None = None,
+        parallel: int | None = None,
+        path: str | None = None,
+    ) -> TemplateResults:
+        return self.execute("code_review", parallel=parallel, files=files, checklist=checklist, path=path)
+
+    def security_scan(
+        self, files: Sequence[str] | None = None, owasp: str = "top10", parallel: int | None = None
+    ) -> TemplateResults:
+        return self.execute("security_audit", parallel=parallel, files=files, owasp=owasp)
+
+    def refactor(
+        self,
+        pattern: str,
+        to: str,
+        files: Sequence[str] | None = None,
+        parallel: int | None = None,
+        test_after: bool | str = False,
+    ) -> TemplateResults:
+        command = DEFAULT_TEST_COMMAND if test_after is True else (test_after or "")
+        return self.execute(
+            "refactoring", parallel=parallel, pattern=pattern, to=to, files=files, test_after=command
+        )
+
+    def document(
+        self,
+        style: str = "google",
+        output: str = "docs",
+        files: Sequence[str] | None = None,
+        parallel: int | None = None,
+        include_examples: bool = True,
+    ) -> TemplateResults:
+        return self.execute(
+            "documentation",
+            parallel=parallel,
+            style=style,
+            output_dir=output,
+            files=files,
+            include_examples=include_examples,
+        )
+
+    def test_gen(
+        self,
+        coverage: int = 80,
+        framework: str = "auto",
+        files: Sequence[str] | None = None,
+        parallel: int | None = None,
+    ) -> TemplateResults:
+        return self.execute(
+            "test_generation", parallel=parallel, coverage=coverage, framework=framework, files=files
+        )
+
+    # -- any template ---------------------------------------------------------------------------
+
+    def plan(self, template: str, parallel: int | None = None, **params: Any) -> TemplatePlan:
+        """Plan without running: `plan.count`, `plan.spec.tasks` (raises InputError on bad input)."""
+        given = {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in params.items()
+            if value is not None
+        }
+        options = PlanOptions(
+            workdir=self._workdir,
+            engine=self.engine,
+            parallel=parallel or self.parallel,
+            max_tasks=self._max_tasks,
+            timeout=self._timeout,
+            retries=self._retries,
+            use_cache=self._use_cache,
+            engine_settings=self._engine_settings,
+        )
+        return plan_template(load_template(template, self._workdir), given, options)
+
+    def execute(self, template: str, parallel: int | None = None, **params: Any) -> TemplateResults:
+        """Run a template to the end (blocking; not inside an event loop — use `aexecute` there)."""
+        plan = self.plan(template, parallel, **params)
+        return anyio.run(self._run, plan)
+
+    async def aexecute(self, template: str, parallel: int | None = None, **params: Any) -> TemplateResults:
+        # Planning reads files; in a thread it does not stall the caller's event loop.
+        plan = await anyio.to_thread.run_sync(lambda: self.plan(template, parallel, **params))
+        return await self._run(plan)
+
+    async def _run(self, plan: TemplatePlan) -> TemplateResults:
+        async with open_service(self._store_path) as service:
+            return await run_plan(service, plan)
+
+    @staticmethod
+    def write_report(results: TemplateResults, path: Path | str, fmt: ReportFormat | None = None) -> Path:
+        return write_report(results, Path(path), fmt)

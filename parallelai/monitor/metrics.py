@@ -1,0 +1,173 @@
+"""Prometheus metrics for runs, fed by the event bus: tasks by state and engine, durations,
+tokens and cost, retries, rate limits, concurrency and queue depth.
+
+`RunMetrics.follow(service, after)` subscribes to the events and keeps the numbers; each
+instance has its own registry, so two daemons in one process (tests) never share counters.
+Task gauges cover the runs this process has seen start since it began.
+"""
+
+from __future__ import annotations
+
+from contextlib import aclosing
+from dataclasses import dataclass
+
+import anyio
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from parallelai.events import (
+    Event,
+    RateLimited,
+    RunFinished,
+    RunStarted,
+    TaskRetrying,
+    TaskStateChanged,
+    TaskUsage,
+)
+from parallelai.models import EngineSpec, TaskState, Usage
+from parallelai.orchestration.service import OrchestrationService
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Agents take seconds to many minutes; the default buckets stop at 10 s.
+DURATION_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+
+
+@dataclass(slots=True)
+class _Tracked:
+    engine: str
+    state: TaskState | None = None
+    started_at: float | None = None
+    usage: Usage | None = None  # the latest cumulative report of the current attempt
+
+
+class RunMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.tasks = Gauge(
+            "parallelai_tasks",
+            "Tasks by current state and engine",
+            ["state", "engine"],
+            registry=self.registry,
+        )
+        self.running = Gauge("parallelai_concurrency", "Tasks running right now", registry=self.registry)
+        self.queued = Gauge(
+            "parallelai_queue_depth", "Tasks ready to start and waiting for a slot", registry=self.registry
+        )
+        self.duration = Histogram(
+            "parallelai_task_duration_seconds",
+            "From a task's last start to its end",
+            ["engine", "state"],
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.tokens = Counter(
+            "parallelai_tokens", "Tokens engines reported", ["engine", "kind"], registry=self.registry
+        )
+        self.cost = Counter(
+            "parallelai_cost_usd", "Cost engines reported, in USD", ["engine"], registry=self.registry
+        )
+        self.retries = Counter(
+            "parallelai_task_retries", "Retries scheduled", ["engine", "error_kind"], registry=self.registry
+        )
+        self.rate_limited = Counter(
+            "parallelai_rate_limited", "Rate-limit signals from providers", ["engine"], registry=self.registry
+        )
+        self.runs = Counter(
+            "parallelai_runs_finished", "Runs that ended, by state", ["state"], registry=self.registry
+        )
+        self._tasks: dict[tuple[str, str], _Tracked] = {}  # unfinished tasks only: memory stays flat
+        self.last_seq = 0
+        self._progress = anyio.Event()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+    async def follow(self, service: OrchestrationService, after: int) -> None:
+        """Keep the metrics up to date with every event after `after`, until cancelled."""
+        async with aclosing(service.events(after)) as events:
+            async for event in events:
+                if isinstance(event, RunStarted):
+                    await self._learn_engines(service, event.run_id)
+                self.observe(event)
+                self.last_seq = event.seq
+                self._progress.set()
+                self._progress = anyio.Event()
+
+    async def caught_up(self, seq: int) -> None:
+        """Wait until every event up to `seq` is counted."""
+        while self.last_seq < seq:
+            await self._progress.wait()
+
+    async def _learn_engines(self, service: OrchestrationService, run_id: str) -> None:
+        row = await service.store.get_run(run_id)
+        if row is None:
+            return
+        for record in await service.store.task_records(run_id):
+            # Tasks a resumed run finished earlier get no events; `_forget` drops them at its end.
+            engine = EngineSpec.parse(record.task.engine or row.spec.default_engine).name
+            self._tasks.setdefault((run_id, record.task.id), _Tracked(engine))
+
+    def observe(self, event: Event) -> None:
+        match event:
+            case TaskStateChanged():
+                self._state_changed(event)
+            case TaskUsage():
+                self._usage(event)
+            case TaskRetrying():
+                self.retries.labels(self._engine(event.run_id, event.task_id), event.error_kind.value).inc()
+            case RateLimited():
+                self.rate_limited.labels(event.engine).inc()
+            case RunFinished():
+                self.runs.labels(event.state.value).inc()
+                self._forget(event.run_id)
+            case _:
+                pass
+
+    def _state_changed(self, event: TaskStateChanged) -> None:
+        key = (event.run_id, event.task_id)
+        tracked = self._tasks.setdefault(key, _Tracked("unknown"))
+        if tracked.state is not None:
+            self.tasks.labels(tracked.state.value, tracked.engine).dec()
+            self._count_active(tracked.state, -1)
+        self.tasks.labels(event.state.value, tracked.engine).inc()
+        self._count_active(event.state, +1)
+        tracked.state = event.state
+        if event.state is TaskState.RUNNING:
+            tracked.started_at, tracked.usage = event.at, None
+        elif event.state.is_final:
+            if tracked.started_at is not None:
+                self.duration.labels(tracked.engine, event.state.value).observe(
+                    max(0.0, event.at - tracked.started_at)
+                )
+            # The gauge keeps counting it under its final state; only the bookkeeping goes.
+            del self._tasks[key]
+
+    def _usage(self, event: TaskUsage) -> None:
+        tracked = self._tasks.get((event.run_id, event.task_id))
+        if tracked is None:
+            return
+        # Reports are cumulative within an attempt: count what is new since the previous one.
+        before = tracked.usage or Usage()
+        engine = tracked.engine
+        self.tokens.labels(engine, "input").inc(max(0, event.usage.input_tokens - before.input_tokens))
+        self.tokens.labels(engine, "output").inc(max(0, event.usage.output_tokens - before.output_tokens))
+        self.cost.labels(engine).inc(max(0.0, event.usage.cost_usd - before.cost_usd))
+        tracked.usage = event.usage
+
+    def _forget(self, run_id: str) -> None:
+        """Drop what is left of a run (tasks it never reached, or finished before a restart)."""
+        for key in [key for key in self._tasks if key[0] == run_id]:
+            tracked = self._tasks.pop(key)
+            if tracked.state is not None and not tracked.state.is_final:
+                # e.g. tasks left pending when a fail-fast or budget stop ended the run
+                self.tasks.labels(tracked.state.value, tracked.engine).dec()
+                self._count_active(tracked.state, -1)
+
+    def _count_active(self, state: TaskState, delta: int) -> None:
+        if state is TaskState.RUNNING:
+            self.running.inc(delta)
+        elif state is TaskState.READY:
+            self.queued.inc(delta)
+
+    def _engine(self, run_id: str, task_id: str) -> str:
+        tracked = self._tasks.get((run_id, task_id))
+        return tracked.engine if tracked else "unknown"

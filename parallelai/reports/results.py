@@ -1,0 +1,132 @@
+"""What a template run produced, per task and aggregated: outputs, findings, generated files, patches."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from parallelai.models import RunSummary, TaskRecord, TaskState
+from parallelai.reports.findings import (
+    Finding,
+    aggregate,
+    counts_by_category,
+    counts_by_file,
+    counts_by_severity,
+    findings_from_answer,
+)
+from parallelai.templates.plan import PlannedTask, TemplatePlan
+from parallelai.templates.validating import parse_json_answer
+
+# Fields of the built-in output schemas that name a file the agent wrote.
+_WRITTEN_FILE_FIELDS = ("test_file", "doc_file", "target_file")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOutcome:
+    task_id: str
+    group: str
+    label: str
+    state: TaskState
+    answer: Any  # the structured answer, else the text
+    error: str | None
+
+
+@dataclass(frozen=True)
+class TemplateResults:
+    plan: TemplatePlan
+    run: RunSummary
+    records: list[TaskRecord]
+
+    @property
+    def run_id(self) -> str:
+        return self.run.id
+
+    @property
+    def ok(self) -> bool:
+        return all(record.state is TaskState.SUCCEEDED for record in self.records)
+
+    @cached_property
+    def outcomes(self) -> list[TaskOutcome]:
+        outcomes = []
+        for record in self.records:
+            planned = self.plan.tasks.get(record.task.id) or PlannedTask(record.task.id, "?", record.task.id)
+            result = record.result
+            error = result.error.message if result and result.error else None
+            if error is None and record.state is not TaskState.SUCCEEDED:
+                error = record.reason
+            outcomes.append(
+                TaskOutcome(
+                    record.task.id, planned.group, planned.label, record.state, _answer(record), error
+                )
+            )
+        return outcomes
+
+    @cached_property
+    def findings(self) -> list[Finding]:
+        raw: list[Finding] = []
+        for outcome in self.outcomes:
+            if outcome.state is TaskState.SUCCEEDED:
+                planned = self.plan.tasks.get(outcome.task_id)
+                raw.extend(
+                    findings_from_answer(outcome.answer, outcome.task_id, planned.file if planned else None)
+                )
+        return aggregate(raw)
+
+    @property
+    def issues_count(self) -> int:
+        return len(self.findings)
+
+    @property
+    def by_file(self) -> dict[str, list[Finding]]:
+        grouped: dict[str, list[Finding]] = {}
+        for finding in self.findings:
+            grouped.setdefault(finding.file, []).append(finding)
+        return grouped
+
+    @property
+    def counts(self) -> dict[str, dict[str, int]]:
+        return {
+            "severity": counts_by_severity(self.findings),
+            "file": counts_by_file(self.findings),
+            "category": counts_by_category(self.findings),
+        }
+
+    @cached_property
+    def generated_files(self) -> list[str]:
+        """Files the agents say they wrote, from the built-in schemas' fields."""
+        written: list[str] = []
+        for outcome in self.outcomes:
+            answer = outcome.answer
+            if outcome.state is not TaskState.SUCCEEDED or not isinstance(answer, Mapping):
+                continue
+            written.extend(str(answer[key]) for key in _WRITTEN_FILE_FIELDS if answer.get(key))
+            for entry in answer.get("files") or []:
+                if isinstance(entry, Mapping) and entry.get("path"):
+                    written.append(str(entry["path"]))
+        return list(dict.fromkeys(written))
+
+    @cached_property
+    def patches(self) -> dict[str, str]:
+        """Unified diffs the agents reported, by file."""
+        found: dict[str, str] = {}
+        for outcome in self.outcomes:
+            answer = outcome.answer
+            if isinstance(answer, Mapping) and answer.get("patch"):
+                found[str(answer.get("file") or outcome.label)] = str(answer["patch"])
+        return found
+
+
+def _answer(record: TaskRecord) -> Any:
+    result = record.result
+    if result is None:
+        return None
+    if result.structured is not None:
+        return result.structured
+    if record.task.options.output_schema is not None:
+        try:
+            return parse_json_answer(result.text)
+        except ValueError:
+            return result.text
+    return result.text

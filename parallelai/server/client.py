@@ -1,0 +1,203 @@
+"""`DaemonClient`: the HTTP client other surfaces (CLI `--daemon`, MCP, LSP) use to reach the daemon.
+
+It finds the daemon through the discovery file, can start one when none runs, turns error
+bodies back into the ParallelAIError tree, and follows event streams across reconnects and
+daemon restarts with `Last-Event-ID`, so a follower misses nothing and sees nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, TypeVar
+
+import anyio
+import httpx
+from pydantic import TypeAdapter, ValidationError
+
+from parallelai.errors import InputError, RunNotFoundError, TaskNotFoundError
+from parallelai.events import Event, event_from_json
+from parallelai.models import RunState
+from parallelai.server.discovery import DaemonInfo, read_discovery
+from parallelai.server.errors import DaemonError
+from parallelai.server.http.schemas import (
+    CancelTaskResult,
+    CreateRun,
+    DashboardLink,
+    EngineOut,
+    ErrorBody,
+    Health,
+    RunCreated,
+    RunOut,
+    TaskDetail,
+    TaskOut,
+    TemplateOut,
+)
+from parallelai.server.launcher import DEFAULT_HOST, start_detached
+from parallelai.server.sse_client import sse_messages
+
+T = TypeVar("T")
+RECONNECT_DELAY_S = 0.2
+RECONNECT_DELAY_CAP_S = 5.0
+
+
+class DaemonClient:
+    def __init__(self, info: DaemonInfo, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.info = info
+        self._transport = transport
+        self._http = self._open(info)
+
+    def _open(self, info: DaemonInfo) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=info.url,
+            headers={"Authorization": f"Bearer {info.token}"},
+            timeout=httpx.Timeout(30.0, read=None),  # event streams wait for as long as a run lasts
+            transport=self._transport,
+        )
+
+    @classmethod
+    async def connect(cls, *, start: bool = False, host: str = DEFAULT_HOST, port: int = 0) -> DaemonClient:
+        """A client for the running daemon; with `start`, launch one (detached) when none runs."""
+        info = read_discovery()
+        if info is None:
+            if not start:
+                raise DaemonError("no daemon is running; start one with `parallelai serve --detach`")
+            info = await start_detached(host, port)
+        return cls(info)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> DaemonClient:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # -- the API -------------------------------------------------------------------------
+
+    async def health(self) -> Health:
+        return await self._call("GET", "/v1/health", Health)
+
+    async def create_run(self, request: CreateRun | dict[str, Any]) -> RunCreated:
+        # A plain mapping goes as it is: the daemon validates it and answers 422 (InputError here).
+        body = (
+            request.model_dump(mode="json", exclude_unset=True) if isinstance(request, CreateRun) else request
+        )
+        return await self._call("POST", "/v1/runs", RunCreated, json=body)
+
+    async def list_runs(self, state: RunState | None = None, limit: int = 50) -> list[RunOut]:
+        params: dict[str, str | int] = {"limit": limit} | ({"state": state.value} if state else {})
+        return await self._call("GET", "/v1/runs", list[RunOut], params=params)
+
+    async def run(self, run_id: str) -> RunOut:
+        return await self._call("GET", f"/v1/runs/{run_id}", RunOut, run_id=run_id)
+
+    async def cancel(self, run_id: str) -> RunOut:
+        return await self._call("POST", f"/v1/runs/{run_id}/cancel", RunOut, run_id=run_id)
+
+    async def resume(self, run_id: str) -> RunOut:
+        return await self._call("POST", f"/v1/runs/{run_id}/resume", RunOut, run_id=run_id)
+
+    async def tasks(self, run_id: str) -> list[TaskOut]:
+        return await self._call("GET", f"/v1/runs/{run_id}/tasks", list[TaskOut], run_id=run_id)
+
+    async def task(self, run_id: str, task_id: str) -> TaskDetail:
+        path = f"/v1/runs/{run_id}/tasks/{task_id}"
+        return await self._call("GET", path, TaskDetail, run_id=run_id, task_id=task_id)
+
+    async def cancel_task(self, run_id: str, task_id: str) -> CancelTaskResult:
+        path = f"/v1/runs/{run_id}/tasks/{task_id}/cancel"
+        return await self._call("POST", path, CancelTaskResult, run_id=run_id, task_id=task_id)
+
+    async def engines(self) -> list[EngineOut]:
+        return await self._call("GET", "/v1/engines", list[EngineOut])
+
+    async def templates(self) -> list[TemplateOut]:
+        return await self._call("GET", "/v1/templates", list[TemplateOut])
+
+    async def dashboard_link(self) -> DashboardLink:
+        return await self._call("POST", "/v1/dashboard/link", DashboardLink)
+
+    async def events(
+        self, run_id: str | None = None, after: int | None = None, *, reconnect: bool = True
+    ) -> AsyncIterator[Event]:
+        """Events in seq order; on a dropped connection, reconnect (re-reading the discovery file,
+        since a restarted daemon has a new port and token) and resume after the last one seen."""
+        path = f"/v1/runs/{run_id}/events" if run_id else "/v1/events"
+        last = after
+        delay = RECONNECT_DELAY_S
+        while True:
+            headers = {"Last-Event-ID": str(last)} if last is not None else {}
+            try:
+                async with self._http.stream("GET", path, headers=headers) as response:
+                    if response.status_code >= 400:
+                        await response.aread()
+                        raise _error(response, {"run_id": run_id})
+                    delay = RECONNECT_DELAY_S
+                    async for message in sse_messages(response):
+                        event = event_from_json(message.data)
+                        last = event.seq
+                        yield event
+            except httpx.TransportError as error:
+                if not reconnect:
+                    raise _unreachable(self.info, error) from None
+            except DaemonError as error:
+                # A 401 here means the daemon restarted with a new token: rediscover and go on.
+                if not reconnect or error.status != 401:
+                    raise
+            if not reconnect:
+                return
+            await anyio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_DELAY_CAP_S)
+            await self._rediscover()
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    async def _rediscover(self) -> None:
+        info = read_discovery()
+        if info is not None and info != self.info:
+            await self._http.aclose()
+            self.info, self._http = info, self._open(info)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        answer: type[T],
+        *,
+        json: Any = None,
+        params: dict[str, str | int] | None = None,
+        **context: str,
+    ) -> T:
+        try:
+            response = await self._http.request(method, path, json=json, params=params)
+        except httpx.TransportError as error:
+            raise _unreachable(self.info, error) from None
+        if response.status_code >= 400:
+            raise _error(response, context)
+        adapter: TypeAdapter[T] = TypeAdapter(answer)
+        return adapter.validate_json(response.content)
+
+
+def _unreachable(info: DaemonInfo, error: httpx.TransportError) -> DaemonError:
+    return DaemonError(f"cannot reach the daemon at {info.url} ({error!r}); `parallelai status` checks it")
+
+
+def _error(response: httpx.Response, context: dict[str, Any]) -> Exception:
+    """The daemon's error body as the exception the in-process service would have raised."""
+    try:
+        detail = ErrorBody.model_validate_json(response.content).error
+    except ValidationError:
+        return DaemonError(
+            f"the daemon answered {response.status_code}: {response.text[:200]}", response.status_code
+        )
+    if detail.code == "run_not_found" and "run_id" in context:
+        return RunNotFoundError(context["run_id"])
+    if detail.code == "task_not_found" and "task_id" in context:
+        return TaskNotFoundError(context["run_id"], context["task_id"])
+    if detail.status == 422:
+        return InputError(detail.message)
+    return DaemonError(detail.message, detail.status, detail.code)

@@ -1,0 +1,200 @@
+"""`serve()`: the long-running daemon — the service, its resumed runs, and the HTTP API on a socket.
+
+Start-up order matters: take the state-dir lock (one daemon per state dir), bind the socket
+(so port 0 yields a real port and early clients queue in the backlog), open the service,
+resume what was in flight, publish the discovery file, then serve. Shutdown (SIGTERM/SIGINT)
+runs it backwards: uvicorn drains (SSE streams end), runs still going are left resumable,
+and the discovery file is removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import anyio
+import uvicorn
+
+from parallelai.errors import InputError, ParallelAIError
+from parallelai.monitor.notify_config import load_notify_config
+from parallelai.orchestration.service import OrchestrationService
+from parallelai.paths import default_store_path, ensure_private_dir, state_dir
+from parallelai.server.auth import is_loopback_host, new_token
+from parallelai.server.discovery import (
+    discovery_path,
+    new_info,
+    read_discovery,
+    remove_discovery,
+    write_discovery,
+)
+from parallelai.server.errors import DaemonError, DaemonRunningError
+from parallelai.server.http.app import AppSettings, create_app
+from parallelai.server.launcher import DEFAULT_HOST, DEFAULT_PORT
+
+log = logging.getLogger("parallelai.server")
+LOCK_NAME = "daemon.lock"
+
+
+async def serve(
+    host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, store: Path | None = None, allow_remote: bool = False
+) -> None:
+    """Run the daemon until SIGTERM or SIGINT. Raises InputError for a refused host, DaemonError if taken."""
+    check_host(host, allow_remote)
+    store_path = store or default_store_path()
+    with _state_lock(), bind_socket(host, port) as sock:
+        async with OrchestrationService.open(store_path) as service:
+            token = new_token()
+            settings = AppSettings(
+                loopback_only=not allow_remote, notify=load_notify_config(), public_url=socket_url(sock)
+            )
+            # The app first, so its metrics and notifications see the resumed runs start.
+            app = create_app(service, token, settings)
+            resumed = await service.resume_interrupted()
+            if resumed:
+                log.warning("resumed %d interrupted run(s): %s", len(resumed), ", ".join(resumed))
+            config = uvicorn.Config(
+                app, lifespan="on", log_level="warning", access_log=False, timeout_graceful_shutdown=5
+            )
+            info = new_info(socket_url(sock), token, store_path.absolute())
+            write_discovery(info)
+            log.info(
+                "listening on %s (pid %d); clients find it through %s", info.url, info.pid, discovery_path()
+            )
+            try:
+                server = DaemonServer(config, service)
+                async with anyio.create_task_group() as group:
+                    group.start_soon(_stop_on_signal, server)
+                    await server.serve(sockets=[sock])
+                    group.cancel_scope.cancel()
+            finally:
+                remove_discovery(info.pid)
+
+
+class DaemonServer(uvicorn.Server):
+    """uvicorn, with shutdown that also ends the SSE streams and leaves signals to the daemon.
+
+    uvicorn's own handlers re-raise the signal once it has drained, which would kill the process
+    before it removes the discovery file and parks its runs as resumable.
+    """
+
+    def __init__(self, config: uvicorn.Config, service: OrchestrationService) -> None:
+        super().__init__(config)
+        self._service = service
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def stop(self) -> None:
+        if self.should_exit:
+            self.force_exit = True  # a second request means now
+        self.should_exit = True
+        # Ending every subscription ends every SSE response, so the drain does not wait on them.
+        self._service.bus.close()
+
+
+async def _stop_on_signal(server: DaemonServer) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for _ in signals:
+            server.stop()
+
+
+def check_host(host: str, allow_remote: bool) -> None:
+    if is_loopback_host(host):
+        return
+    if not allow_remote:
+        raise InputError(
+            f"refusing to listen on {host!r}: the daemon can run agents with shell access, so it binds to "
+            "loopback only; pass --allow-remote if you really mean to expose it"
+        )
+    log.warning(
+        "listening on %s: anyone who can reach it and has the token controls agents on this machine", host
+    )
+
+
+@contextlib.contextmanager
+def bind_socket(host: str, port: int) -> Iterator[socket.socket]:
+    """A listening TCP socket; port 0 picks a free one."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as error:
+        raise InputError(f"cannot listen on {host}:{port}: {error}") from None
+    with sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as error:
+            raise InputError(
+                f"cannot listen on {host}:{port}: {error.strerror}; try another --port"
+            ) from None
+        sock.listen(1024)
+        yield sock
+
+
+def socket_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+@contextlib.contextmanager
+def _state_lock() -> Iterator[None]:
+    """One daemon per state dir; the kernel drops the lock when the process dies, even by SIGKILL."""
+    directory = ensure_private_dir(state_dir())
+    descriptor = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            running = read_discovery()
+            if running is not None:
+                raise DaemonRunningError(running.url, running.pid) from None
+            raise DaemonError(f"another daemon is starting in {directory}; try again in a moment") from None
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    log.setLevel(logging.INFO)  # our own start-up and resume notes; third-party chatter stays at WARNING
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="parallelai-daemon", description="Run the parallelai daemon.")
+    parser.add_argument("--host", default=DEFAULT_HOST)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--store", help="SQLite store file (default: $PARALLELAI_STORE or the state dir)")
+    parser.add_argument("--allow-remote", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for `python -m parallelai.server.daemon` (what `parallelai serve --detach` starts)."""
+    args = _arguments(argv)
+    configure_logging()
+    try:
+        anyio.run(serve, args.host, args.port, Path(args.store) if args.store else None, args.allow_remote)
+    except InputError as error:
+        print(f"parallelai serve: error: {error}", file=sys.stderr)
+        return 2
+    except ParallelAIError as error:
+        print(f"parallelai serve: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

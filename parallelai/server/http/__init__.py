@@ -1,0 +1,1 @@
+"""The daemon's HTTP surface: JSON API, SSE streams and the OpenAPI document over one service."""

@@ -1,0 +1,48 @@
+"""What the daemon offers: engines with their status, templates, and its own health."""
+
+from __future__ import annotations
+
+import os
+from importlib.metadata import PackageNotFoundError, version
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from parallelai.orchestration.service import OrchestrationService
+from parallelai.server.http.endpoint import Endpoint, json_response
+from parallelai.server.http.schemas import EngineOut, Health, TemplateOut
+
+
+def catalog_endpoints(service: OrchestrationService) -> list[Endpoint]:
+    async def list_engines(request: Request) -> Response:
+        statuses = await service.engine_statuses()
+        return json_response([EngineOut(**dict(status)) for status in statuses])
+
+    async def list_templates(request: Request) -> Response:
+        # The template library is not wired into the service yet; an empty list is the truth.
+        templates: list[TemplateOut] = []
+        return json_response(templates)
+
+    async def health(request: Request) -> Response:
+        return json_response(Health(pid=os.getpid(), version=_version(), last_seq=service.bus.last_seq))
+
+    return [
+        Endpoint(
+            "GET",
+            "/v1/engines",
+            list_engines,
+            "Engines and whether they can run here",
+            response=list[EngineOut],
+        ),
+        Endpoint(
+            "GET", "/v1/templates", list_templates, "Installed run templates", response=list[TemplateOut]
+        ),
+        Endpoint("GET", "/v1/health", health, "The daemon is up and the token is right", response=Health),
+    ]
+
+
+def _version() -> str:
+    try:
+        return version("parallelai")
+    except PackageNotFoundError:
+        return "0+unknown"

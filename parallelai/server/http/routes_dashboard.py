@@ -1,0 +1,102 @@
+"""The dashboard's way in: a one-time login link that turns into an HttpOnly, SameSite=Strict cookie.
+
+`parallelai dashboard` asks for a link with the token; the browser opens it once, gets the cookie,
+and from then on its same-origin requests and EventSource streams carry it. The code in the link
+is single-use and short-lived, so a link left in a shell history or a browser's history is inert.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import time
+from importlib.resources import files
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from parallelai.server.auth import COOKIE_NAME
+from parallelai.server.http.endpoint import Endpoint, json_response
+from parallelai.server.http.errors import ApiError
+from parallelai.server.http.schemas import DashboardLink
+
+LINK_TTL_S = 120.0
+
+
+class LoginCodes:
+    """Single-use codes, each valid for `ttl_s` seconds."""
+
+    def __init__(self, ttl_s: float = LINK_TTL_S) -> None:
+        self._ttl_s = ttl_s
+        self._expiry: dict[str, float] = {}
+
+    def issue(self) -> str:
+        now = time.monotonic()
+        self._expiry = {code: at for code, at in self._expiry.items() if at > now}
+        code = secrets.token_urlsafe(32)
+        self._expiry[code] = now + self._ttl_s
+        return code
+
+    def redeem(self, code: str) -> bool:
+        expiry = self._expiry.pop(code, None)
+        return expiry is not None and expiry > time.monotonic()
+
+
+def dashboard_endpoints(codes: LoginCodes) -> list[Endpoint]:
+    async def dashboard_link(request: Request) -> Response:
+        url = f"{str(request.base_url).rstrip('/')}/login?code={codes.issue()}"
+        return json_response(DashboardLink(url=url, expires_in_s=LINK_TTL_S), 201)
+
+    return [
+        Endpoint(
+            "POST",
+            "/v1/dashboard/link",
+            dashboard_link,
+            "A one-time link that logs a browser into the dashboard",
+            response=DashboardLink,
+            status=201,
+        )
+    ]
+
+
+def dashboard_routes(codes: LoginCodes, token: str) -> list[Route]:
+    async def login(request: Request) -> Response:
+        if not codes.redeem(request.query_params.get("code", "")):
+            raise ApiError(
+                401, "link_expired", "this dashboard link was used or has expired; run `parallelai dashboard`"
+            )
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(COOKIE_NAME, token, httponly=True, samesite="strict", path="/")
+        return response
+
+    html = files("parallelai.server.http").joinpath("static/dashboard.html").read_text("utf-8")
+    headers = page_headers(html)
+
+    async def page(request: Request) -> Response:
+        return HTMLResponse(html, headers=headers)
+
+    return [Route("/login", login, methods=["GET"]), Route("/", page, methods=["GET"])]
+
+
+def page_headers(html: str) -> dict[str, str]:
+    """A strict CSP: only the page's own inline script (by hash) runs, it talks only to this origin,
+    and no other site may frame it (the cancel button must not be clickjacked)."""
+    scripts = re.findall(r"<script>(.*?)</script>", html, flags=re.DOTALL)
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'"
+        for script in scripts
+    )
+    policy = (
+        f"default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; connect-src 'self'; "
+        "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    return {
+        "Content-Security-Policy": policy,
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+    }

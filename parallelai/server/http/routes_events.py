@@ -1,0 +1,122 @@
+"""Server-sent events: every run's events, or one run's, replayed from the store then live.
+
+Each SSE message carries `id: <seq>`, `event: <type>` and the event as JSON, so a client that
+reconnects with `Last-Event-ID` gets exactly what it missed. A live event is sent only once the
+store holds it: a client never sees a seq that a crash could take back and hand to another event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+from typing import Any
+
+import anyio
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette.sse import SendTimeoutError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from parallelai.orchestration.service import OrchestrationService
+from parallelai.server.http.endpoint import Endpoint, read_query
+from parallelai.server.http.errors import ApiError
+from parallelai.server.http.schemas import EventsQuery
+
+log = logging.getLogger("parallelai.server")
+
+
+class StreamStats:
+    """How many event streams are open and how many slow clients were dropped (for tests and metrics)."""
+
+    def __init__(self) -> None:
+        self.open = 0
+        self.dropped = 0
+        self._changed = anyio.Event()
+
+    def _change(self, opened: int = 0, dropped: int = 0) -> None:
+        self.open += opened
+        self.dropped += dropped
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def wait_until(self, condition: Callable[[StreamStats], bool]) -> None:
+        while not condition(self):
+            await self._changed.wait()
+
+
+class _EventStream(EventSourceResponse):
+    """An SSE response that counts itself and drops a client which stops reading.
+
+    The bus never waits for a subscriber; this bounds what the connection itself may hold.
+    """
+
+    def __init__(self, content: AsyncIterator[ServerSentEvent], stats: StreamStats, **options: Any) -> None:
+        super().__init__(content, **options)
+        self._stats = stats
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._stats._change(opened=1)
+        try:
+            await super().__call__(scope, receive, send)
+        except SendTimeoutError:
+            # uvicorn then closes the connection; the client can come back with Last-Event-ID.
+            log.warning("dropped an event-stream client that stopped reading")
+            self._stats._change(dropped=1)
+        finally:
+            self._stats._change(opened=-1)
+
+
+def event_endpoints(
+    service: OrchestrationService, stats: StreamStats, ping_s: float, send_timeout_s: float
+) -> list[Endpoint]:
+    def respond(request: Request, run_id: str | None, default_after: int) -> Response:
+        after = _resume_point(request)
+        frames = _frames(service, default_after if after is None else after, run_id)
+        return _EventStream(frames, stats, ping=ping_s, send_timeout=send_timeout_s)
+
+    async def all_events(request: Request) -> Response:
+        # Without a resume point the global stream starts now: replaying all history is opt-in (?after=0).
+        return respond(request, None, service.bus.last_seq)
+
+    async def run_events(request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        await service.summary(run_id)  # 404 before the stream starts, not inside it
+        return respond(request, run_id, 0)
+
+    return [
+        Endpoint("GET", "/v1/events", all_events, "Every run's events (SSE)", query=EventsQuery, stream=True),
+        Endpoint(
+            "GET",
+            "/v1/runs/{run_id}/events",
+            run_events,
+            "One run's events from its start (SSE)",
+            query=EventsQuery,
+            stream=True,
+            errors=(404,),
+        ),
+    ]
+
+
+def _resume_point(request: Request) -> int | None:
+    header = request.headers.get("last-event-id")
+    if header is not None and header.strip():
+        if not header.strip().isdigit():
+            raise ApiError(400, "bad_last_event_id", "Last-Event-ID must be an event seq (a whole number)")
+        return int(header)
+    return read_query(request, EventsQuery).after
+
+
+async def _frames(
+    service: OrchestrationService, after: int, run_id: str | None
+) -> AsyncIterator[ServerSentEvent]:
+    durable = after
+    async with aclosing(service.events(after, run_id)) as events:
+        async for event in events:
+            if event.seq > durable:
+                # Everything published so far becomes durable with one group commit.
+                target = service.bus.last_seq
+                await service.store.flush()
+                durable = target
+            yield ServerSentEvent(data=event.model_dump_json(), event=event.type, id=str(event.seq))

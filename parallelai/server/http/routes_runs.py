@@ -1,0 +1,106 @@
+"""Runs: create, list, get (counts, cost, timing), cancel and resume."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from parallelai.errors import InputError
+from parallelai.models import RunSpec, Task
+from parallelai.orchestration.service import OrchestrationService
+from parallelai.orchestration.strategies import compile_work
+from parallelai.server.http.endpoint import Endpoint, json_response, read_body, read_query
+from parallelai.server.http.schemas import CreateRun, ListRunsQuery, RunCreated, RunOut
+
+
+def spec_from_request(body: CreateRun) -> RunSpec:
+    """The RunSpec a create-run body describes; the service plans and validates it further."""
+    if body.template is not None:
+        # Templates land with the template library; until then every name is unknown.
+        raise InputError(f"unknown template {body.template!r}; `GET /v1/templates` lists the installed ones")
+    if body.work is not None:
+        tasks, strategy = compile_work(body.work), body.work.strategy
+    else:
+        tasks, strategy = [Task(prompt=prompt) for prompt in body.prompts or []], "parallel"
+    return RunSpec(
+        name=body.name,
+        strategy=strategy,
+        default_engine=body.engine,
+        engine_settings=body.engine_settings,
+        limits=body.limits,
+        use_cache=body.use_cache,
+        workdir=body.workdir,
+        tasks=tasks,
+    )
+
+
+def run_endpoints(service: OrchestrationService) -> list[Endpoint]:
+    async def run_out(run_id: str) -> RunOut:
+        return RunOut.of(await service.summary(run_id), service.is_active(run_id))
+
+    async def create_run(request: Request) -> Response:
+        body = await read_body(request, CreateRun)
+        run_id = await service.submit(spec_from_request(body))
+        return json_response(RunCreated(id=run_id, run=await run_out(run_id)), 201)
+
+    async def list_runs(request: Request) -> Response:
+        query = read_query(request, ListRunsQuery)
+        runs = await service.list_runs(query.state, query.limit)
+        return json_response([RunOut.of(run, service.is_active(run.id)) for run in runs])
+
+    async def get_run(request: Request) -> Response:
+        return json_response(await run_out(request.path_params["run_id"]))
+
+    async def cancel_run(request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        summary = await service.cancel(run_id)
+        return json_response(RunOut.of(summary, service.is_active(run_id)))
+
+    async def resume_run(request: Request) -> Response:
+        run_id = await service.resume(request.path_params["run_id"])
+        return json_response(await run_out(run_id))
+
+    return [
+        Endpoint(
+            "POST",
+            "/v1/runs",
+            create_run,
+            "Create and start a run",
+            body=CreateRun,
+            response=RunCreated,
+            status=201,
+            errors=(422,),
+        ),
+        Endpoint(
+            "GET",
+            "/v1/runs",
+            list_runs,
+            "List runs, newest first",
+            query=ListRunsQuery,
+            response=list[RunOut],
+        ),
+        Endpoint(
+            "GET",
+            "/v1/runs/{run_id}",
+            get_run,
+            "A run with counts, cost and timing",
+            response=RunOut,
+            errors=(404,),
+        ),
+        Endpoint(
+            "POST",
+            "/v1/runs/{run_id}/cancel",
+            cancel_run,
+            "Cancel a run; waits until its tasks have stopped",
+            response=RunOut,
+            errors=(404,),
+        ),
+        Endpoint(
+            "POST",
+            "/v1/runs/{run_id}/resume",
+            resume_run,
+            "Continue a run: finished tasks are kept, the rest re-queued",
+            response=RunOut,
+            errors=(404,),
+        ),
+    ]

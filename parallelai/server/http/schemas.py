@@ -1,0 +1,177 @@
+"""Pydantic models for every HTTP body the API accepts or returns; the OpenAPI document uses them."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from parallelai.engines.base import EngineStatus
+from parallelai.events import Event
+from parallelai.models import (
+    RunLimits,
+    RunState,
+    RunSummary,
+    StrategyName,
+    TaskRecord,
+    TaskState,
+    Usage,
+)
+from parallelai.orchestration.strategies import Work
+
+
+class _Body(BaseModel):
+    """Request bodies refuse unknown fields: a typo is a 422, not a silently ignored setting."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- requests ------------------------------------------------------------------------------
+
+
+class CreateRun(_Body):
+    """A run from `prompts` (parallel), `work` (any strategy, as in a tasks file) or a `template`."""
+
+    name: str | None = None
+    engine: str = Field("echo", description="default engine for tasks naming none, `name[:model]`")
+    prompts: list[str] | None = None
+    work: Work | None = None
+    template: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict, description="a template's parameters")
+    limits: RunLimits = Field(default_factory=RunLimits)
+    engine_settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    use_cache: bool = True
+    workdir: str | None = Field(None, description="the workspace root; default: the daemon's directory")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CreateRun:
+        given = [key for key in ("prompts", "work", "template") if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of `prompts`, `work` or `template`")
+        return self
+
+
+class ListRunsQuery(_Body):
+    state: RunState | None = None
+    limit: int = Field(50, gt=0, le=1000)
+
+
+class EventsQuery(_Body):
+    after: int | None = Field(
+        None, ge=0, description="replay events with a larger seq (the Last-Event-ID header wins)"
+    )
+
+
+# -- responses -----------------------------------------------------------------------------
+
+
+class RunOut(BaseModel):
+    """A run with its counts, cost and timing."""
+
+    id: str
+    name: str | None
+    strategy: StrategyName
+    state: RunState
+    created_at: float
+    finished_at: float | None
+    elapsed_s: float
+    total: int
+    counts: dict[TaskState, int]
+    usage: Usage
+    reused: int = 0
+    note: str | None = None
+    active: bool = Field(description="executing in this daemon right now")
+
+    @classmethod
+    def of(cls, summary: RunSummary, active: bool) -> RunOut:
+        end = summary.finished_at or time.time()
+        return cls(
+            **summary.model_dump(),
+            total=summary.total,
+            elapsed_s=max(0.0, end - summary.created_at),
+            active=active,
+        )
+
+
+class RunCreated(BaseModel):
+    id: str
+    run: RunOut
+
+
+class TaskOut(BaseModel):
+    """One row of a run's task table (the full record is at the task's own URL)."""
+
+    id: str
+    state: TaskState
+    engine: str | None
+    attempts: int
+    depends_on: list[str]
+    reason: str | None = None
+    error: str | None = None
+    duration_s: float | None = None
+    cost_usd: float = 0.0
+
+    @classmethod
+    def of(cls, record: TaskRecord) -> TaskOut:
+        result = record.result
+        return cls(
+            id=record.task.id,
+            state=record.state,
+            engine=record.task.engine,
+            attempts=len(record.attempts),
+            depends_on=record.task.depends_on,
+            reason=record.reason,
+            error=result.error.message if result and result.error else None,
+            duration_s=result.duration_s if result else None,
+            cost_usd=result.usage.cost_usd if result else 0.0,
+        )
+
+
+class TaskDetail(TaskRecord):
+    log: list[Event] = Field(default_factory=list, description="the task's events, oldest first")
+
+
+class CancelTaskResult(BaseModel):
+    run_id: str
+    task_id: str
+    cancelled: bool = Field(description="false when the task had already finished or the run is idle")
+
+
+class TemplateOut(BaseModel):
+    name: str
+    description: str = ""
+    strategy: StrategyName = "parallel"
+    params: list[str] = Field(default_factory=list)
+
+
+class EngineOut(EngineStatus):
+    pass
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    pid: int
+    version: str
+    last_seq: int = Field(description="the newest event's seq")
+
+
+class DashboardLink(BaseModel):
+    url: str = Field(description="opens the dashboard once; the code in it expires")
+    expires_in_s: float
+
+
+class FieldProblem(BaseModel):
+    location: str
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    status: int
+    code: str
+    message: str
+    details: list[FieldProblem] = Field(default_factory=list)
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

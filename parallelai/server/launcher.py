@@ -1,0 +1,104 @@
+"""Starting a detached daemon and stopping a running one, for the CLI and for clients."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+
+from parallelai.paths import ensure_private_dir, state_dir
+from parallelai.server.discovery import DaemonInfo, pid_alive, read_discovery
+from parallelai.server.errors import DaemonError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8787
+LOG_NAME = "daemon.log"
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
+_POLL_S = 0.05
+
+
+def daemon_command(host: str, port: int, store: Path | None, allow_remote: bool) -> list[str]:
+    command = [sys.executable, "-m", "parallelai.server.daemon", "--host", host, "--port", str(port)]
+    if store is not None:
+        command += ["--store", str(store)]
+    if allow_remote:
+        command.append("--allow-remote")
+    return command
+
+
+async def start_detached(
+    host: str,
+    port: int,
+    store: Path | None = None,
+    allow_remote: bool = False,
+    timeout_s: float = START_TIMEOUT_S,
+) -> DaemonInfo:
+    """Start the daemon in its own session, logging to the state dir; return once it is reachable."""
+    running = read_discovery()
+    if running is not None:
+        return running
+    log_path = ensure_private_dir(state_dir()) / LOG_NAME
+    process = _spawn(daemon_command(host, port, store, allow_remote), log_path)
+    with anyio.move_on_after(timeout_s):
+        while True:
+            info = read_discovery()
+            if info is not None and info.pid == process.pid:
+                return info
+            if process.poll() is not None:
+                raise DaemonError(f"the daemon exited with status {process.returncode}; its log: {log_path}")
+            await anyio.sleep(_POLL_S)
+    raise DaemonError(f"the daemon did not come up within {timeout_s:.0f}s; its log: {log_path}")
+
+
+async def stop_daemon(timeout_s: float = STOP_TIMEOUT_S) -> DaemonInfo | None:
+    """SIGTERM the daemon and wait for it to go (SIGKILL past the deadline); None if none ran."""
+    info = read_discovery()
+    if info is None:
+        return None
+    _signal(info.pid, signal.SIGTERM)
+    with anyio.move_on_after(timeout_s):
+        await wait_for_exit(info.pid)
+        return info
+    # Its runs are resumable whatever the way it ends, so a daemon stuck in shutdown is killed.
+    _signal(info.pid, signal.SIGKILL)
+    return info
+
+
+def _spawn(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    descriptor = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        # Its own session: closing the terminal that started it does not stop it.
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=descriptor,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+    finally:
+        os.close(descriptor)
+
+
+async def wait_for_exit(pid: int) -> None:
+    """Return once `pid` has ended (a pidfd turns readable then: no polling)."""
+    try:
+        descriptor = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        if pid_alive(pid):
+            await anyio.wait_readable(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _signal(pid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)

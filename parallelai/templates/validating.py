@@ -1,0 +1,122 @@
+"""Output schemas enforced: an engine wrapper that validates answers and re-asks once.
+
+A task with `options.output_schema` must answer JSON that validates against it. The wrapper takes
+the engine's structured output when it has one (claude-code and openai can be asked for it), else
+parses the answer text — bare JSON, or the first ```json fence. An invalid answer is re-asked
+once with the validation error and the schema appended; a second invalid answer fails the task
+with `ErrorKind.EXECUTION` and the validation error. Tasks without a schema pass straight through.
+
+It is a wrapper rather than a feature of each engine so every engine, built-in or plugin, gets
+the same rule; `validating_registry` wraps every engine of a registry.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import jsonschema
+from jsonschema.validators import validator_for
+
+from parallelai.engines.base import Emit, Engine, EngineRequest, EngineStatus
+from parallelai.engines.registry import EngineRegistry
+from parallelai.models import ErrorKind, TaskError, TaskResult
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*\n(.*?)\n\s*```", re.DOTALL)
+_REASK = """
+
+---
+Your previous answer could not be used: {problem}
+
+Answer again with only a JSON value (no prose, no code fence) that validates against this JSON Schema:
+{schema}
+"""
+
+
+class ValidatingEngine:
+    def __init__(self, inner: Engine) -> None:
+        self.name = inner.name
+        self._inner = inner
+
+    async def run(self, request: EngineRequest, emit: Emit) -> TaskResult:
+        schema = request.options.output_schema
+        first = await self._inner.run(request, emit)
+        if schema is None or not first.ok:
+            return first
+        value, problem = check_answer(first, schema)
+        if problem is None:
+            return first.model_copy(update={"structured": value})
+        again = replace(
+            request,
+            prompt=request.prompt + _REASK.format(problem=problem, schema=json.dumps(schema, indent=2)),
+        )
+        second = await self._inner.run(again, emit)
+        usage = first.usage + second.usage
+        duration = first.duration_s + second.duration_s
+        if not second.ok:
+            return second.model_copy(update={"usage": usage, "duration_s": duration})
+        value, problem = check_answer(second, schema)
+        if problem is None:
+            return second.model_copy(update={"structured": value, "usage": usage, "duration_s": duration})
+        return second.model_copy(
+            update={
+                "usage": usage,
+                "duration_s": duration,
+                "error": TaskError(
+                    kind=ErrorKind.EXECUTION,
+                    message=f"the answer does not match the output schema, even when asked again: {problem}",
+                ),
+            }
+        )
+
+    async def status(self) -> EngineStatus:
+        return await self._inner.status()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def check_answer(result: TaskResult, schema: Mapping[str, Any]) -> tuple[Any, str | None]:
+    """The answer's JSON value and, if it is unusable, why (one line)."""
+    if result.structured is not None:
+        value = result.structured
+    else:
+        try:
+            value = parse_json_answer(result.text)
+        except ValueError as error:
+            return None, str(error)
+    validator = validator_for(schema)(schema)
+    problem = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    if problem is None:
+        return value, None
+    path = "/".join(map(str, problem.absolute_path)) or "(root)"
+    return value, f"at {path}: {problem.message}"
+
+
+def parse_json_answer(text: str) -> Any:
+    """JSON from an answer: the whole text, else the first ```json fence in it."""
+    stripped = text.strip()
+    candidates = [stripped, *(match.group(1) for match in _FENCE.finditer(text))]
+    for candidate in candidates:
+        try:
+            return json.loads(candidate)
+        except json.JSONDecodeError:
+            continue
+    raise ValueError("the answer is not JSON (nor does it contain a ```json block)")
+
+
+class _Wrapped:
+    def __init__(self, base: EngineRegistry, name: str) -> None:
+        self._base = base
+        self._name = name
+
+    def __call__(self, settings: Mapping[str, Any]) -> Engine:
+        return ValidatingEngine(self._base.create(self._name, settings))
+
+
+def validating_registry(base: EngineRegistry) -> EngineRegistry:
+    """The same engines as `base`, each enforcing its tasks' output schemas."""
+    return EngineRegistry({name: _Wrapped(base, name) for name in base.names()})

@@ -1,0 +1,73 @@
+"""The shared HTTP helpers of the API engines: SSE parsing, waits from headers, prices."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from parallelai.engines._http_errors import kind_for_status, parse_duration, retry_after
+from parallelai.engines._pricing import OPENAI_PRICES, ModelPrice, PriceTable
+from parallelai.engines._sse import ServerSentEvent, aiter_sse
+from parallelai.models import ErrorKind
+
+
+async def collect(lines: list[str]) -> list[ServerSentEvent]:
+    async def source() -> AsyncIterator[str]:
+        for line in lines:
+            yield line
+
+    return [event async for event in aiter_sse(source())]
+
+
+@pytest.mark.anyio
+async def test_sse_events_are_split_on_blank_lines_and_keep_their_type_and_id() -> None:
+    events = await collect(
+        ["event: ping", "data: {}", "", ": keep-alive", "id: 7", "data: a", "data: b", "", ""]
+    )
+    assert events == [ServerSentEvent("ping", "{}"), ServerSentEvent("message", "a\nb", "7")]
+
+
+@pytest.mark.anyio
+async def test_an_unterminated_last_sse_event_is_still_delivered() -> None:
+    assert await collect(["data: [DONE]"]) == [ServerSentEvent("message", "[DONE]")]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("3", 3.0),
+        ("1.5", 1.5),
+        ("20ms", 0.02),
+        ("6m0s", 360.0),
+        ("1h2m3.5s", 3723.5),
+        ("soon", None),
+        ("", None),
+    ],
+)
+def test_durations_are_read_as_plain_seconds_or_go_style(text: str, seconds: float | None) -> None:
+    assert parse_duration(text) == seconds
+
+
+def test_retry_after_prefers_the_explicit_header_then_the_longest_reset() -> None:
+    assert retry_after({"Retry-After-Ms": "250", "retry-after": "9"}) == 0.25
+    assert retry_after({"retry-after": "9", "x-ratelimit-reset-requests": "1m"}) == 9.0
+    assert retry_after({"x-ratelimit-reset-requests": "2s", "x-ratelimit-reset-tokens": "1m30s"}) == 90.0
+    assert retry_after({"retry-after": "Wed, 25 Nov 2026 05:00:30 GMT"}, now=1795582800.0) == 30.0
+    assert retry_after({}) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [(400, ErrorKind.BAD_REQUEST), (401, ErrorKind.AUTH), (429, ErrorKind.RATE_LIMITED),
+     (500, ErrorKind.TRANSIENT), (529, ErrorKind.OVERLOADED), (418, ErrorKind.BAD_REQUEST)],
+)  # fmt: skip
+def test_statuses_map_to_error_kinds(status: int, kind: ErrorKind) -> None:
+    assert kind_for_status(status) is kind
+
+
+def test_prices_match_dated_model_names_by_their_longest_known_prefix() -> None:
+    table = PriceTable(OPENAI_PRICES, {"gpt-4.1": ModelPrice(input=1.0, output=1.0)})
+    assert table.price("gpt-4.1-mini-2025-04-14") == OPENAI_PRICES["gpt-4.1-mini"]
+    assert table.price("gpt-4.1-2025-04-14") == ModelPrice(input=1.0, output=1.0)  # the override wins
+    assert table.usage("unknown-model", 10, 10).cost_usd == 0.0

@@ -1,0 +1,140 @@
+"""Notifications reach a real local webhook receiver: Slack's Block Kit message and the generic JSON
+payload, with counts, cost and a dashboard link; failed deliveries are retried; runs never wait."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from parallelai.models import RunLimits, RunSpec, Task, TaskState
+from parallelai.monitor.notify import Notifier, WebhookPayload
+from parallelai.monitor.notify_config import NotifyConfig, load_notify_config
+from parallelai.orchestration.service import OrchestrationService
+from parallelai.server.http.app import AppSettings
+from parallelai.server.http.schemas import RunCreated
+from tests.monitor._receiver import webhook_receiver
+from tests.server._support import parse, running_app
+
+pytestmark = pytest.mark.anyio
+
+DEADLINE_S = 20.0
+
+
+def _write_user_config(state: Path, text: str) -> None:
+    state.mkdir(parents=True)
+    (state / "config.toml").write_text(text)
+
+
+def _fields(payload: dict[str, Any]) -> dict[str, str]:
+    """Slack section fields as {label: value}."""
+    fields = [field["text"] for block in payload["blocks"] for field in block.get("fields", [])]
+    return dict(text.strip("*").split("*\n", 1) for text in fields)
+
+
+async def test_a_failed_run_sends_slack_and_webhook_messages_with_counts_cost_and_a_link(
+    tmp_path: Path, isolated_state: Path
+) -> None:
+    async with webhook_receiver() as receiver:
+        _write_user_config(
+            isolated_state,
+            "[notify]\n"
+            f'slack_webhook = "{receiver.url}/slack"\n'
+            f'webhook = "{receiver.url}/hook"\n'
+            'webhook_headers = { Authorization = "Bearer hook-secret" }\n'
+            "backoff_s = 0.01\n",
+        )
+        receiver.fail_next("/slack", 503)  # the first attempt fails; the retry gets through
+        settings = AppSettings(ping_s=0.2, notify=load_notify_config(tmp_path))
+        work = {
+            "strategy": "parallel",
+            "tasks": [
+                *({"prompt": f"ok {index}"} for index in range(5)),
+                {
+                    "id": "broken",
+                    "prompt": "x",
+                    "options": {"retries": 0, "engine_options": {"fail_attempts": 1}},
+                },
+            ],
+        }
+        body = {
+            "name": "nightly <review>",
+            "work": work,
+            "engine_settings": {"echo": {"cost_per_1k_tokens": 2.0}},
+        }
+        async with running_app(tmp_path / "db.sqlite", settings) as daemon:
+            with anyio.fail_after(DEADLINE_S):
+                run_id = parse(await daemon.http.post("/v1/runs", json=body), RunCreated).id
+                summary = await daemon.service.wait(run_id)
+                [slack] = await receiver.wait_for("/slack")
+                [hook] = await receiver.wait_for("/hook")
+
+    link = f"{daemon.url}/#/runs/{run_id}"
+    assert receiver.attempts["/slack"] == 2
+    assert slack["text"].startswith("Run 'nightly <review>' failed: 5 succeeded, 1 failed of 6 tasks")
+    assert f"cost ${summary.usage.cost_usd:.4f}" in slack["text"]
+    assert f"`{run_id}`" in slack["blocks"][0]["text"]["text"]
+    assert "&lt;review&gt;" in slack["blocks"][0]["text"]["text"]  # mrkdwn markup is escaped
+    fields = _fields(slack)
+    assert fields["Tasks"] == "5 succeeded, 1 failed"
+    assert fields["Of"] == "6 tasks"
+    assert fields["Cost"] == f"${summary.usage.cost_usd:.4f}"
+    assert fields["Tokens"] == f"{summary.usage.total_tokens:,}"
+    assert f"<{link}|Open in the dashboard>" in slack["blocks"][-1]["elements"][0]["text"]
+
+    payload = WebhookPayload.model_validate(hook)
+    assert payload.event == "run.failed"
+    assert payload.run_id == run_id
+    assert payload.counts[TaskState.SUCCEEDED] == 5
+    assert payload.counts[TaskState.FAILED] == 1
+    assert payload.total == 6
+    assert payload.usage == summary.usage
+    assert payload.dashboard_url == link
+    assert receiver.headers["/hook"][0]["authorization"] == "Bearer hook-secret"
+
+
+async def test_reaching_the_budget_is_notified(tmp_path: Path) -> None:
+    async with webhook_receiver() as receiver:
+        config = NotifyConfig.model_validate({"webhook": f"{receiver.url}/hook", "on": ["budget"]})
+        settings = AppSettings(ping_s=0.2, notify=config)
+        body = {
+            "prompts": [f"prompt {index}" for index in range(20)],
+            "engine_settings": {"echo": {"cost_per_1k_tokens": 100.0}},
+            "limits": {"max_parallel": 1, "max_cost_usd": 0.5},
+        }
+        async with running_app(tmp_path / "db.sqlite", settings) as daemon:
+            with anyio.fail_after(DEADLINE_S):
+                run_id = parse(await daemon.http.post("/v1/runs", json=body), RunCreated).id
+                await daemon.service.wait(run_id)
+                [hook] = await receiver.wait_for("/hook")
+
+    payload = WebhookPayload.model_validate(hook)
+    assert payload.event == "run.budget_reached"
+    assert payload.run_id == run_id
+    assert "cost budget reached: $" in payload.text
+    assert payload.usage.cost_usd >= 0.5
+
+
+async def test_a_dead_webhook_never_holds_up_runs_and_excess_notices_are_dropped(tmp_path: Path) -> None:
+    # A bound socket that never listens: every connection is refused, and the backoff is long.
+    with socket.socket() as dead:
+        dead.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{dead.getsockname()[1]}/hook"
+        config = NotifyConfig.model_validate({"webhook": url, "retries": 10, "backoff_s": 60})
+        notifier = Notifier(config, queue_size=1)
+        with anyio.fail_after(DEADLINE_S):
+            async with (
+                OrchestrationService.open(tmp_path / "db.sqlite") as service,
+                anyio.create_task_group() as group,
+            ):
+                group.start_soon(notifier.follow, service, service.bus.last_seq)
+                for _ in range(4):
+                    summary = await service.run(RunSpec(tasks=[Task(prompt="x")], limits=RunLimits()))
+                    assert summary.counts[TaskState.SUCCEEDED] == 1
+                # One notice is being retried, one waits in the queue, the rest are dropped.
+                await notifier.stats.wait_until(lambda stats: stats.dropped >= 2)
+                group.cancel_scope.cancel()
+    assert notifier.stats.sent == 0

@@ -1,0 +1,1 @@
+"""A small shop: the sample repository the template tests run against."""
