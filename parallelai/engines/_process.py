@@ -67,12 +67,13 @@ async def run_process(
         )
     stdout = _CappedBuffer(max_output_bytes)
     stderr = _CappedBuffer(64 * 1024)
+    drained = _Countdown(2)
     try:
         async with anyio.create_task_group() as group:
             assert process.stdout is not None
             assert process.stderr is not None
-            group.start_soon(_pump, process.stdout, stdout, on_line)
-            group.start_soon(_pump, process.stderr, stderr, None)
+            group.start_soon(_pump, process.stdout, stdout, on_line, drained)
+            group.start_soon(_pump, process.stderr, stderr, None, drained)
             if stdin is not None:
                 assert process.stdin is not None
                 async with process.stdin:
@@ -80,6 +81,12 @@ async def run_process(
             returncode = await process.wait()
             # Leftover members of the group (a background grandchild) would hold the pipes open.
             _signal_group(process, signal.SIGKILL)
+            with anyio.move_on_after(kill_grace_s) as straggling:
+                await drained.wait()
+            if straggling.cancelled_caught:
+                # Something outside the group but in the child's session still holds the pipes.
+                # Scanning /proc costs milliseconds, so it is only done when it is needed.
+                _signal_sessions({process.pid}, signal.SIGKILL)
     finally:
         with anyio.CancelScope(shield=True):
             await terminate_tree(process, kill_grace_s)
@@ -94,16 +101,17 @@ async def terminate_tree(process: Process, grace_s: float) -> None:
     its own). Those sessions are found through /proc (Linux) while the leader still lives: once it
     dies its descendants are orphans nobody could trace back to us, but they keep their session.
     """
-    sessions = {process.pid}
     if process.returncode is None:
-        sessions |= _descendant_sessions(process.pid)
+        # Interrupted (timeout, cancel): the tree may reach into sessions of its own.
+        sessions = {process.pid} | _descendant_sessions(process.pid)
         _signal_group(process, signal.SIGTERM)
         _signal_sessions(sessions, signal.SIGTERM)
         with anyio.move_on_after(grace_s):
             await process.wait()
         sessions |= _descendant_sessions(process.pid)
+        _signal_sessions(sessions, signal.SIGKILL)
+    # After a normal exit the group kill suffices: the pipes drained, so nothing else holds them.
     _signal_group(process, signal.SIGKILL)
-    _signal_sessions(sessions, signal.SIGKILL)
     if process.returncode is None:
         await process.wait()
     await process.aclose()
@@ -176,7 +184,35 @@ class _CappedBuffer:
         return b"".join(self._chunks).decode("utf-8", errors="replace")
 
 
+class _Countdown:
+    """Set once `count` parties have arrived."""
+
+    def __init__(self, count: int) -> None:
+        self._count = count
+        self._event = anyio.Event()
+
+    def arrive(self) -> None:
+        self._count -= 1
+        if self._count <= 0:
+            self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+
 async def _pump(
+    stream: ByteReceiveStream,
+    sink: _CappedBuffer,
+    on_line: Callable[[str], None] | None,
+    done: _Countdown,
+) -> None:
+    try:
+        await _read_all(stream, sink, on_line)
+    finally:
+        done.arrive()
+
+
+async def _read_all(
     stream: ByteReceiveStream, sink: _CappedBuffer, on_line: Callable[[str], None] | None
 ) -> None:
     pending = b""

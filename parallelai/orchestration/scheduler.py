@@ -70,6 +70,7 @@ class _Slot:
     output: str = ""
     scope: anyio.CancelScope | None = None
     cancel_reason: str | None = None  # why `scope` was cancelled, when we cancelled it
+    queued: bool = False  # waiting in a ready queue for a slot
     dependents: list[str] = field(default_factory=list)
 
 
@@ -112,6 +113,7 @@ class RunExecution:
             for dependency in task.depends_on:
                 self._slots[dependency].dependents.append(task.id)
         self._ready: dict[str, deque[str]] = {}
+        self._unannounced: list[str] = []  # made ready since the last dispatch
         self._running_total = 0
         self._running: dict[str, int] = {}
         self._finished = 0
@@ -205,56 +207,79 @@ class RunExecution:
             self._settle(task_id, self._stop_as, self._stopping)
             return
         slot.state = TaskState.READY
-        self._publish(
-            TaskStateChanged(
-                run_id=self.run_id, task_id=task_id, state=TaskState.READY, attempt=slot.attempts
-            )
-        )
+        slot.queued = True
+        self._unannounced.append(task_id)
         self._ready.setdefault(slot.engine.name, deque()).append(task_id)
 
     def _dispatch(self) -> None:
+        self._start_ready_tasks()
+        # `ready` is news only for a task that has to wait for a slot; one that started at once is
+        # announced by its `running` event. That halves the events of a run that is not saturated.
+        for task_id in self._unannounced:
+            slot = self._slots[task_id]
+            if slot.queued and slot.state is TaskState.READY:
+                self._publish(
+                    TaskStateChanged(
+                        run_id=self.run_id, task_id=task_id, state=TaskState.READY, attempt=slot.attempts
+                    )
+                )
+        self._unannounced.clear()
+
+    def _start_ready_tasks(self) -> None:
         assert self._group is not None
+        while (task_id := self._take_next()) is not None:
+            self._group.start_soon(self._attempts_from, task_id, name=f"task {task_id}")
+
+    def _take_next(self) -> str | None:
+        """Claim a slot for the next ready task the limits allow, round-robin over engines."""
         limit = self._limits.max_parallel
+        if self._running_total >= limit or self._stopping is not None:
+            return None
         per_engine = self._limits.per_engine
-        while self._running_total < limit and self._stopping is None:
-            started = False
-            for engine, queue in self._ready.items():
-                if not queue:
-                    continue
-                running = self._running.get(engine, 0)
-                if running >= per_engine.get(engine, limit):
-                    continue
-                task_id = queue.popleft()
-                self._running[engine] = running + 1
-                self._running_total += 1
-                self._group.start_soon(self._attempt, task_id, name=f"task {task_id}")
-                started = True
-                if self._running_total >= limit:
-                    break
-            if not started:
-                return
+        for engine, queue in self._ready.items():
+            if not queue:
+                continue
+            running = self._running.get(engine, 0)
+            if running >= per_engine.get(engine, limit):
+                continue
+            task_id = queue.popleft()
+            self._slots[task_id].queued = False
+            self._running[engine] = running + 1
+            self._running_total += 1
+            return task_id
+        return None
 
     def _discard_ready(self, task_id: str) -> None:
         queue = self._ready.get(self._slots[task_id].engine.name)
         if queue is not None and task_id in queue:
             queue.remove(task_id)
+        self._slots[task_id].queued = False
 
     # -- one attempt -----------------------------------------------------------------------
 
-    async def _attempt(self, task_id: str) -> None:
-        slot = self._slots[task_id]
-        try:
-            await self._run_attempt(task_id, slot)
-        except anyio.get_cancelled_exc_class():
-            # Our own cancels (timeout, cancel) end inside `_call_engine`; this one comes from outside.
-            self._torn_down = True
-            raise
-        finally:
-            self._running_total -= 1
-            self._running[slot.engine.name] -= 1
-            if not self._done.is_set() and not self._torn_down:
-                self._dispatch()
-                self._check_done()
+    async def _attempts_from(self, task_id: str) -> None:
+        """Run attempts one after another in this task while ready work remains.
+
+        Carrying on with the next ready task here, instead of starting a new task for it, is
+        what keeps the scheduler's cost per task small when thousands run back to back.
+        """
+        next_id: str | None = task_id
+        while next_id is not None:
+            slot = self._slots[next_id]
+            try:
+                await self._run_attempt(next_id, slot)
+            except anyio.get_cancelled_exc_class():
+                # Our own cancels (timeout, cancel) end inside `_call_engine`; this one is from outside.
+                self._torn_down = True
+                raise
+            finally:
+                self._running_total -= 1
+                self._running[slot.engine.name] -= 1
+            if self._done.is_set() or self._torn_down:
+                return
+            next_id = self._take_next()
+            self._dispatch()
+            self._check_done()
 
     async def _run_attempt(self, task_id: str, slot: _Slot) -> None:
         task = slot.task

@@ -152,7 +152,7 @@ class Store:
                     run_id,
                     task.id,
                     position,
-                    task.model_dump_json(exclude_defaults=True),
+                    task.model_dump_json(exclude_unset=True),
                     TaskState.PENDING,
                     now,
                 ),
@@ -356,8 +356,16 @@ def _run_row(row: tuple[Any, ...]) -> RunRow:
 def _commit(db: sqlite3.Connection, batch: list[Write]) -> None:
     db.execute("BEGIN IMMEDIATE")
     try:
-        for sql, params in batch:
-            db.execute(sql, params)
+        # Consecutive writes of one statement go in one executemany; order is kept, which matters
+        # (an attempt's insert must come before its update).
+        start = 0
+        while start < len(batch):
+            sql = batch[start][0]
+            end = start + 1
+            while end < len(batch) and batch[end][0] is sql:
+                end += 1
+            db.executemany(sql, [params for _, params in batch[start:end]])
+            start = end
     except BaseException:
         db.execute("ROLLBACK")
         raise

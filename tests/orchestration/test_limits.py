@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from parallelai.models import RunState, Task, TaskOptions
+from parallelai.events import TaskStateChanged
+from parallelai.models import RunState, Task, TaskOptions, TaskState
 from parallelai.orchestration.service import OrchestrationService
 from tests.orchestration._support import echo_task, peak_running, run_spec, run_to_end
 
@@ -56,3 +57,15 @@ async def test_a_per_engine_limit_holds_while_other_engines_use_the_global_limit
     assert summary.state is RunState.SUCCEEDED
     assert peak_running(events, only=[task.id for task in echo_tasks]) == 1
     assert peak_running(events) == 4
+
+
+async def test_ready_is_announced_only_for_tasks_that_wait_for_a_slot(service: OrchestrationService) -> None:
+    spec = run_spec([echo_task(f"t{i}", latency=0.01) for i in range(4)], max_parallel=2)
+
+    summary, events = await run_to_end(service, spec)
+
+    assert summary.state is RunState.SUCCEEDED
+    ready = [e.task_id for e in events if isinstance(e, TaskStateChanged) and e.state is TaskState.READY]
+    running = [e.task_id for e in events if isinstance(e, TaskStateChanged) and e.state is TaskState.RUNNING]
+    assert sorted(ready) == ["t2", "t3"]  # the first two started at once
+    assert sorted(running) == ["t0", "t1", "t2", "t3"]
