@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from parallelai.server.client import DaemonClient
-from parallelai.server.daemon import configure_logging, serve
+from parallelai.server.daemon import ORIGINS_ENV, configure_logging, serve
 from parallelai.server.discovery import discovery_path, read_discovery
 from parallelai.server.errors import DaemonError
 from parallelai.server.launcher import DEFAULT_HOST, DEFAULT_PORT, LOG_NAME, start_detached, stop_daemon
@@ -38,6 +38,14 @@ def add_daemon_commands(subparsers: Any) -> None:
         "--allow-remote",
         action="store_true",
         help="allow a non-loopback --host (anyone with the token controls it)",
+    )
+    serve_parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="also accept requests (with the token) from this web origin, e.g. VS Code for the web "
+        f"at http://localhost:3000; repeatable; also ${ORIGINS_ENV}, comma-separated",
     )
     serve_parser.add_argument(
         "--detach", action="store_true", help=f"run in the background, logging to the state dir's {LOG_NAME}"
@@ -63,11 +71,11 @@ def add_daemon_commands(subparsers: Any) -> None:
 async def _serve(args: argparse.Namespace) -> int:
     store = _store(args)
     if args.detach:
-        info = await start_detached(args.host, args.port, store, args.allow_remote)
+        info = await start_detached(args.host, args.port, store, args.allow_remote, args.allow_origin)
         print(f"parallelai daemon running at {info.url} (pid {info.pid})")
         return EXIT_OK
     configure_logging()
-    await serve(args.host, args.port, store, args.allow_remote)
+    await serve(args.host, args.port, store, args.allow_remote, args.allow_origin)
     return EXIT_OK
 
 

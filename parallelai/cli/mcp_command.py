@@ -1,10 +1,10 @@
 """`parallelai mcp`: serve the MCP tools over stdio, for Claude Code, Cursor and other clients.
 
-Two modes. Embedded (the default for now): this process opens the store and runs the
-orchestration itself, so its runs stop with it (`parallelai resume` continues them). With
-`--daemon`: this process only relays stdio to the daemon's `/mcp` endpoint, starting the daemon
-if none runs, so runs outlive the assistant's session. Stdout belongs to the protocol; nothing
-else may print there.
+Two modes. By default this process only relays stdio to the daemon's `/mcp` endpoint, starting
+the daemon if none runs, so runs outlive the assistant's session and every other surface (CLI,
+dashboard, editors) sees them. With `--embedded` it opens the store and runs the orchestration
+itself, so its runs stop with it (`parallelai resume` continues them). Stdout belongs to the
+protocol; nothing else may print there.
 """
 
 from __future__ import annotations
@@ -28,27 +28,28 @@ def add_mcp_command(commands: Any) -> None:
         "`parallelai mcp`; see docs/mcp.md.",
     )
     mcp.add_argument(
-        "--daemon",
+        "--embedded",
         action="store_true",
-        help="relay to the daemon's /mcp endpoint (starting the daemon if none runs), so runs "
-        "outlive this process",
+        help="run the orchestration in this process instead of relaying to the daemon (runs stop "
+        "with it; `parallelai resume` continues them)",
     )
     mcp.set_defaults(command=serve_stdio)
 
 
 async def serve_stdio(args: argparse.Namespace) -> int:
     # Imported here, not at the top: the MCP SDK would add most of a second to every other command.
-    from parallelai.server.mcp import build_mcp_server
-
-    if getattr(args, "daemon", False):
+    store = getattr(args, "store", None)
+    store_path = Path(store) if store else None
+    if not getattr(args, "embedded", False):
         from parallelai.server.launcher import DEFAULT_HOST, start_detached
         from parallelai.server.mcp.bridge import bridge_stdio_to_daemon
 
-        await bridge_stdio_to_daemon(await start_detached(DEFAULT_HOST, 0))
+        await bridge_stdio_to_daemon(await start_detached(DEFAULT_HOST, 0, store_path))
         return 0
-    store = getattr(args, "store", None)
+    from parallelai.server.mcp import build_mcp_server
+
     # The template library's service: answers to tasks with an output schema are validated.
-    async with open_service(Path(store) if store else None) as service:
+    async with open_service(store_path) as service:
         await build_mcp_server(service).run_stdio_async()
     return 0
 
@@ -57,7 +58,7 @@ def main_stdio(argv: list[str] | None = None) -> None:
     """`python -m parallelai.cli.mcp_command`, until `parallelai mcp` is wired into the CLI."""
     parser = argparse.ArgumentParser(prog="parallelai mcp")
     parser.add_argument("--store")
-    parser.add_argument("--daemon", action="store_true")
+    parser.add_argument("--embedded", action="store_true")
     sys.exit(anyio.run(serve_stdio, parser.parse_args(argv)))
 
 

@@ -47,7 +47,9 @@ def add_watch_command(subparsers: Any) -> None:
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", nargs="?", metavar="RUN", help="the run to watch (default: the newest running)")
+    parser.add_argument(
+        "run", nargs="?", metavar="RUN", help="the run to watch (default: the newest running)"
+    )
 
 
 async def watch_command(args: argparse.Namespace) -> int:
@@ -63,9 +65,12 @@ class Watch:
         self.model = WatchModel()
 
     async def run(self, run_id: str | None) -> None:
+        after = 0
         if run_id is not None:
             await self._client.run(run_id)  # an unknown run is an error now, not a blank screen
         else:
+            # Note the newest event first: a run created while we look is then still seen starting.
+            after = (await self._client.health()).last_seq
             running = await self._client.list_runs(RunState.RUNNING, limit=1)
             run_id = running[0].id if running else None
         with (
@@ -74,7 +79,7 @@ class Watch:
         ):
             try:
                 async with anyio.create_task_group() as group:
-                    group.start_soon(self._follow, run_id)
+                    group.start_soon(self._follow, run_id, after)
                     group.start_soon(self._poll)
                     group.start_soon(self._paint, live)
                     if keys is not None:
@@ -82,17 +87,17 @@ class Watch:
             except BaseExceptionGroup as errors:
                 raise sole_exception(errors) from None
 
-    async def _follow(self, run_id: str | None) -> None:
+    async def _follow(self, run_id: str | None, after: int) -> None:
         if run_id is None:
-            run_id = await self._next_run()
+            run_id = await self._next_run(after)
         self.model.focus(run_id)
         self.model.add_tasks([task.id for task in await self._client.tasks(run_id)])
         async with aclosing(self._client.events(run_id)) as events:
             async for event in events:
                 self.model.apply(event)
 
-    async def _next_run(self) -> str:
-        async with aclosing(self._client.events()) as events:
+    async def _next_run(self, after: int) -> str:
+        async with aclosing(self._client.events(after=after)) as events:
             async for event in events:
                 if isinstance(event, RunCreated):
                     return event.run_id

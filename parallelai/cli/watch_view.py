@@ -81,7 +81,12 @@ class WatchModel:
             case BudgetReached():
                 self.note = f"{event.limit} budget reached: {event.spent:g} of {event.maximum:g}"
             case RunFinished() if self.run is not None:
-                update = {"state": event.state, "usage": event.usage, "finished_at": event.at, "active": False}
+                update = {
+                    "state": event.state,
+                    "usage": event.usage,
+                    "finished_at": event.at,
+                    "active": False,
+                }
                 self.run = self.run.model_copy(update=update)
             case _:
                 pass
@@ -100,7 +105,9 @@ def render(model: WatchModel, now: float, height: int = 40) -> RenderableType:
         body.append(_active(model, now, rows, counts[TaskState.RUNNING]))
         body.append(_failures(model))
     body.append(_runs(model))
-    footer = Text.assemble(("q", "bold"), " quit   ", ("c", "bold"), " cancel the run   ", (model.note, "yellow"))
+    footer = Text.assemble(
+        ("q", "bold"), " quit   ", ("c", "bold"), " cancel the run   ", (model.note, "yellow")
+    )
     return Group(*body, footer)
 
 
@@ -160,7 +167,13 @@ def _failures(model: WatchModel) -> Panel:
 
 def _runs(model: WatchModel) -> Panel:
     table = Table(box=None, padding=(0, 2), show_header=True, header_style="grey62")
-    for name, justify in (("run", "left"), ("name", "left"), ("state", "left"), ("done", "right"), ("cost", "right")):
+    for name, justify in (
+        ("run", "left"),
+        ("name", "left"),
+        ("state", "left"),
+        ("done", "right"),
+        ("cost", "right"),
+    ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for run in model.runs[:RUNS_SHOWN]:
         done = sum(count for state, count in run.counts.items() if state.is_final)

@@ -15,6 +15,7 @@ from pathlib import Path
 import anyio
 
 from parallelai.engines._process import child_env, run_process
+from parallelai.engines.base import EngineStatus
 from parallelai.models import ErrorKind, TaskError, TaskResult
 from parallelai.paths import ensure_private_dir, state_dir
 
@@ -81,3 +82,13 @@ def last_line(text: str, limit: int = 500) -> str:
 
 def failed(kind: ErrorKind, message: str) -> TaskResult:
     return TaskResult(error=TaskError(kind=kind, message=message))
+
+
+def not_found(name: str, binary: str, install_hint: str) -> TaskResult:
+    """The result of an attempt whose CLI is not installed (or not where `binary` says)."""
+    return failed(ErrorKind.BAD_REQUEST, f"{name}: {binary!r} was not found; {install_hint}")
+
+
+def not_installed(name: str, binary: str, install_hint: str) -> EngineStatus:
+    """The status of an engine whose CLI is not installed (or not where `binary` says)."""
+    return EngineStatus(name=name, available=False, detail=f"{binary!r} not found: {install_hint}")

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from parallelai.engines.base import Activity, Emit, EngineEvent, TextDelta
+from parallelai.models import TaskResult
 
 MASK = "[redacted]"
 # Environment names whose values are credentials, whatever the provider.
@@ -41,3 +42,10 @@ class Redactor:
             emit(event)
 
         return scrubbed
+
+    def result(self, result: TaskResult) -> TaskResult:
+        """`result` with its text and error message scrubbed."""
+        error = (
+            result.error.model_copy(update={"message": self(result.error.message)}) if result.error else None
+        )
+        return result.model_copy(update={"text": self(result.text), "error": error})

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import anyio
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from parallelai.engines._cli import (
@@ -25,13 +24,16 @@ from parallelai.engines._cli import (
     create_attempt_home,
     failed,
     last_line,
-    remove_home,
+    not_found,
+    not_installed,
     resolve_binary,
 )
+from parallelai.engines._cli_attempt import attempt_home, finish, run_cli
 from parallelai.engines._http_errors import kind_for_status
-from parallelai.engines._pricing import OPENAI_PRICES, ModelPrice, PriceTable
-from parallelai.engines._process import ProcessOutcome, child_env, run_process
+from parallelai.engines._pricing import OPENAI_PRICES, PriceTable
+from parallelai.engines._process import ProcessOutcome, child_env
 from parallelai.engines._redaction import Redactor
+from parallelai.engines._settings import HomeCliSettings, SettingsSource
 from parallelai.engines.base import (
     Activity,
     Emit,
@@ -54,49 +56,36 @@ _STATUS = re.compile(r"\bstatus:?\s+(\d{3})\b")
 _DETAIL_CHARS = 300
 
 
-class CodexSettings(BaseModel):
+class CodexSettings(HomeCliSettings):
     """Options, settable per engine (`engine_settings`) or per task (`engine_options`)."""
 
-    model_config = ConfigDict(extra="forbid")
-
     binary: str = "codex"
-    model: str | None = None  # the engine spec's model (`codex:gpt-5`) wins over this
     sandbox: Literal["read-only", "workspace-write", "danger-full-access"] = "workspace-write"
     base_url: str | None = None  # an OpenAI Responses API endpoint, e.g. http://127.0.0.1:8000/v1
     api_key: SecretStr | None = None  # for `base_url`; else $OPENAI_API_KEY
     cli_max_retries: Annotated[int, Field(ge=0)] | None = None  # codex's own request/stream retries
     config: dict[str, str | int | float | bool] = Field(default_factory=dict)  # more `-c key=value`
-    prices: dict[str, ModelPrice] = Field(default_factory=dict)  # codex reports tokens, not cost
-    extra_args: list[str] = Field(default_factory=list)
-    env: dict[str, str] = Field(default_factory=dict)
-    pass_env: list[str] = Field(default_factory=list)
-    home_root: str | None = None  # per-attempt CODEX_HOMEs live here; default: the state dir
-    inherit_home_from: str | None = None  # default: $CODEX_HOME or ~/.codex; "" = nothing
-    keep_home: bool = False  # keep the attempt's CODEX_HOME (sessions, logs) for inspection
-    max_output_bytes: Annotated[int, Field(gt=0)] = 10 * 1024 * 1024
-    kill_grace_s: Annotated[float, Field(ge=0)] = 2.0
+    # `inherit_home_from` defaults to $CODEX_HOME or ~/.codex.
 
 
 class CodexEngine:
     name = "codex"
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
-        self._base = dict(settings)
-        self._settings = CodexSettings.model_validate(self._base)
+        self._settings = SettingsSource(CodexSettings, settings)
         self._versions = VersionCache()
 
     async def run(self, request: EngineRequest, emit: Emit) -> TaskResult:
         started = time.monotonic()
         try:
-            settings = self._settings_for(request)
+            settings = self._settings.for_request(request)
         except ValidationError as error:
             return failed(ErrorKind.BAD_REQUEST, f"invalid codex options: {error}")
         binary = resolve_binary(settings.binary)
         if binary is None:
-            return failed(ErrorKind.BAD_REQUEST, f"codex: {settings.binary!r} was not found; {INSTALL_HINT}")
+            return not_found("codex", settings.binary, INSTALL_HINT)
         key = settings.api_key.get_secret_value() if settings.api_key else os.environ.get("OPENAI_API_KEY")
-        home = await anyio.to_thread.run_sync(_prepare_home, settings, request, key)
-        try:
+        async with attempt_home(settings, lambda: _prepare_home(settings, request, key)) as home:
             env = child_env({**settings.env, "CODEX_HOME": str(home)}, [*PASS_ENV, *settings.pass_env])
             if settings.base_url:
                 env[PROVIDER_KEY_ENV] = key or "unused"  # local servers want no key, but codex wants one set
@@ -108,49 +97,33 @@ class CodexEngine:
                 model,
                 structured=request.options.output_schema is not None,
             )
-            with anyio.move_on_after(request.options.timeout or float("inf")) as timer:
-                try:
-                    outcome = await run_process(
-                        [binary, *build_arguments(settings, request, home)],
-                        cwd=request.workdir,
-                        env=env,
-                        stdin=request.prompt.encode(),  # a pipe closed after the prompt; never left open
-                        on_line=reader.feed,
-                        max_output_bytes=settings.max_output_bytes,
-                        kill_grace_s=settings.kill_grace_s,
-                    )
-                except OSError as error:
-                    return failed(ErrorKind.BAD_REQUEST, redact(f"codex: cannot start {binary}: {error}"))
-        finally:
-            if not settings.keep_home:
-                with anyio.CancelScope(shield=True):  # a cancelled attempt must not leave its home behind
-                    await anyio.to_thread.run_sync(remove_home, home)
-        if timer.cancelled_caught:
-            result = reader.outcome(None).model_copy(
-                update={
-                    "error": TaskError(
-                        kind=ErrorKind.TIMEOUT, message=f"codex: no answer after {request.options.timeout}s"
-                    )
-                }
+            run = await run_cli(
+                "codex",
+                [binary, *build_arguments(settings, request, home)],
+                request=request,
+                settings=settings,
+                env=env,
+                redact=redact,
+                on_line=reader.feed,
+                stdin=request.prompt.encode(),  # a pipe closed after the prompt; never left open
             )
-        else:
-            result = reader.outcome(outcome)
-        if result.error is not None:
-            result.error.message = redact(result.error.message)
-        update = {
-            "duration_s": time.monotonic() - started,
-            "text": redact(result.text),
-            "session_id": reader.session_id,
-        }
-        return result.model_copy(update=update)
+            if run.start_failure is not None:
+                return run.start_failure
+        result = finish(
+            reader.outcome(run.outcome),
+            name="codex",
+            request=request,
+            run=run,
+            redact=redact,
+            started=started,
+        )
+        return result.model_copy(update={"session_id": reader.session_id})
 
     async def status(self) -> EngineStatus:
-        settings = self._settings
+        settings = self._settings.default
         binary = resolve_binary(settings.binary)
         if binary is None:
-            return EngineStatus(
-                name=self.name, available=False, detail=f"{settings.binary!r} not found: {INSTALL_HINT}"
-            )
+            return not_installed(self.name, settings.binary, INSTALL_HINT)
         version = await self._versions.version(binary)
         inherited = _inherit_dir(settings)
         logged_in = inherited is not None and (inherited / "auth.json").is_file()
@@ -168,11 +141,6 @@ class CodexEngine:
 
     async def aclose(self) -> None:
         return None
-
-    def _settings_for(self, request: EngineRequest) -> CodexSettings:
-        if not request.options.engine_options:
-            return self._settings
-        return CodexSettings.model_validate({**self._base, **request.options.engine_options})
 
 
 def build_arguments(settings: CodexSettings, request: EngineRequest, home: Path) -> list[str]:
@@ -230,11 +198,7 @@ def _prepare_home(settings: CodexSettings, request: EngineRequest, key: str | No
 
 
 def _inherit_dir(settings: CodexSettings) -> Path | None:
-    if settings.inherit_home_from == "":
-        return None
-    if settings.inherit_home_from is not None:
-        return Path(settings.inherit_home_from).expanduser()
-    return Path(os.environ.get("CODEX_HOME") or Path.home() / ".codex")
+    return settings.inherit_dir("CODEX_HOME", Path.home() / ".codex")
 
 
 def _toml(value: str | int | float | bool) -> str:

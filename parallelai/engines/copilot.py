@@ -13,10 +13,10 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 
 from parallelai.engines._cli import (
     VersionCache,
@@ -24,13 +24,16 @@ from parallelai.engines._cli import (
     create_attempt_home,
     failed,
     last_line,
-    remove_home,
+    not_found,
+    not_installed,
     resolve_binary,
 )
+from parallelai.engines._cli_attempt import attempt_home, finish, prompt_argument, prompt_stdin, run_cli
 from parallelai.engines._http_errors import kind_for_status
-from parallelai.engines._pricing import OPENAI_PRICES, ModelPrice, PriceTable
-from parallelai.engines._process import ProcessOutcome, child_env, run_process
+from parallelai.engines._pricing import OPENAI_PRICES, PriceTable
+from parallelai.engines._process import ProcessOutcome, child_env
 from parallelai.engines._redaction import Redactor
+from parallelai.engines._settings import HomeCliSettings, SettingsSource
 from parallelai.engines.base import (
     Activity,
     Emit,
@@ -53,16 +56,12 @@ _KIND_BY_TYPE = {
     "quota": ErrorKind.SPEND_LIMIT,
 }
 _DETAIL_CHARS = 300
-ARGUMENT_LIMIT = 100_000  # bytes of prompt passed as an argument; longer ones go to stdin
 
 
-class CopilotSettings(BaseModel):
+class CopilotSettings(HomeCliSettings):
     """Options, settable per engine (`engine_settings`) or per task (`engine_options`)."""
 
-    model_config = ConfigDict(extra="forbid")
-
     binary: str = "copilot"
-    model: str | None = None  # the engine spec's model (`copilot:gpt-4.1`) wins over this
     allow_all_tools: bool = False  # else only `allow_tools` run; others are refused, never asked about
     allow_tools: list[str] = Field(default_factory=list)  # e.g. "write", "shell(git:*)"
     deny_tools: list[str] = Field(default_factory=list)  # wins over the allowed ones
@@ -74,88 +73,59 @@ class CopilotSettings(BaseModel):
     wire_api: Literal["completions", "responses"] | None = None
     api_key: SecretStr | None = None
     offline: bool = True  # with `base_url`: no GitHub auth, telemetry, web tools or updates
-    prices: dict[str, ModelPrice] = Field(default_factory=dict)  # to price BYOK tokens
-    extra_args: list[str] = Field(default_factory=list)
-    env: dict[str, str] = Field(default_factory=dict)
-    pass_env: list[str] = Field(default_factory=list)
-    home_root: str | None = None  # per-attempt COPILOT_HOMEs live here; default: the state dir
-    inherit_home_from: str | None = None  # default: $COPILOT_HOME or ~/.copilot; "" = nothing
-    keep_home: bool = False
-    max_output_bytes: Annotated[int, Field(gt=0)] = 10 * 1024 * 1024
-    kill_grace_s: Annotated[float, Field(ge=0)] = 2.0
+    # `prices` price BYOK tokens; `inherit_home_from` defaults to $COPILOT_HOME or ~/.copilot.
 
 
 class CopilotEngine:
     name = "copilot"
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
-        self._base = dict(settings)
-        self._settings = CopilotSettings.model_validate(self._base)
+        self._settings = SettingsSource(CopilotSettings, settings)
         self._versions = VersionCache()
 
     async def run(self, request: EngineRequest, emit: Emit) -> TaskResult:
         started = time.monotonic()
         try:
-            settings = self._settings_for(request)
+            settings = self._settings.for_request(request)
         except ValidationError as error:
             return failed(ErrorKind.BAD_REQUEST, f"invalid copilot options: {error}")
         binary = resolve_binary(settings.binary)
         if binary is None:
-            return failed(
-                ErrorKind.BAD_REQUEST, f"copilot: {settings.binary!r} was not found; {INSTALL_HINT}"
-            )
-        home = await anyio.to_thread.run_sync(_prepare_home, settings, request)
+            return not_found("copilot", settings.binary, INSTALL_HINT)
         model = request.model or settings.model
-        try:
+        async with attempt_home(settings, lambda: _prepare_home(settings, request)) as home:
             env = child_env(
                 {**_environment(settings, model), **settings.env, "COPILOT_HOME": str(home)},
                 [*PASS_ENV, *settings.pass_env],
             )
             redact = Redactor.for_env(env)
             reader = _StreamReader(redact.emit(emit))
-            with anyio.move_on_after(request.options.timeout or float("inf")) as timer:
-                try:
-                    outcome = await run_process(
-                        [binary, *build_arguments(settings, request, home)],
-                        cwd=request.workdir,
-                        env=env,
-                        stdin=request.prompt.encode() if _via_stdin(request.prompt) else None,
-                        on_line=reader.feed,
-                        max_output_bytes=settings.max_output_bytes,
-                        kill_grace_s=settings.kill_grace_s,
-                    )
-                except OSError as error:
-                    return failed(ErrorKind.BAD_REQUEST, redact(f"copilot: cannot start {binary}: {error}"))
+            run = await run_cli(
+                "copilot",
+                [binary, *build_arguments(settings, request, home)],
+                request=request,
+                settings=settings,
+                env=env,
+                redact=redact,
+                on_line=reader.feed,
+                stdin=prompt_stdin(request.prompt),
+            )
+            if run.start_failure is not None:
+                return run.start_failure
             usage = await anyio.to_thread.run_sync(
                 _read_usage, home / USAGE_FILE, PriceTable(OPENAI_PRICES, settings.prices)
             )
-        finally:
-            if not settings.keep_home:
-                with anyio.CancelScope(shield=True):  # a cancelled attempt must not leave its home behind
-                    await anyio.to_thread.run_sync(remove_home, home)
         if usage is not None:
             reader.emit(UsageReport(usage))
-        result = reader.outcome(None if timer.cancelled_caught else outcome, usage or Usage())
-        if timer.cancelled_caught:
-            result.error = TaskError(
-                kind=ErrorKind.TIMEOUT, message=f"copilot: no answer after {request.options.timeout}s"
-            )
-        if result.error is not None:
-            result.error.message = redact(result.error.message)
-        update = {
-            "duration_s": time.monotonic() - started,
-            "text": redact(result.text),
-            "session_id": reader.session_id,
-        }
-        return result.model_copy(update=update)
+        result = reader.outcome(run.outcome, usage or Usage())
+        finished = finish(result, name="copilot", request=request, run=run, redact=redact, started=started)
+        return finished.model_copy(update={"session_id": reader.session_id})
 
     async def status(self) -> EngineStatus:
-        settings = self._settings
+        settings = self._settings.default
         binary = resolve_binary(settings.binary)
         if binary is None:
-            return EngineStatus(
-                name=self.name, available=False, detail=f"{settings.binary!r} not found: {INSTALL_HINT}"
-            )
+            return not_installed(self.name, settings.binary, INSTALL_HINT)
         version = await self._versions.version(binary)
         inherited = _inherit_dir(settings)
         logged_in = inherited is not None and (inherited / "config.json").is_file()
@@ -173,16 +143,11 @@ class CopilotEngine:
     async def aclose(self) -> None:
         return None
 
-    def _settings_for(self, request: EngineRequest) -> CopilotSettings:
-        if not request.options.engine_options:
-            return self._settings
-        return CopilotSettings.model_validate({**self._base, **request.options.engine_options})
-
 
 def build_arguments(settings: CopilotSettings, request: EngineRequest, home: Path) -> list[str]:
     """Arguments for one attempt; `--prompt=` keeps a prompt that starts with "-" from being read as a flag."""
     args = [
-        *([] if _via_stdin(request.prompt) else [f"--prompt={request.prompt}"]),
+        *prompt_argument(request.prompt),
         "--output-format",
         "json",
         "--no-auto-update",
@@ -231,11 +196,7 @@ def _prepare_home(settings: CopilotSettings, request: EngineRequest) -> Path:
 
 
 def _inherit_dir(settings: CopilotSettings) -> Path | None:
-    if settings.inherit_home_from == "":
-        return None
-    if settings.inherit_home_from is not None:
-        return Path(settings.inherit_home_from).expanduser()
-    return Path(os.environ.get("COPILOT_HOME") or Path.home() / ".copilot")
+    return settings.inherit_dir("COPILOT_HOME", Path.home() / ".copilot")
 
 
 # -- the usage file ------------------------------------------------------------------------------
@@ -359,12 +320,3 @@ class _StreamReader:
             self.emit(RateLimitSignal(None))  # the CLI already waited out the server's retry-after
         message = f"copilot: {data.errorType or 'error'}: {data.message or 'no detail'}"
         return TaskError(kind=kind, message=message[:1000])
-
-
-def _via_stdin(prompt: str) -> bool:
-    """Whether the prompt is too long for one argument (Linux caps each at 128 KiB) and goes to stdin.
-
-    Stdin (piped input is prompt mode too) is the fallback, not the rule: an argument cannot arrive
-    late, while gemini-cli, for one, waits only 500 ms for piped input before running without it.
-    """
-    return len(prompt.encode()) > ARGUMENT_LIMIT

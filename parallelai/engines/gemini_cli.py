@@ -17,8 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import anyio
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 
 from parallelai.engines._cli import (
     VersionCache,
@@ -26,13 +25,16 @@ from parallelai.engines._cli import (
     create_attempt_home,
     failed,
     last_line,
-    remove_home,
+    not_found,
+    not_installed,
     resolve_binary,
 )
+from parallelai.engines._cli_attempt import attempt_home, finish, prompt_argument, prompt_stdin, run_cli
 from parallelai.engines._http_errors import kind_for_status
-from parallelai.engines._pricing import GEMINI_PRICES, ModelPrice, PriceTable
-from parallelai.engines._process import ProcessOutcome, child_env, run_process
+from parallelai.engines._pricing import GEMINI_PRICES, PriceTable
+from parallelai.engines._process import ProcessOutcome, child_env
 from parallelai.engines._redaction import Redactor
+from parallelai.engines._settings import HomeCliSettings, SettingsSource
 from parallelai.engines.base import (
     Activity,
     Emit,
@@ -60,13 +62,10 @@ _STATUS = re.compile(r"(?:\"code\":\s*|\bstatus:?\s*|\(HTTP\s)(\d{3})\b")
 _RETRY_AFTER = re.compile(r"retry after (\d+(?:\.\d+)?)s", re.IGNORECASE)
 _QUOTA = re.compile(r"quota|RESOURCE_EXHAUSTED|rate limit", re.IGNORECASE)
 _DETAIL_CHARS = 300
-ARGUMENT_LIMIT = 100_000  # bytes of prompt passed as an argument; longer ones go to stdin
 
 
-class GeminiCliSettings(BaseModel):
+class GeminiCliSettings(HomeCliSettings):
     """Options, settable per engine (`engine_settings`) or per task (`engine_options`)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     binary: str = "gemini"
     model: str | None = None  # the engine spec's model wins; without one the CLI spends a routing call
@@ -77,40 +76,28 @@ class GeminiCliSettings(BaseModel):
     api_key: SecretStr | None = None  # else $GEMINI_API_KEY / $GOOGLE_API_KEY / the user's login
     trust_workspace: bool = True  # headless runs refuse an untrusted folder (exit 55) otherwise
     cli_max_attempts: Annotated[int, Field(ge=1, le=10)] | None = None  # the CLI's own retries (default 10)
-    prices: dict[str, ModelPrice] = Field(default_factory=dict)
-    extra_args: list[str] = Field(default_factory=list)
-    env: dict[str, str] = Field(default_factory=dict)
-    pass_env: list[str] = Field(default_factory=list)
-    home_root: str | None = None  # per-attempt homes live here; default: the state dir
-    inherit_home_from: str | None = None  # default: ~/.gemini; "" = nothing
-    keep_home: bool = False
-    max_output_bytes: Annotated[int, Field(gt=0)] = 10 * 1024 * 1024
-    kill_grace_s: Annotated[float, Field(ge=0)] = 2.0
+    # `inherit_home_from` defaults to ~/.gemini.
 
 
 class GeminiCliEngine:
     name = "gemini-cli"
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
-        self._base = dict(settings)
-        self._settings = GeminiCliSettings.model_validate(self._base)
+        self._settings = SettingsSource(GeminiCliSettings, settings)
         self._versions = VersionCache()
 
     async def run(self, request: EngineRequest, emit: Emit) -> TaskResult:
         started = time.monotonic()
         try:
-            settings = self._settings_for(request)
+            settings = self._settings.for_request(request)
         except ValidationError as error:
             return failed(ErrorKind.BAD_REQUEST, f"invalid gemini-cli options: {error}")
         binary = resolve_binary(settings.binary)
         if binary is None:
-            return failed(
-                ErrorKind.BAD_REQUEST, f"gemini-cli: {settings.binary!r} was not found; {INSTALL_HINT}"
-            )
+            return not_found("gemini-cli", settings.binary, INSTALL_HINT)
         key = _api_key(settings)
-        home = await anyio.to_thread.run_sync(_prepare_home, settings, request, key is not None)
         model = request.model or settings.model
-        try:
+        async with attempt_home(settings, lambda: _prepare_home(settings, request, key is not None)) as home:
             env = child_env(
                 {**_environment(settings, home, key), **settings.env}, [*PASS_ENV, *settings.pass_env]
             )
@@ -118,46 +105,34 @@ class GeminiCliEngine:
             reader = _StreamReader(
                 redact.emit(emit), PriceTable(GEMINI_PRICES, settings.prices), settings.max_output_bytes
             )
-            with anyio.move_on_after(request.options.timeout or float("inf")) as timer:
-                try:
-                    outcome = await run_process(
-                        [binary, *build_arguments(settings, request.prompt, model)],
-                        cwd=request.workdir,
-                        env=env,
-                        stdin=request.prompt.encode() if _via_stdin(request.prompt) else None,
-                        on_line=reader.feed,
-                        max_output_bytes=settings.max_output_bytes,
-                        kill_grace_s=settings.kill_grace_s,
-                    )
-                except OSError as error:
-                    return failed(
-                        ErrorKind.BAD_REQUEST, redact(f"gemini-cli: cannot start {binary}: {error}")
-                    )
-        finally:
-            if not settings.keep_home:
-                with anyio.CancelScope(shield=True):  # a cancelled attempt must not leave its home behind
-                    await anyio.to_thread.run_sync(remove_home, home)
-        result = reader.outcome(None if timer.cancelled_caught else outcome)
-        if timer.cancelled_caught:
-            result.error = TaskError(
-                kind=ErrorKind.TIMEOUT, message=f"gemini-cli: no result after {request.options.timeout}s"
+            run = await run_cli(
+                "gemini-cli",
+                [binary, *build_arguments(settings, request.prompt, model)],
+                request=request,
+                settings=settings,
+                env=env,
+                redact=redact,
+                on_line=reader.feed,
+                stdin=prompt_stdin(request.prompt),
             )
-        if result.error is not None:
-            result.error.message = redact(result.error.message)
-        update = {
-            "duration_s": time.monotonic() - started,
-            "text": redact(result.text),
-            "session_id": reader.session_id,
-        }
-        return result.model_copy(update=update)
+            if run.start_failure is not None:
+                return run.start_failure
+        result = finish(
+            reader.outcome(run.outcome),
+            name="gemini-cli",
+            request=request,
+            run=run,
+            redact=redact,
+            started=started,
+            waited_for="result",
+        )
+        return result.model_copy(update={"session_id": reader.session_id})
 
     async def status(self) -> EngineStatus:
-        settings = self._settings
+        settings = self._settings.default
         binary = resolve_binary(settings.binary)
         if binary is None:
-            return EngineStatus(
-                name=self.name, available=False, detail=f"{settings.binary!r} not found: {INSTALL_HINT}"
-            )
+            return not_installed(self.name, settings.binary, INSTALL_HINT)
         version = await self._versions.version(binary)
         inherited = _inherit_dir(settings)
         logged_in = inherited is not None and (inherited / "oauth_creds.json").is_file()
@@ -174,15 +149,10 @@ class GeminiCliEngine:
     async def aclose(self) -> None:
         return None
 
-    def _settings_for(self, request: EngineRequest) -> GeminiCliSettings:
-        if not request.options.engine_options:
-            return self._settings
-        return GeminiCliSettings.model_validate({**self._base, **request.options.engine_options})
-
 
 def build_arguments(settings: GeminiCliSettings, prompt: str, model: str | None) -> list[str]:
     """Arguments for one attempt; `--prompt=` keeps a prompt that starts with "-" from being read as a flag."""
-    args = [*([] if _via_stdin(prompt) else [f"--prompt={prompt}"]), "--output-format", "stream-json"]
+    args = [*prompt_argument(prompt), "--output-format", "stream-json"]
     if model:
         args += ["--model", model]
     if settings.approval_mode:
@@ -237,9 +207,7 @@ def _settings_json(path: Path, settings: GeminiCliSettings, api_key_auth: bool) 
 
 
 def _inherit_dir(settings: GeminiCliSettings) -> Path | None:
-    if settings.inherit_home_from == "":
-        return None
-    return Path(settings.inherit_home_from or Path.home() / ".gemini").expanduser()
+    return settings.inherit_dir(None, Path.home() / ".gemini")
 
 
 # -- the stream: only the fields we read; unknown event types pass by untouched ------------------
@@ -361,12 +329,3 @@ class _StreamReader:
         if kind is ErrorKind.RATE_LIMITED:
             self._emit(RateLimitSignal(retry_after))
         return TaskError(kind=kind, message=f"gemini-cli: {message}"[:1000], retry_after=retry_after)
-
-
-def _via_stdin(prompt: str) -> bool:
-    """Whether the prompt is too long for one argument (Linux caps each at 128 KiB) and goes to stdin.
-
-    Stdin is the fallback, not the rule: the CLI gives piped input only 500 ms to arrive, which a
-    busy machine can miss, and then runs with an empty prompt.
-    """
-    return len(prompt.encode()) > ARGUMENT_LIMIT

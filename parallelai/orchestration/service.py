@@ -223,6 +223,10 @@ class OrchestrationService:
         row = await self._row(run_id)
         return await self._summary(row)
 
+    async def spec(self, run_id: str) -> RunSpec:
+        """The run as it was planned: its tasks, limits and (resolved) workdir."""
+        return (await self._row(run_id)).spec
+
     async def list_runs(self, state: RunState | None = None, limit: int = 50) -> list[RunSummary]:
         await self.store.flush()
         return [await self._summary(row) for row in await self.store.list_runs(state, limit)]

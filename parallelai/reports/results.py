@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -65,14 +65,7 @@ class TemplateResults:
 
     @cached_property
     def findings(self) -> list[Finding]:
-        raw: list[Finding] = []
-        for outcome in self.outcomes:
-            if outcome.state is TaskState.SUCCEEDED:
-                planned = self.plan.tasks.get(outcome.task_id)
-                raw.extend(
-                    findings_from_answer(outcome.answer, outcome.task_id, planned.file if planned else None)
-                )
-        return aggregate(raw)
+        return findings_in(self.records)
 
     @property
     def issues_count(self) -> int:
@@ -110,12 +103,31 @@ class TemplateResults:
     @cached_property
     def patches(self) -> dict[str, str]:
         """Unified diffs the agents reported, by file."""
-        found: dict[str, str] = {}
-        for outcome in self.outcomes:
-            answer = outcome.answer
-            if isinstance(answer, Mapping) and answer.get("patch"):
-                found[str(answer.get("file") or outcome.label)] = str(answer["patch"])
-        return found
+        return patches_in(self.records)
+
+
+def findings_in(records: Iterable[TaskRecord]) -> list[Finding]:
+    """The findings of a run's succeeded tasks, aggregated; a finding naming no file is about the
+    task's one input file (a template task over a file glob has exactly one)."""
+    raw: list[Finding] = []
+    for record in records:
+        if record.state is TaskState.SUCCEEDED:
+            files = record.task.files
+            default_file = files[0] if len(files) == 1 else None
+            raw.extend(findings_from_answer(_answer(record), record.task.id, default_file))
+    return aggregate(raw)
+
+
+def patches_in(records: Iterable[TaskRecord]) -> dict[str, str]:
+    """Unified diffs the agents reported (`{"patch": ...}` answers), by the file they change."""
+    found: dict[str, str] = {}
+    for record in records:
+        answer = _answer(record)
+        if isinstance(answer, Mapping) and answer.get("patch"):
+            files = record.task.files
+            target = answer.get("file") or (files[0] if len(files) == 1 else record.task.id)
+            found[str(target)] = str(answer["patch"])
+    return found
 
 
 def _answer(record: TaskRecord) -> Any:

@@ -7,7 +7,7 @@ daemon restarts with `Last-Event-ID`, so a follower misses nothing and sees noth
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -123,7 +123,7 @@ class DaemonClient:
 
     async def events(
         self, run_id: str | None = None, after: int | None = None, *, reconnect: bool = True
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Events in seq order; on a dropped connection, reconnect (re-reading the discovery file,
         since a restarted daemon has a new port and token) and resume after the last one seen."""
         path = f"/v1/runs/{run_id}/events" if run_id else "/v1/events"

@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import signal
 import socket
 import sys
@@ -38,22 +39,35 @@ from parallelai.server.discovery import (
 from parallelai.server.errors import DaemonError, DaemonRunningError
 from parallelai.server.http.app import AppSettings, create_app
 from parallelai.server.launcher import DEFAULT_HOST, DEFAULT_PORT
+from parallelai.server.mcp.http import mount_mcp
+from parallelai.templates.run import open_service
 
 log = logging.getLogger("parallelai.server")
 LOCK_NAME = "daemon.lock"
+ORIGINS_ENV = "PARALLELAI_ALLOWED_ORIGINS"
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
 
 async def serve(
-    host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, store: Path | None = None, allow_remote: bool = False
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    store: Path | None = None,
+    allow_remote: bool = False,
+    allowed_origins: Sequence[str] = (),
 ) -> None:
     """Run the daemon until SIGTERM or SIGINT. Raises InputError for a refused host, DaemonError if taken."""
     check_host(host, allow_remote)
+    origins = checked_origins([*allowed_origins, *_origins_from_env()])
     store_path = store or default_store_path()
     with _state_lock(), bind_socket(host, port) as sock:
-        async with OrchestrationService.open(store_path) as service:
+        # Template tasks declare an output schema; this service checks answers against it.
+        async with open_service(store_path) as service:
             token = new_token()
             settings = AppSettings(
-                loopback_only=not allow_remote, notify=load_notify_config(), public_url=socket_url(sock)
+                loopback_only=not allow_remote,
+                notify=load_notify_config(),
+                public_url=socket_url(sock),
+                allowed_origins=origins,
             )
             # The app first, so its metrics and notifications see the resumed runs start.
             app = create_app(service, token, settings)
@@ -70,7 +84,7 @@ async def serve(
             )
             try:
                 server = DaemonServer(config, service)
-                async with anyio.create_task_group() as group:
+                async with mount_mcp(app, service), anyio.create_task_group() as group:
                     group.start_soon(_stop_on_signal, server)
                     await server.serve(sockets=[sock])
                     group.cancel_scope.cancel()
@@ -105,6 +119,21 @@ async def _stop_on_signal(server: DaemonServer) -> None:
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async for _ in signals:
             server.stop()
+
+
+def checked_origins(origins: Sequence[str]) -> tuple[str, ...]:
+    """Origins as `scheme://host[:port]`; anything else (a path, a wildcard) is refused."""
+    for origin in origins:
+        if not _ORIGIN.fullmatch(origin.strip().rstrip("/")):
+            raise InputError(
+                f"--allow-origin {origin!r} is not an origin; give scheme://host[:port], "
+                "e.g. http://localhost:3000 (no path, no wildcard)"
+            )
+    return tuple(dict.fromkeys(origin.strip().rstrip("/") for origin in origins))
+
+
+def _origins_from_env() -> list[str]:
+    return [origin for origin in os.environ.get(ORIGINS_ENV, "").split(",") if origin.strip()]
 
 
 def check_host(host: str, allow_remote: bool) -> None:
@@ -176,6 +205,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--store", help="SQLite store file (default: $PARALLELAI_STORE or the state dir)")
     parser.add_argument("--allow-remote", action="store_true")
+    parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN")
     return parser.parse_args(argv)
 
 
@@ -184,7 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
     configure_logging()
     try:
-        anyio.run(serve, args.host, args.port, Path(args.store) if args.store else None, args.allow_remote)
+        store = Path(args.store) if args.store else None
+        anyio.run(serve, args.host, args.port, store, args.allow_remote, args.allow_origin)
     except InputError as error:
         print(f"parallelai serve: error: {error}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
@@ -23,12 +24,16 @@ STOP_TIMEOUT_S = 15.0
 _POLL_S = 0.05
 
 
-def daemon_command(host: str, port: int, store: Path | None, allow_remote: bool) -> list[str]:
+def daemon_command(
+    host: str, port: int, store: Path | None, allow_remote: bool, allowed_origins: Sequence[str] = ()
+) -> list[str]:
     command = [sys.executable, "-m", "parallelai.server.daemon", "--host", host, "--port", str(port)]
     if store is not None:
         command += ["--store", str(store)]
     if allow_remote:
         command.append("--allow-remote")
+    for origin in allowed_origins:
+        command += ["--allow-origin", origin]
     return command
 
 
@@ -37,6 +42,7 @@ async def start_detached(
     port: int,
     store: Path | None = None,
     allow_remote: bool = False,
+    allowed_origins: Sequence[str] = (),
     timeout_s: float = START_TIMEOUT_S,
 ) -> DaemonInfo:
     """Start the daemon in its own session, logging to the state dir; return once it is reachable."""
@@ -44,7 +50,7 @@ async def start_detached(
     if running is not None:
         return running
     log_path = ensure_private_dir(state_dir()) / LOG_NAME
-    process = _spawn(daemon_command(host, port, store, allow_remote), log_path)
+    process = _spawn(daemon_command(host, port, store, allow_remote, allowed_origins), log_path)
     with anyio.move_on_after(timeout_s):
         while True:
             info = read_discovery()

@@ -23,23 +23,26 @@ TASKS = 80
 
 async def test_watch_follows_a_new_run_until_every_task_succeeded_and_quits_on_q(tmp_path: Path) -> None:
     with anyio.fail_after(DEADLINE_S):
-        async with daemon_process(tmp_path / "db.sqlite") as daemon, DaemonClient(daemon.info) as client:
-            async with terminal(WATCH) as screen:
-                await screen.wait_for("waiting for a run")
-                body = echo_run(TASKS, latency=0.1) | {"name": "watched", "limits": {"max_parallel": 4}}
-                run_id = (await client.create_run(body)).id
+        async with (
+            daemon_process(tmp_path / "db.sqlite") as daemon,
+            DaemonClient(daemon.info) as client,
+            terminal(WATCH) as screen,
+        ):
+            await screen.wait_for("waiting for a run")
+            body = echo_run(TASKS, latency=0.1) | {"name": "watched", "limits": {"max_parallel": 4}}
+            run_id = (await client.create_run(body)).id
 
-                seen: set[int] = set()
-                position = 0
-                while TASKS not in seen:
-                    match = await screen.wait_for(r"succeeded (\d+)(?![\d/])", position)
-                    seen.add(int(match.group(1)))
-                    position = match.end()
-                await screen.wait_for(rf"{run_id}\s+watched\s+succeeded", position)
-                await screen.wait_for(rf"done {TASKS}/{TASKS}", position)
+            seen: set[int] = set()
+            position = 0
+            while TASKS not in seen:
+                match = await screen.wait_for(r"succeeded (\d+)(?![\d/])", position)
+                seen.add(int(match.group(1)))
+                position = match.end()
+            await screen.wait_for(rf"{run_id}\s+watched\s+succeeded", position)
+            await screen.wait_for(rf"done {TASKS}/{TASKS}", position)
 
-                screen.press("q")
-                assert await screen.drain_until_exit() == 0
+            screen.press("q")
+            assert await screen.drain_until_exit() == 0
     assert len(seen) >= 2, f"the counts never changed on screen: {sorted(seen)}"
     assert min(seen) < TASKS
 

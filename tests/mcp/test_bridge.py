@@ -1,4 +1,4 @@
-"""`parallelai mcp --daemon`: a thin stdio process relaying to the daemon, whose runs outlive it."""
+"""`parallelai mcp`: a thin stdio process relaying to the daemon, whose runs outlive it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Literal
 
 import anyio
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client
 
 from parallelai.models import RunState
 from parallelai.server.discovery import new_info, remove_discovery, write_discovery
@@ -17,11 +17,6 @@ from tests.mcp._support import call_ok
 
 pytestmark = pytest.mark.anyio
 DEADLINE_S = 60.0
-
-
-def via_daemon(workdir: Path) -> StdioServerParameters:
-    server = stdio_server(workdir)
-    return server.model_copy(update={"args": [*server.args, "--daemon"]})
 
 
 # "legacy" is the initialize handshake most clients speak today; "auto" negotiates the newest protocol.
@@ -39,7 +34,7 @@ async def test_a_run_started_through_the_relay_runs_in_the_daemon_and_outlives_t
             info = new_info(daemon.url, daemon.token, tmp_path / "daemon.sqlite")
             write_discovery(info)
             try:
-                async with Client(via_daemon(tmp_path), mode=mode) as client:
+                async with Client(stdio_server(tmp_path), mode=mode) as client:
                     waited = await client.call_tool(
                         "start_run", {"tasks": ["a", "b"], "wait": True}, progress_callback=on_progress
                     )

@@ -1,7 +1,7 @@
 """The real Claude Code CLI, driven by the scripted model, calls start_run through the plugin's server.
 
 Claude Code starts the MCP server from an `--mcp-config` file, the scripted model asks for
-`mcp__parallelai__start_run`, the server relays it to the daemon (`parallelai mcp --daemon`), and
+`mcp__parallelai__start_run`, the server relays it to the daemon (`parallelai mcp`), and
 the daemon runs the sub-agents. The test checks the run in the daemon's store and the tool result
 Claude Code sent back to the model.
 """
@@ -36,7 +36,7 @@ def mcp_config(path: Path) -> Path:
     command, *args = mcp_command()
     server = {
         "command": command,
-        "args": [*args, "--daemon"],
+        "args": args,
         "env": {STATE_DIR_ENV: os.environ[STATE_DIR_ENV]},
     }
     path.write_text(json.dumps({"mcpServers": {"parallelai": server}}))

@@ -15,6 +15,8 @@ from mcp import Client
 from parallelai.models import RunState
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.paths import STATE_DIR_ENV
+from parallelai.server.client import DaemonClient
+from parallelai.server.discovery import read_discovery
 from tests.mcp._stdio import mcp_command, stdio_server
 from tests.mcp._support import call_ok
 
@@ -23,19 +25,39 @@ INSPECTOR_CLI = REPO / ".tools/npm/node_modules/@modelcontextprotocol/inspector/
 PROCESS_DEADLINE_S = 60.0
 
 
+START_RUN = {"tasks": [{"prompt": "review it", "files": ["a.py"]}, "and this"], "wait": True}
+
+
 @pytest.mark.anyio
-async def test_a_stdio_session_runs_start_run_to_completion(tmp_path: Path) -> None:
+async def test_a_stdio_session_runs_start_run_to_completion_in_the_daemon_it_started(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "a.py").write_text("print('a')\n")
+    assert read_discovery() is None
     with anyio.fail_after(PROCESS_DEADLINE_S):
         async with Client(stdio_server(tmp_path)) as client:
-            status = await call_ok(
-                client,
-                "start_run",
-                {"tasks": [{"prompt": "review it", "files": ["a.py"]}, "and this"], "wait": True},
-            )
+            status = await call_ok(client, "start_run", START_RUN)
             page = await call_ok(client, "get_results", {"run_id": status["run_id"]})
+        # The run lives in the daemon, which outlives the assistant's session.
+        info = read_discovery()
+        assert info is not None
+        async with DaemonClient(info) as daemon:
+            run = await daemon.run(status["run_id"])
     assert status["state"] == "succeeded"
     assert [task["state"] for task in page["tasks"]] == ["succeeded", "succeeded"]
+    assert run.state is RunState.SUCCEEDED
+
+
+@pytest.mark.anyio
+async def test_an_embedded_stdio_session_keeps_its_run_in_the_store(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("print('a')\n")
+    server = stdio_server(tmp_path)
+    server = server.model_copy(update={"args": [*server.args, "--embedded"]})
+    with anyio.fail_after(PROCESS_DEADLINE_S):
+        async with Client(server) as client:
+            status = await call_ok(client, "start_run", START_RUN)
+    assert status["state"] == "succeeded"
+    assert read_discovery() is None  # no daemon was started
     # The run is durable: the store the server wrote to has it after the process is gone.
     async with OrchestrationService.open() as service:
         summary = await service.summary(status["run_id"])

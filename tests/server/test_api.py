@@ -154,7 +154,10 @@ async def test_engines_templates_and_health_are_listed(daemon: Harness) -> None:
         health = parse(await daemon.http.get("/v1/health"), Health)
     echo = next(engine for engine in engines if engine.name == "echo")
     assert echo.available
-    assert templates == []
+    review = next(template for template in templates if template.name == "code_review")
+    assert "checklist" in review.params
+    assert [param.name for param in review.parameters] == review.params
+    assert {"security_audit", "migration", "configuration"} <= {template.name for template in templates}
     assert health.status == "ok"
 
 

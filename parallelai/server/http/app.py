@@ -30,9 +30,11 @@ from parallelai.server.http.openapi import openapi_document
 from parallelai.server.http.routes_catalog import catalog_endpoints
 from parallelai.server.http.routes_dashboard import LoginCodes, dashboard_endpoints, dashboard_routes
 from parallelai.server.http.routes_events import StreamStats, event_endpoints
+from parallelai.server.http.routes_findings import findings_endpoints
 from parallelai.server.http.routes_metrics import metrics_routes
 from parallelai.server.http.routes_runs import run_endpoints
 from parallelai.server.http.routes_tasks import task_endpoints
+from parallelai.templates.catalog import LibraryCatalog, TemplateCatalog
 
 OPENAPI_PATH = "/v1/openapi.json"
 log = logging.getLogger("parallelai.server")
@@ -46,26 +48,39 @@ class AppSettings:
     max_body_bytes: int = MAX_BODY_BYTES
     notify: NotifyConfig = field(default_factory=NotifyConfig)  # the config file's [notify] table
     public_url: str | None = None  # the daemon's own URL, for links in notifications
+    allowed_origins: tuple[str, ...] = ()  # other origins allowed in (CORS), e.g. VS Code for the web
 
 
 def api_endpoints(
-    service: OrchestrationService, settings: AppSettings, codes: LoginCodes, streams: StreamStats
+    service: OrchestrationService,
+    settings: AppSettings,
+    codes: LoginCodes,
+    streams: StreamStats,
+    catalog: TemplateCatalog,
 ) -> list[Endpoint]:
     """Every documented /v1 endpoint, in the order the document lists them."""
     return [
-        *run_endpoints(service),
+        *run_endpoints(service, catalog),
         *task_endpoints(service),
+        *findings_endpoints(service),
         *event_endpoints(service, streams, settings.ping_s, settings.send_timeout_s),
-        *catalog_endpoints(service),
+        *catalog_endpoints(service, catalog),
         *dashboard_endpoints(codes),
     ]
 
 
-def create_app(service: OrchestrationService, token: str, settings: AppSettings | None = None) -> Starlette:
+def create_app(
+    service: OrchestrationService,
+    token: str,
+    settings: AppSettings | None = None,
+    catalog: TemplateCatalog | None = None,
+) -> Starlette:
+    """The app; `catalog` defaults to the template library, found from the daemon's directory."""
     settings = settings or AppSettings()
+    catalog = catalog or LibraryCatalog()
     codes = LoginCodes()
     streams = StreamStats()
-    endpoints = api_endpoints(service, settings, codes, streams)
+    endpoints = api_endpoints(service, settings, codes, streams, catalog)
 
     async def openapi(request: Request) -> Response:
         return json_response(document)
@@ -101,7 +116,11 @@ def create_app(service: OrchestrationService, token: str, settings: AppSettings 
         lifespan=lifespan,
         middleware=[
             Middleware(
-                Guard, token=token, loopback_only=settings.loopback_only, max_body=settings.max_body_bytes
+                Guard,
+                token=token,
+                loopback_only=settings.loopback_only,
+                max_body=settings.max_body_bytes,
+                allowed_origins=settings.allowed_origins,
             )
         ],
         exception_handlers=exception_handlers(),
@@ -111,4 +130,5 @@ def create_app(service: OrchestrationService, token: str, settings: AppSettings 
     app.state.streams = streams
     app.state.metrics = metrics
     app.state.notifier = notifier
+    app.state.catalog = catalog
     return app

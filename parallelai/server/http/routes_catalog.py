@@ -5,23 +5,25 @@ from __future__ import annotations
 import os
 from importlib.metadata import PackageNotFoundError, version
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.server.http.endpoint import Endpoint, json_response
 from parallelai.server.http.schemas import EngineOut, Health, TemplateOut
+from parallelai.templates.catalog import TemplateCatalog
 
 
-def catalog_endpoints(service: OrchestrationService) -> list[Endpoint]:
+def catalog_endpoints(service: OrchestrationService, catalog: TemplateCatalog) -> list[Endpoint]:
     async def list_engines(request: Request) -> Response:
         statuses = await service.engine_statuses()
         return json_response([EngineOut(**dict(status)) for status in statuses])
 
     async def list_templates(request: Request) -> Response:
-        # The template library is not wired into the service yet; an empty list is the truth.
-        templates: list[TemplateOut] = []
-        return json_response(templates)
+        summaries = await anyio.to_thread.run_sync(catalog.templates)  # reads YAML files
+        details = [await anyio.to_thread.run_sync(catalog.describe, entry.name) for entry in summaries]
+        return json_response([TemplateOut.of(detail) for detail in details])
 
     async def health(request: Request) -> Response:
         return json_response(Health(pid=os.getpid(), version=_version(), last_seq=service.bus.last_seq))

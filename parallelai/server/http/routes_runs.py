@@ -11,13 +11,16 @@ from parallelai.orchestration.service import OrchestrationService
 from parallelai.orchestration.strategies import compile_work
 from parallelai.server.http.endpoint import Endpoint, json_response, read_body, read_query
 from parallelai.server.http.schemas import CreateRun, ListRunsQuery, RunCreated, RunOut
+from parallelai.tasksfile import RunOptions
+from parallelai.templates.catalog import TemplateCatalog
 
 
-def spec_from_request(body: CreateRun) -> RunSpec:
+def spec_from_request(body: CreateRun, catalog: TemplateCatalog) -> RunSpec:
     """The RunSpec a create-run body describes; the service plans and validates it further."""
     if body.template is not None:
-        # Templates land with the template library; until then every name is unknown.
-        raise InputError(f"unknown template {body.template!r}; `GET /v1/templates` lists the installed ones")
+        return _spec_from_template(body, body.template, catalog)
+    if body.params:
+        raise InputError("`params` only applies with `template`; put values in each task's `inputs`")
     if body.work is not None:
         tasks, strategy = compile_work(body.work), body.work.strategy
     else:
@@ -34,13 +37,32 @@ def spec_from_request(body: CreateRun) -> RunSpec:
     )
 
 
-def run_endpoints(service: OrchestrationService) -> list[Endpoint]:
+def _spec_from_template(body: CreateRun, name: str, catalog: TemplateCatalog) -> RunSpec:
+    """The template planned with the body's engine, workdir and limits; the body's limits win."""
+    engine = body.engine.partition(":")[0]
+    options = RunOptions(
+        name=body.name,
+        engine=body.engine,
+        parallel=body.limits.max_parallel,
+        max_cost_usd=body.limits.max_cost_usd,
+        max_tokens=body.limits.max_tokens,
+        fail_fast=body.limits.fail_fast,
+        use_cache=body.use_cache,
+        engine_options=dict(body.engine_settings.get(engine, {})),
+        workdir=body.workdir,
+    )
+    spec = catalog.plan(name, body.params, options)
+    settings = {**spec.engine_settings, **body.engine_settings}
+    return spec.model_copy(update={"limits": body.limits, "engine_settings": settings})
+
+
+def run_endpoints(service: OrchestrationService, catalog: TemplateCatalog) -> list[Endpoint]:
     async def run_out(run_id: str) -> RunOut:
         return RunOut.of(await service.summary(run_id), service.is_active(run_id))
 
     async def create_run(request: Request) -> Response:
         body = await read_body(request, CreateRun)
-        run_id = await service.submit(spec_from_request(body))
+        run_id = await service.submit(spec_from_request(body, catalog))
         return json_response(RunCreated(id=run_id, run=await run_out(run_id)), 201)
 
     async def list_runs(request: Request) -> Response:

@@ -19,6 +19,8 @@ from parallelai.models import (
     Usage,
 )
 from parallelai.orchestration.strategies import Work
+from parallelai.reports.findings import Finding
+from parallelai.templates.catalog import TemplateDetail, TemplateParam
 
 
 class _Body(BaseModel):
@@ -141,8 +143,27 @@ class CancelTaskResult(BaseModel):
 class TemplateOut(BaseModel):
     name: str
     description: str = ""
-    strategy: StrategyName = "parallel"
-    params: list[str] = Field(default_factory=list)
+    params: list[str] = Field(default_factory=list, description="the parameters' names")
+    parameters: list[TemplateParam] = Field(default_factory=list, description="each parameter in full")
+
+    @classmethod
+    def of(cls, detail: TemplateDetail) -> TemplateOut:
+        return cls(
+            name=detail.name,
+            description=detail.description,
+            params=[param.name for param in detail.params],
+            parameters=detail.params,
+        )
+
+
+class RunFindings(BaseModel):
+    """What a review or audit run found, aggregated across its tasks, and the patches it suggests."""
+
+    run_id: str
+    workdir: str = Field(description="the run's workspace root; finding files are relative to it")
+    findings: list[Finding]
+    counts: dict[str, int] = Field(description="findings per severity")
+    patches: dict[str, str] = Field(default_factory=dict, description="unified diffs, by file")
 
 
 class EngineOut(EngineStatus):

@@ -1,7 +1,6 @@
 """The MCP server: parallelai's tools, resources and prompts for Claude Code, Cursor and any MCP client."""
 
-from parallelai.server.mcp.library import LibraryCatalog
 from parallelai.server.mcp.server import build_mcp_server
-from parallelai.server.mcp.templates import EmptyCatalog, TemplateCatalog, UnknownTemplateError
+from parallelai.templates.catalog import EmptyCatalog, LibraryCatalog, TemplateCatalog, UnknownTemplateError
 
 __all__ = ["EmptyCatalog", "LibraryCatalog", "TemplateCatalog", "UnknownTemplateError", "build_mcp_server"]

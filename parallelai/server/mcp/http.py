@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.server.mcp.server import build_mcp_server
-from parallelai.server.mcp.templates import TemplateCatalog
+from parallelai.templates.catalog import TemplateCatalog
 
 MCP_PATH = "/mcp"
 

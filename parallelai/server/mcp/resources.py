@@ -10,7 +10,7 @@ from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from parallelai.errors import RunNotFoundError
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.server.mcp.schemas import RunStatus, TaskOutcome
-from parallelai.server.mcp.templates import TemplateCatalog, UnknownTemplateError
+from parallelai.templates.catalog import TemplateCatalog, UnknownTemplateError
 
 RESULT_CHARS_IN_REPORT = 4000
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from parallelai.engines.base import EngineStatus
 from parallelai.models import RunState, RunSummary, StrategyName, TaskRecord, TaskState
+from parallelai.templates.catalog import TemplateSummary
 
 
 class TaskInput(BaseModel):
@@ -152,24 +153,5 @@ class EngineList(BaseModel):
     )
 
 
-class TemplateParam(BaseModel):
-    name: str
-    type: str = "string"
-    description: str = ""
-    required: bool = False
-    default: Any = None
-
-
-class TemplateInfo(BaseModel):
-    name: str
-    description: str = ""
-
-
-class TemplateDetail(TemplateInfo):
-    params: list[TemplateParam] = Field(default_factory=list)
-    strategy: StrategyName | None = None
-    example: dict[str, Any] | None = Field(default=None, description="Example `params` for start_run.")
-
-
 class TemplateList(BaseModel):
-    templates: list[TemplateInfo]
+    templates: list[TemplateSummary]

@@ -6,11 +6,10 @@ from mcp.server.mcpserver import MCPServer
 
 from parallelai import __version__
 from parallelai.orchestration.service import OrchestrationService
-from parallelai.server.mcp.library import LibraryCatalog
 from parallelai.server.mcp.prompts import register_prompts
 from parallelai.server.mcp.resources import register_resources
-from parallelai.server.mcp.templates import TemplateCatalog
 from parallelai.server.mcp.tools import register_tools
+from parallelai.templates.catalog import LibraryCatalog, TemplateCatalog
 
 SERVER_NAME = "parallelai"
 

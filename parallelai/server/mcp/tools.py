@@ -27,11 +27,10 @@ from parallelai.server.mcp.schemas import (
     RunStatus,
     TaskInput,
     TaskOutcome,
-    TemplateDetail,
     TemplateList,
 )
-from parallelai.server.mcp.templates import TemplateCatalog
 from parallelai.tasksfile import RunOptions
+from parallelai.templates.catalog import TemplateCatalog, TemplateDetail
 
 RunId = Annotated[
     str, Field(description="A run id as returned by start_run or list_runs, e.g. r20261125-053412-7f3a.")

@@ -1,16 +1,75 @@
-"""`LibraryCatalog`: the MCP template tools over the template library (`parallelai.templates`)."""
+"""The template catalog: list, describe and plan templates — the seam every surface uses.
+
+A surface (HTTP API, MCP, language server) needs only to list templates, describe one, and turn
+one plus its params into a RunSpec. `LibraryCatalog` implements it over the template library
+(built-ins plus the project's `.parallelai/templates/`); tests and embedders can pass any other,
+e.g. `EmptyCatalog`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from parallelai.models import RunSpec
-from parallelai.server.mcp.schemas import TemplateDetail, TemplateInfo, TemplateParam
-from parallelai.server.mcp.templates import UnknownTemplateError
+from pydantic import BaseModel, Field
+
+from parallelai.errors import InputError
+from parallelai.models import RunSpec, StrategyName
 from parallelai.tasksfile import RunOptions
 from parallelai.templates.loader import LoadedTemplate, list_templates, load_template
 from parallelai.templates.plan import PlanOptions, plan_template
+
+
+class TemplateParam(BaseModel):
+    name: str
+    type: str = "string"
+    description: str = ""
+    required: bool = False
+    default: Any = None
+
+
+class TemplateSummary(BaseModel):
+    name: str
+    description: str = ""
+
+
+class TemplateDetail(TemplateSummary):
+    params: list[TemplateParam] = Field(default_factory=list)
+    strategy: StrategyName | None = None
+    example: dict[str, Any] | None = Field(default=None, description="Example `params` for start_run.")
+
+
+class UnknownTemplateError(InputError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        self.known = tuple(known)
+        choices = ", ".join(known) if known else "none are installed"
+        super().__init__(f"unknown template {name!r}; available templates: {choices}")
+
+
+class TemplateCatalog(Protocol):
+    def templates(self) -> list[TemplateSummary]: ...
+
+    def describe(self, name: str) -> TemplateDetail:
+        """Raises UnknownTemplateError."""
+        ...
+
+    def plan(self, name: str, params: dict[str, Any], options: RunOptions) -> RunSpec:
+        """Render the template into a run. Raises UnknownTemplateError or InputError (bad params)."""
+        ...
+
+
+class EmptyCatalog:
+    """No templates at all."""
+
+    def templates(self) -> list[TemplateSummary]:
+        return []
+
+    def describe(self, name: str) -> TemplateDetail:
+        raise UnknownTemplateError(name, [])
+
+    def plan(self, name: str, params: dict[str, Any], options: RunOptions) -> RunSpec:
+        raise UnknownTemplateError(name, [])
 
 
 class LibraryCatalog:
@@ -19,9 +78,9 @@ class LibraryCatalog:
     def __init__(self, workdir: Path | None = None) -> None:
         self._workdir = (workdir or Path.cwd()).resolve()
 
-    def templates(self) -> list[TemplateInfo]:
+    def templates(self) -> list[TemplateSummary]:
         return [
-            TemplateInfo(name=info.name, description=info.description)
+            TemplateSummary(name=info.name, description=info.description)
             for info in list_templates(self._workdir)
         ]
 
