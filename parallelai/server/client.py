@@ -28,6 +28,7 @@ from parallelai.server.http.schemas import (
     ErrorBody,
     Health,
     RunCreated,
+    RunFindings,
     RunOut,
     TaskDetail,
     TaskOut,
@@ -111,6 +112,10 @@ class DaemonClient:
     async def cancel_task(self, run_id: str, task_id: str) -> CancelTaskResult:
         path = f"/v1/runs/{run_id}/tasks/{task_id}/cancel"
         return await self._call("POST", path, CancelTaskResult, run_id=run_id, task_id=task_id)
+
+    async def findings(self, run_id: str) -> RunFindings:
+        """What the run's review or audit tasks found, aggregated, and the patches they suggest."""
+        return await self._call("GET", f"/v1/runs/{run_id}/findings", RunFindings, run_id=run_id)
 
     async def engines(self) -> list[EngineOut]:
         return await self._call("GET", "/v1/engines", list[EngineOut])

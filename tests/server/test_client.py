@@ -37,12 +37,16 @@ async def test_the_client_runs_follows_and_inspects_a_run(daemon: Harness) -> No
             detail = await client.task(created.id, tasks[0].id)
             listed = await client.list_runs(RunState.SUCCEEDED)
             engines = await client.engines()
+            templates = await client.templates()
+            found = await client.findings(created.id)
     assert types[0] == "run.created"
     assert types[-1] == "run.finished"
     assert run.state is RunState.SUCCEEDED
     assert detail.result is not None
     assert [r.id for r in listed] == [created.id]
     assert "echo" in {engine.name for engine in engines}
+    assert "code_review" in {template.name for template in templates}
+    assert (found.run_id, found.findings) == (created.id, [])
 
 
 async def test_the_client_raises_what_the_service_would(daemon: Harness) -> None:
@@ -50,6 +54,8 @@ async def test_the_client_raises_what_the_service_would(daemon: Harness) -> None
         async with _client(daemon) as client:
             with pytest.raises(RunNotFoundError):
                 await client.run("r-missing")
+            with pytest.raises(RunNotFoundError):
+                await client.findings("r-missing")
             created = await client.create_run(echo_run(1))
             with pytest.raises(TaskNotFoundError):
                 await client.task(created.id, "nope")
