@@ -20,10 +20,12 @@ import yaml
 from parallelai.cli.daemon_commands import add_daemon_commands
 from parallelai.cli.mcp_command import add_mcp_command
 from parallelai.cli.progress import ProgressView
+from parallelai.cli.summary import print_summary
 from parallelai.cli.template_commands import add_template_commands
+from parallelai.cli.watch_command import add_watch_command
 from parallelai.errors import InputError, ParallelAIError, RunNotFoundError
 from parallelai.events import RunFinished
-from parallelai.models import STRATEGY_NAMES, RunState, RunSummary, TaskRecord, TaskState
+from parallelai.models import STRATEGY_NAMES, RunState, TaskState
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.tasksfile import RunOptions, spec_from_file, spec_from_prompts
 
@@ -76,6 +78,10 @@ async def _run(args: argparse.Namespace) -> int:
         spec = spec_from_prompts(args.prompts, options)
     else:
         raise InputError("nothing to run: give prompts as arguments or --tasks-file FILE")
+    if args.daemon or args.monitor:
+        from parallelai.cli.daemon_run import run_in_daemon  # the HTTP client only when it is used
+
+        return await run_in_daemon(spec, monitor=args.monitor, as_json=args.json)
     async with OrchestrationService.open(_store(args)) as service:
         after = service.bus.last_seq
         run_id = await service.submit(spec)
@@ -87,7 +93,7 @@ async def _resume(args: argparse.Namespace) -> int:
         summary = await service.summary(args.run)
         if summary.state is RunState.SUCCEEDED:
             print(f"{args.run} already succeeded; nothing to resume", file=sys.stderr)
-            _print_summary(summary, args.json, [])
+            print_summary(summary, args.json, [])
             return EXIT_OK
         after = service.bus.last_seq
         await service.resume(args.run)
@@ -106,7 +112,7 @@ async def _follow(
                     break
     summary = await service.wait(run_id)
     records = await service.tasks(run_id) if args.json else []
-    _print_summary(summary, args.json, records)
+    print_summary(summary, args.json, records)
     return EXIT_OK if summary.state is RunState.SUCCEEDED else EXIT_FAILED
 
 
@@ -131,9 +137,9 @@ async def _show(args: argparse.Namespace) -> int:
         summary = await service.summary(args.run)
         records = await service.tasks(args.run)
     if args.json:
-        _print_summary(summary, True, records)
+        print_summary(summary, True, records)
         return EXIT_OK
-    _print_summary(summary, False, [])
+    print_summary(summary, False, [])
     for record in records:
         result = record.result
         text = (
@@ -191,39 +197,6 @@ async def _check_engine(service: OrchestrationService, args: argparse.Namespace)
 
 
 # -- output --------------------------------------------------------------------------------
-
-
-def _print_summary(summary: RunSummary, as_json: bool, records: list[TaskRecord]) -> None:
-    if as_json:
-        body: dict[str, Any] = summary.model_dump(mode="json")
-        body["tasks"] = [
-            {
-                "id": record.task.id,
-                "state": record.state,
-                "reason": record.reason,
-                "attempts": len(record.attempts),
-                "result": record.result.model_dump(mode="json") if record.result else None,
-            }
-            for record in records
-        ]
-        print(json.dumps(body, indent=2))
-        return
-    counts = summary.counts
-    parts = [
-        f"{counts[state]} {state}"
-        for state in TaskState
-        if counts[state] and state is not TaskState.SUCCEEDED
-    ]
-    elapsed = (summary.finished_at or summary.created_at) - summary.created_at
-    line = (
-        f"run {summary.id} {summary.state}: {counts[TaskState.SUCCEEDED]}/{summary.total} succeeded"
-        + (f", {', '.join(parts)}" if parts else "")
-        + (f", {summary.reused} reused from cache" if summary.reused else "")
-        + f" · {summary.usage.total_tokens} tokens · ${summary.usage.cost_usd:.4f} · {elapsed:.1f}s"
-    )
-    print(line)
-    if summary.note:
-        print(f"note: {summary.note}")
 
 
 # -- arguments -----------------------------------------------------------------------------
@@ -300,6 +273,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--name", help="a name for the run")
     run.add_argument("--json", action="store_true", help="print the result as JSON")
+    run.add_argument(
+        "--daemon",
+        action="store_true",
+        help="run it in the daemon (started if none runs), so it outlives this command",
+    )
+    run.add_argument(
+        "--monitor",
+        choices=["web", "terminal"],
+        help="run it in the daemon and open the web dashboard or the terminal view on it",
+    )
     run.set_defaults(command=_run)
 
     runs = commands.add_parser("runs", help="list runs")
@@ -331,6 +314,7 @@ def _parser() -> argparse.ArgumentParser:
     engines.set_defaults(command=_engines)
     add_mcp_command(commands)
     add_daemon_commands(commands)
+    add_watch_command(commands)
     add_template_commands(commands)
     return parser
 

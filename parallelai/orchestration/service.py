@@ -71,24 +71,7 @@ class OrchestrationService:
 
     def plan(self, spec: RunSpec) -> RunSpec:
         """Validate a spec and fill in what it leaves implicit (task ids, workdir). Raises InputError."""
-        workdir = Path(spec.workdir or os.getcwd()).resolve()
-        tasks = assign_ids(spec.tasks)
-        if not tasks:
-            raise InputError("a run needs at least one task")
-        validate_graph(tasks)
-        self.registry.require(
-            sorted({EngineSpec.parse(task.engine or spec.default_engine).name for task in tasks})
-        )
-        for task in tasks:
-            for name in task.files:
-                path = (workdir / name).resolve()
-                if not path.is_relative_to(workdir):
-                    raise InputError(
-                        f"task {task.id!r}: input file {name!r} is outside the workspace {workdir}"
-                    )
-                if not path.is_file():
-                    raise InputError(f"task {task.id!r}: input file {name!r} does not exist in {workdir}")
-        return spec.model_copy(update={"tasks": tasks, "workdir": str(workdir)})
+        return plan_spec(spec, self.registry)
 
     def _engines_for(self, spec: RunSpec) -> dict[str, Engine]:
         names = {EngineSpec.parse(task.engine or spec.default_engine).name for task in spec.tasks}
@@ -285,6 +268,24 @@ class OrchestrationService:
             reused=totals.reused,
             note=row.note,
         )
+
+
+def plan_spec(spec: RunSpec, registry: EngineRegistry) -> RunSpec:
+    """Validate a spec and fill in what it leaves implicit (task ids, workdir). Raises InputError."""
+    workdir = Path(spec.workdir or os.getcwd()).resolve()
+    tasks = assign_ids(spec.tasks)
+    if not tasks:
+        raise InputError("a run needs at least one task")
+    validate_graph(tasks)
+    registry.require(sorted({EngineSpec.parse(task.engine or spec.default_engine).name for task in tasks}))
+    for task in tasks:
+        for name in task.files:
+            path = (workdir / name).resolve()
+            if not path.is_relative_to(workdir):
+                raise InputError(f"task {task.id!r}: input file {name!r} is outside the workspace {workdir}")
+            if not path.is_file():
+                raise InputError(f"task {task.id!r}: input file {name!r} does not exist in {workdir}")
+    return spec.model_copy(update={"tasks": tasks, "workdir": str(workdir)})
 
 
 def _new_run_id() -> str:

@@ -17,6 +17,8 @@ from parallelai.templates.catalog import TemplateCatalog
 
 def spec_from_request(body: CreateRun, catalog: TemplateCatalog) -> RunSpec:
     """The RunSpec a create-run body describes; the service plans and validates it further."""
+    if body.planned is not None:
+        return body.planned
     if body.template is not None:
         return _spec_from_template(body, body.template, catalog)
     if body.params:

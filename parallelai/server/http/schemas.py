@@ -11,6 +11,7 @@ from parallelai.engines.base import EngineStatus
 from parallelai.events import Event
 from parallelai.models import (
     RunLimits,
+    RunSpec,
     RunState,
     RunSummary,
     StrategyName,
@@ -33,13 +34,17 @@ class _Body(BaseModel):
 
 
 class CreateRun(_Body):
-    """A run from `prompts` (parallel), `work` (any strategy, as in a tasks file) or a `template`."""
+    """A run from `prompts` (parallel), `work` (any strategy, as in a tasks file), a `template`, or
+    `planned`: a run a client planned itself (`parallelai run --daemon`), taken as it is."""
 
     name: str | None = None
     engine: str = Field("echo", description="default engine for tasks naming none, `name[:model]`")
     prompts: list[str] | None = None
     work: Work | None = None
     template: str | None = None
+    planned: RunSpec | None = Field(
+        None, description="a fully planned run; its own engine, limits and settings apply"
+    )
     params: dict[str, Any] = Field(default_factory=dict, description="a template's parameters")
     limits: RunLimits = Field(default_factory=RunLimits)
     engine_settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -48,9 +53,9 @@ class CreateRun(_Body):
 
     @model_validator(mode="after")
     def _one_source(self) -> CreateRun:
-        given = [key for key in ("prompts", "work", "template") if getattr(self, key) is not None]
+        given = [key for key in ("prompts", "work", "template", "planned") if getattr(self, key) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of `prompts`, `work` or `template`")
+            raise ValueError("give exactly one of `prompts`, `work`, `template` or `planned`")
         return self
 
 
