@@ -69,6 +69,14 @@ def test_the_plugin_mcp_config_starts_parallelai_mcp_as_the_parallelai_server() 
     assert servers == {"parallelai": {"command": "parallelai", "args": ["mcp"]}}
 
 
+def test_the_plugin_starts_parallelai_lsp_as_its_language_server() -> None:
+    manifest = load(PLUGIN / ".claude-plugin" / "plugin.json")
+    servers = load(PLUGIN / manifest["lspServers"])
+    server = servers["parallelai"]
+    assert (server["command"], server["args"]) == ("parallelai", ["lsp"])
+    assert {".py", ".ts", ".js"} <= set(server["extensionToLanguage"])
+
+
 def test_the_slash_commands_exist_and_describe_themselves() -> None:
     commands = {path.stem: path for path in (PLUGIN / "commands").glob("*.md")}
     assert set(commands) == COMMANDS
