@@ -18,6 +18,7 @@ import anyio
 import yaml
 
 from parallelai.cli.daemon_commands import add_daemon_commands
+from parallelai.cli.lsp_command import add_lsp_command
 from parallelai.cli.mcp_command import add_mcp_command
 from parallelai.cli.progress import ProgressView
 from parallelai.cli.summary import print_summary
@@ -313,6 +314,7 @@ def _parser() -> argparse.ArgumentParser:
     engines.add_argument("--json", action="store_true")
     engines.set_defaults(command=_engines)
     add_mcp_command(commands)
+    add_lsp_command(commands)
     add_daemon_commands(commands)
     add_watch_command(commands)
     add_template_commands(commands)

@@ -73,7 +73,7 @@ def test_the_plugin_starts_parallelai_lsp_as_its_language_server() -> None:
     manifest = load(PLUGIN / ".claude-plugin" / "plugin.json")
     servers = load(PLUGIN / manifest["lspServers"])
     server = servers["parallelai"]
-    assert (server["command"], server["args"]) == ("parallelai", ["lsp"])
+    assert (server["command"], server["args"]) == ("parallelai", ["lsp", "--all-runs"])
     assert {".py", ".ts", ".js"} <= set(server["extensionToLanguage"])
 
 
