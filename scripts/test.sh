@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: set up (package, dev tools, assistant CLIs, browser), lint, type-check, test.
+# The whole test suite: set up (package, dev tools, assistant CLIs, browser), lint, type-check, test,
+# then the VS Code extension (build, lint, unit tests, .vsix, and VS Code for the Web).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --clis --browser
@@ -11,3 +12,5 @@ echo "== mypy --strict"
 .venv/bin/mypy
 echo "== pytest"
 .venv/bin/pytest -q "$@"
+echo "== VS Code extension"
+bash scripts/test-extension.sh

@@ -1,0 +1,45 @@
+/**
+ * `DaemonApi`: everything the extension asks of the daemon. Two implementations: over HTTP and
+ * SSE (`HttpDaemonApi`, the web build) and over the language server (`LspDaemonApi`, desktop).
+ */
+
+import type { StreamStatus } from './sse';
+import type {
+  CreateRun,
+  DaemonEvent,
+  DashboardLink,
+  RunCreated,
+  RunOut,
+  RunState,
+  RunWithTasks,
+  TaskDetail,
+  TemplateOut,
+} from './types';
+
+export interface ListRunsQuery {
+  state?: RunState;
+  limit?: number;
+}
+
+export interface EventsOptions {
+  /** One run's events from its start, or (when absent) every run's events from now on. */
+  runId?: string | undefined;
+  /** Replay events with a larger seq first. */
+  after?: number | undefined;
+  signal: AbortSignal;
+  onStatus?: ((status: StreamStatus, detail?: string) => void) | undefined;
+}
+
+export interface DaemonApi {
+  /** How the extension reaches the daemon, for messages: "the language server" or a URL. */
+  readonly description: string;
+  startRun(run: CreateRun): Promise<RunCreated>;
+  listRuns(query?: ListRunsQuery): Promise<RunOut[]>;
+  getRun(runId: string): Promise<RunWithTasks>;
+  getTask(runId: string, taskId: string): Promise<TaskDetail>;
+  cancelRun(runId: string): Promise<RunOut>;
+  listTemplates(): Promise<TemplateOut[]>;
+  dashboardLink(): Promise<DashboardLink>;
+  /** Follows the event stream across dropped connections until `signal` aborts. */
+  events(options: EventsOptions): AsyncIterable<DaemonEvent>;
+}

@@ -1,0 +1,162 @@
+/** `HttpDaemonApi`: the daemon's HTTP API and SSE streams over `fetch`, with the token as a header. */
+
+import type { DaemonApi, EventsOptions, ListRunsQuery } from './api';
+import { DaemonError } from './errors';
+import { followSse } from './sse';
+import type {
+  CreateRun,
+  DaemonEvent,
+  DashboardLink,
+  Health,
+  RunCreated,
+  RunOut,
+  RunWithTasks,
+  TaskDetail,
+  TaskOut,
+  TemplateOut,
+} from './types';
+import { parseDaemonEvent } from './validate';
+
+export interface Credentials {
+  url: string;
+  token: string;
+}
+
+export interface HttpDaemonApiOptions {
+  fetch?: typeof fetch;
+  /** First SSE reconnection delay in ms (tests make it short). */
+  retryMs?: number;
+  /** How messages name this daemon, e.g. its URL. */
+  description?: string;
+}
+
+export class HttpDaemonApi implements DaemonApi {
+  private readonly fetchFn: typeof fetch;
+
+  /** @param credentials called for every request, so a provider can follow a restarted daemon */
+  constructor(
+    private readonly credentials: () => Promise<Credentials>,
+    private readonly options: HttpDaemonApiOptions = {},
+  ) {
+    this.fetchFn = options.fetch ?? globalThis.fetch.bind(globalThis);
+  }
+
+  get description(): string {
+    return this.options.description ?? 'the daemon';
+  }
+
+  health(): Promise<Health> {
+    return this.request('GET', '/v1/health');
+  }
+
+  startRun(run: CreateRun): Promise<RunCreated> {
+    return this.request('POST', '/v1/runs', run);
+  }
+
+  listRuns(query: ListRunsQuery = {}): Promise<RunOut[]> {
+    const search = new URLSearchParams();
+    if (query.state !== undefined) {
+      search.set('state', query.state);
+    }
+    if (query.limit !== undefined) {
+      search.set('limit', String(query.limit));
+    }
+    const suffix = search.size > 0 ? `?${search.toString()}` : '';
+    return this.request('GET', `/v1/runs${suffix}`);
+  }
+
+  async getRun(runId: string): Promise<RunWithTasks> {
+    const path = `/v1/runs/${encodeURIComponent(runId)}`;
+    const [run, tasks] = await Promise.all([
+      this.request<RunOut>('GET', path),
+      this.request<TaskOut[]>('GET', `${path}/tasks`),
+    ]);
+    return { run, tasks };
+  }
+
+  getTask(runId: string, taskId: string): Promise<TaskDetail> {
+    return this.request('GET', `/v1/runs/${encodeURIComponent(runId)}/tasks/${encodeURIComponent(taskId)}`);
+  }
+
+  cancelRun(runId: string): Promise<RunOut> {
+    return this.request('POST', `/v1/runs/${encodeURIComponent(runId)}/cancel`, {});
+  }
+
+  listTemplates(): Promise<TemplateOut[]> {
+    return this.request('GET', '/v1/templates');
+  }
+
+  dashboardLink(): Promise<DashboardLink> {
+    return this.request('POST', '/v1/dashboard/link', {});
+  }
+
+  async *events(options: EventsOptions): AsyncGenerator<DaemonEvent, void, undefined> {
+    const path = options.runId === undefined ? '/v1/events' : `/v1/runs/${encodeURIComponent(options.runId)}/events`;
+    let lastSeq = options.after ?? -1;
+    const messages = followSse({
+      target: async () => {
+        const { url, token } = await this.credentials();
+        return { url: joinUrl(url, path), headers: { Authorization: `Bearer ${token}` } };
+      },
+      lastEventId: options.after === undefined ? undefined : String(options.after),
+      signal: options.signal,
+      onStatus: options.onStatus,
+      fetch: this.fetchFn,
+      retryMs: this.options.retryMs,
+    });
+    for await (const message of messages) {
+      let data: unknown;
+      try {
+        data = JSON.parse(message.data);
+      } catch {
+        continue;
+      }
+      const event = parseDaemonEvent(data);
+      // A replay never repeats an event, but a seq at or below one already seen would be one.
+      if (event !== undefined && event.seq > lastSeq) {
+        lastSeq = event.seq;
+        yield event;
+      }
+    }
+  }
+
+  private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    let credentials: Credentials;
+    let response: Response;
+    try {
+      credentials = await this.credentials();
+    } catch (error) {
+      if (error instanceof DaemonError) {
+        throw error;
+      }
+      throw new DaemonError(0, 'unreachable', error instanceof Error ? error.message : String(error));
+    }
+    const headers: Record<string, string> = { Authorization: `Bearer ${credentials.token}`, Accept: 'application/json' };
+    const init: RequestInit = { method, headers };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    try {
+      response = await this.fetchFn(joinUrl(credentials.url, path), init);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new DaemonError(0, 'unreachable', `cannot reach the daemon at ${credentials.url} (${reason})`);
+    }
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (!response.ok) {
+      throw DaemonError.fromBody(response.status, parsed);
+    }
+    return parsed as T;
+  }
+}
+
+export function joinUrl(base: string, path: string): string {
+  return base.replace(/\/+$/, '') + path;
+}

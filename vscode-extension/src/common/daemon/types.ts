@@ -1,0 +1,256 @@
+/**
+ * The daemon's JSON shapes, as `parallelai/server/http/schemas.py` and `parallelai/events.py`
+ * define them. The language server answers with the same shapes, so both `DaemonApi`
+ * implementations return these.
+ */
+
+export const TASK_STATES = ['pending', 'ready', 'running', 'succeeded', 'failed', 'cancelled', 'skipped'] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+export const FINAL_TASK_STATES: ReadonlySet<TaskState> = new Set(['succeeded', 'failed', 'cancelled', 'skipped']);
+
+export const RUN_STATES = ['pending', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'] as const;
+export type RunState = (typeof RUN_STATES)[number];
+
+export const FINAL_RUN_STATES: ReadonlySet<RunState> = new Set(['succeeded', 'failed', 'cancelled']);
+
+export type StrategyName = 'parallel' | 'batch' | 'pipeline' | 'mapreduce' | 'dag';
+
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+}
+
+export interface RunLimits {
+  max_parallel?: number;
+  per_engine?: Record<string, number>;
+  max_cost_usd?: number;
+  max_tokens?: number;
+  fail_fast?: boolean;
+  backoff_base_s?: number;
+  backoff_cap_s?: number;
+}
+
+/** The body of `POST /v1/runs`: exactly one of `prompts`, `work` or `template`. */
+export interface CreateRun {
+  name?: string;
+  engine?: string;
+  prompts?: string[];
+  work?: Record<string, unknown>;
+  template?: string;
+  params?: Record<string, unknown>;
+  limits?: RunLimits;
+  engine_settings?: Record<string, Record<string, unknown>>;
+  use_cache?: boolean;
+  workdir?: string;
+}
+
+export interface RunOut {
+  id: string;
+  name: string | null;
+  strategy: StrategyName;
+  state: RunState;
+  created_at: number;
+  finished_at: number | null;
+  elapsed_s: number;
+  total: number;
+  counts: Partial<Record<TaskState, number>>;
+  usage: Usage;
+  reused?: number;
+  note?: string | null;
+  active: boolean;
+}
+
+export interface RunCreated {
+  id: string;
+  run: RunOut;
+}
+
+export interface TaskOut {
+  id: string;
+  state: TaskState;
+  engine: string | null;
+  attempts: number;
+  depends_on: string[];
+  reason?: string | null;
+  error?: string | null;
+  duration_s?: number | null;
+  cost_usd?: number;
+}
+
+/** A run with its task table: `GET /v1/runs/{id}` plus `/tasks`, or `parallelai/getRun`. */
+export interface RunWithTasks {
+  run: RunOut;
+  tasks: TaskOut[];
+}
+
+export interface TaskError {
+  kind: string;
+  message: string;
+  retry_after?: number | null;
+}
+
+export interface TaskResult {
+  text: string;
+  structured?: unknown;
+  usage: Usage;
+  duration_s: number;
+  error?: TaskError | null;
+  reused?: boolean;
+  session_id?: string | null;
+}
+
+export interface Attempt {
+  number: number;
+  started_at: number;
+  finished_at?: number | null;
+  state: TaskState;
+  error?: TaskError | null;
+}
+
+export interface TaskSpec {
+  id: string;
+  prompt: string;
+  engine?: string | null;
+  inputs?: Record<string, unknown>;
+  files?: string[];
+  depends_on?: string[];
+}
+
+/** `GET /v1/runs/{id}/tasks/{task}`: the task's record plus its log. */
+export interface TaskDetail {
+  run_id: string;
+  task: TaskSpec;
+  state: TaskState;
+  reason?: string | null;
+  result?: TaskResult | null;
+  attempts: Attempt[];
+  log?: DaemonEvent[];
+}
+
+export interface TemplateParam {
+  name: string;
+  type?: string;
+  description?: string;
+  required?: boolean;
+  default?: unknown;
+}
+
+export interface TemplateOut {
+  name: string;
+  description?: string;
+  /** The parameters' names. */
+  params?: string[];
+  /** Each parameter in full (newer daemons). */
+  parameters?: TemplateParam[];
+}
+
+export interface DashboardLink {
+  url: string;
+  expires_in_s: number;
+}
+
+export interface Health {
+  status: 'ok';
+  pid: number;
+  version: string;
+  last_seq: number;
+}
+
+// -- events ---------------------------------------------------------------------------------
+
+interface EventBase {
+  seq: number;
+  at: number;
+  run_id: string;
+}
+
+export interface RunCreatedEvent extends EventBase {
+  type: 'run.created';
+  name: string | null;
+  strategy: StrategyName;
+  task_count: number;
+}
+
+export interface RunStartedEvent extends EventBase {
+  type: 'run.started';
+  resumed?: boolean;
+  requeued?: number;
+}
+
+export interface RunFinishedEvent extends EventBase {
+  type: 'run.finished';
+  state: RunState;
+  counts: Partial<Record<TaskState, number>>;
+  usage: Usage;
+  reused?: number;
+  note?: string | null;
+}
+
+export interface TaskStateEvent extends EventBase {
+  type: 'task.state';
+  task_id: string;
+  state: TaskState;
+  attempt?: number;
+  reason?: string | null;
+  error_kind?: string | null;
+  reused?: boolean;
+}
+
+export interface TaskOutputEvent extends EventBase {
+  type: 'task.output';
+  task_id: string;
+  text: string;
+}
+
+export interface TaskActivityEvent extends EventBase {
+  type: 'task.activity';
+  task_id: string;
+  kind: string;
+  detail: string;
+}
+
+export interface TaskUsageEvent extends EventBase {
+  type: 'task.usage';
+  task_id: string;
+  usage: Usage;
+}
+
+export interface TaskRetryingEvent extends EventBase {
+  type: 'task.retrying';
+  task_id: string;
+  attempt: number;
+  delay_s: number;
+  error_kind: string;
+  message: string;
+}
+
+export interface RateLimitedEvent extends EventBase {
+  type: 'rate.limited';
+  task_id: string;
+  engine: string;
+  retry_after_s: number | null;
+}
+
+export interface BudgetReachedEvent extends EventBase {
+  type: 'budget.reached';
+  limit: 'cost' | 'tokens';
+  spent: number;
+  maximum: number;
+}
+
+/** The daemon's one event union, discriminated by `type`. */
+export type DaemonEvent =
+  | RunCreatedEvent
+  | RunStartedEvent
+  | RunFinishedEvent
+  | TaskStateEvent
+  | TaskOutputEvent
+  | TaskActivityEvent
+  | TaskUsageEvent
+  | TaskRetryingEvent
+  | RateLimitedEvent
+  | BudgetReachedEvent;
+
+export type DaemonEventType = DaemonEvent['type'];

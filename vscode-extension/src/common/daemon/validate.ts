@@ -1,0 +1,112 @@
+/**
+ * Checks for JSON that crosses a trust boundary (the daemon's stream, the webview's messages):
+ * whatever the rest of the code reads from a value is checked here first.
+ */
+
+import {
+  RUN_STATES,
+  TASK_STATES,
+  type DaemonEvent,
+  type RunOut,
+  type RunState,
+  type TaskOut,
+  type TaskState,
+  type Usage,
+} from './types';
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function isString(value: unknown): value is string {
+  return typeof value === 'string';
+}
+
+export function isNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+function isOptional(value: unknown, check: (v: unknown) => boolean): boolean {
+  return value === undefined || value === null || check(value);
+}
+
+export function isTaskState(value: unknown): value is TaskState {
+  return (TASK_STATES as readonly unknown[]).includes(value);
+}
+
+export function isRunState(value: unknown): value is RunState {
+  return (RUN_STATES as readonly unknown[]).includes(value);
+}
+
+export function isUsage(value: unknown): value is Usage {
+  return (
+    isRecord(value) && isNumber(value.input_tokens) && isNumber(value.output_tokens) && isNumber(value.cost_usd)
+  );
+}
+
+function isCounts(value: unknown): value is Partial<Record<TaskState, number>> {
+  return isRecord(value) && Object.entries(value).every(([key, count]) => isTaskState(key) && isNumber(count));
+}
+
+export function isRunOut(value: unknown): value is RunOut {
+  return (
+    isRecord(value) &&
+    isString(value.id) &&
+    isOptional(value.name, isString) &&
+    isString(value.strategy) &&
+    isRunState(value.state) &&
+    isNumber(value.created_at) &&
+    isOptional(value.finished_at, isNumber) &&
+    isNumber(value.elapsed_s) &&
+    isNumber(value.total) &&
+    isCounts(value.counts) &&
+    isUsage(value.usage) &&
+    typeof value.active === 'boolean'
+  );
+}
+
+export function isTaskOut(value: unknown): value is TaskOut {
+  return (
+    isRecord(value) &&
+    isString(value.id) &&
+    isTaskState(value.state) &&
+    isOptional(value.engine, isString) &&
+    isNumber(value.attempts) &&
+    Array.isArray(value.depends_on) &&
+    isOptional(value.reason, isString) &&
+    isOptional(value.error, isString) &&
+    isOptional(value.duration_s, isNumber) &&
+    isOptional(value.cost_usd, isNumber)
+  );
+}
+
+/** The fields each event type must carry, beyond `type`, `seq`, `at` and `run_id`. */
+const EVENT_FIELDS: Record<DaemonEvent['type'], (event: Record<string, unknown>) => boolean> = {
+  'run.created': (e) => isOptional(e.name, isString) && isString(e.strategy) && isNumber(e.task_count),
+  'run.started': () => true,
+  'run.finished': (e) => isRunState(e.state) && isCounts(e.counts) && isUsage(e.usage),
+  'task.state': (e) => isString(e.task_id) && isTaskState(e.state) && isOptional(e.reason, isString),
+  'task.output': (e) => isString(e.task_id) && isString(e.text),
+  'task.activity': (e) => isString(e.task_id) && isString(e.kind) && isString(e.detail),
+  'task.usage': (e) => isString(e.task_id) && isUsage(e.usage),
+  'task.retrying': (e) => isString(e.task_id) && isNumber(e.attempt) && isString(e.message),
+  'rate.limited': (e) => isString(e.task_id) && isString(e.engine),
+  'budget.reached': (e) => isString(e.limit) && isNumber(e.spent) && isNumber(e.maximum),
+};
+
+/**
+ * The event, or undefined when it is malformed or of a type this version does not know (a
+ * newer daemon may add types; they are skipped, not fatal).
+ */
+export function parseDaemonEvent(value: unknown): DaemonEvent | undefined {
+  if (!isRecord(value) || !isString(value.type) || !isNumber(value.seq) || !isString(value.run_id)) {
+    return undefined;
+  }
+  const check = Object.prototype.hasOwnProperty.call(EVENT_FIELDS, value.type)
+    ? EVENT_FIELDS[value.type as DaemonEvent['type']]
+    : undefined;
+  if (!check?.(value)) {
+    return undefined;
+  }
+  return { at: 0, ...value } as unknown as DaemonEvent;
+}

@@ -1,0 +1,78 @@
+/**
+ * The run panel's state and its reducer. The extension host keeps one copy (to answer a webview
+ * that reloads) and the webview another (to render); both fold the same messages the same way.
+ */
+
+import {
+  applyEvents,
+  countsOf,
+  failuresOf,
+  finishedCount,
+  isActive,
+  tasksOf,
+  usageOf,
+  type Failure,
+  type RunView,
+  type TaskView,
+} from '../runs/runView';
+import type { TaskState, Usage } from '../daemon/types';
+import type { ConnectionState, HostMessage } from './messages';
+
+export interface PanelState {
+  run: RunView | undefined;
+  connection: ConnectionState;
+  error: string | undefined;
+}
+
+export const initialPanelState: PanelState = { run: undefined, connection: 'connecting', error: undefined };
+
+export function reducePanel(state: PanelState, message: HostMessage): PanelState {
+  switch (message.type) {
+    case 'snapshot':
+      return { run: message.run, connection: message.connection, error: undefined };
+    case 'events': {
+      const run = applyEvents(state.run, message.events);
+      return run === state.run ? state : { ...state, run };
+    }
+    case 'connection':
+      return message.status === state.connection ? state : { ...state, connection: message.status };
+    case 'error':
+      return { ...state, error: message.message };
+  }
+}
+
+/** What the panel shows, computed from the state; the webview renders exactly this. */
+export interface PanelView {
+  title: string;
+  runId: string;
+  state: string;
+  active: boolean;
+  total: number;
+  finished: number;
+  counts: Record<TaskState, number>;
+  usage: Usage;
+  tasks: TaskView[];
+  failures: Failure[];
+  note: string | null;
+  startedAt: number;
+  finishedAt: number | null;
+}
+
+export function panelView(run: RunView): PanelView {
+  const counts = countsOf(run);
+  return {
+    title: run.name ?? run.id,
+    runId: run.id,
+    state: run.state,
+    active: isActive(run),
+    total: Math.max(run.total, run.order.length),
+    finished: finishedCount(counts),
+    counts,
+    usage: usageOf(run),
+    tasks: tasksOf(run),
+    failures: failuresOf(run),
+    note: run.budget ?? run.note,
+    startedAt: run.created_at,
+    finishedAt: run.finished_at,
+  };
+}

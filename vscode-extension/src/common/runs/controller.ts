@@ -1,0 +1,184 @@
+/**
+ * `RunsController`: keeps the `RunsModel` in step with the daemon. It reads the run list on every
+ * (re)connection, follows every run's events, batches them, and reads a run again when an event
+ * names one it cannot place. It imports no `vscode`, so tests drive it with a fake `DaemonApi`.
+ */
+
+import type { DaemonApi } from '../daemon/api';
+import { errorMessage } from '../daemon/errors';
+import type { StreamStatus } from '../daemon/sse';
+import type { DaemonEvent } from '../daemon/types';
+import { Emitter } from '../util/emitter';
+import type { Logger } from '../util/logger';
+import { RunsModel } from './runsModel';
+import type { RunView } from './runView';
+
+/** `failed`: the way to the daemon could not even be set up (the language server did not start). */
+export type ConnectionStatus = 'disconnected' | 'failed' | StreamStatus;
+
+export interface RunsControllerOptions {
+  /** How long events are gathered before the model applies them. */
+  batchMs?: number;
+  /** How many runs the list shows. */
+  limit?: number;
+}
+
+export class RunsController {
+  readonly model = new RunsModel();
+  private currentApi: DaemonApi | undefined;
+  private abort: AbortController | undefined;
+  private pending: DaemonEvent[] = [];
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly loading = new Map<string, Promise<RunView | undefined>>();
+  private statusValue: ConnectionStatus = 'disconnected';
+  private readonly statusChanged = new Emitter<ConnectionStatus>();
+  readonly onDidChangeStatus = this.statusChanged.event;
+  private readonly batchMs: number;
+  private readonly limit: number;
+
+  constructor(
+    private readonly log: Logger,
+    options: RunsControllerOptions = {},
+  ) {
+    this.batchMs = options.batchMs ?? 100;
+    this.limit = options.limit ?? 50;
+  }
+
+  get status(): ConnectionStatus {
+    return this.statusValue;
+  }
+
+  get api(): DaemonApi | undefined {
+    return this.currentApi;
+  }
+
+  /** Starts following `api` (and stops following the previous one). */
+  connect(api: DaemonApi): void {
+    this.stop();
+    this.model.clear(); // a new connection starts from its own snapshot, not the last one's
+    this.currentApi = api;
+    const abort = new AbortController();
+    this.abort = abort;
+    void this.follow(api, abort.signal);
+  }
+
+  /** Says that no connection could be made, until the next `connect`. */
+  failed(): void {
+    this.stop();
+    this.currentApi = undefined;
+    this.setStatus('failed');
+  }
+
+  disconnect(): void {
+    this.stop();
+    this.currentApi = undefined;
+    this.model.clear();
+    this.setStatus('disconnected');
+  }
+
+  /** Reads the run list again, and the task tables of the runs still going. */
+  async refresh(): Promise<void> {
+    const api = this.currentApi;
+    if (api === undefined) {
+      return;
+    }
+    const runs = await api.listRuns({ limit: this.limit });
+    if (api !== this.currentApi) {
+      return;
+    }
+    this.model.replaceAll(runs);
+    await Promise.all(runs.filter((run) => run.active).map((run) => this.loadRun(run.id)));
+  }
+
+  /** The run with its task table, read once at a time per run. */
+  loadRun(runId: string): Promise<RunView | undefined> {
+    const api = this.currentApi;
+    if (api === undefined) {
+      return Promise.resolve(undefined);
+    }
+    let loading = this.loading.get(runId);
+    if (loading === undefined) {
+      loading = api
+        .getRun(runId)
+        .then(({ run, tasks }) => {
+          if (api !== this.currentApi) {
+            return undefined;
+          }
+          this.model.upsert(run, tasks);
+          return this.model.get(runId);
+        })
+        .catch((error: unknown) => {
+          this.log.warn(`could not read run ${runId}: ${errorMessage(error)}`);
+          return undefined;
+        })
+        .finally(() => this.loading.delete(runId));
+      this.loading.set(runId, loading);
+    }
+    return loading;
+  }
+
+  dispose(): void {
+    this.stop();
+    this.model.dispose();
+    this.statusChanged.dispose();
+  }
+
+  private stop(): void {
+    this.abort?.abort();
+    this.abort = undefined;
+    if (this.flushTimer !== undefined) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+    }
+    this.pending = [];
+  }
+
+  private async follow(api: DaemonApi, signal: AbortSignal): Promise<void> {
+    try {
+      const events = api.events({
+        signal,
+        onStatus: (status, detail) => {
+          if (signal.aborted) {
+            return;
+          }
+          if (detail !== undefined) {
+            this.log.info(`event stream ${status}: ${detail}`);
+          }
+          this.setStatus(status);
+          if (status === 'live') {
+            // Events from before this connection were not replayed (the global stream starts
+            // now), so the list is read again: nothing that happened while away is missed.
+            this.refresh().catch((error: unknown) => this.log.warn(`could not list runs: ${errorMessage(error)}`));
+          }
+        },
+      });
+      for await (const event of events) {
+        this.pending.push(event);
+        this.flushTimer ??= setTimeout(() => this.flush(), this.batchMs);
+      }
+    } catch (error) {
+      if (!signal.aborted) {
+        this.log.error(`the event stream stopped: ${errorMessage(error)}`);
+        this.setStatus('closed');
+      }
+    }
+  }
+
+  private flush(): void {
+    this.flushTimer = undefined;
+    const batch = this.pending;
+    this.pending = [];
+    this.model.apply(batch);
+    const unknown = new Set(batch.map((event) => event.run_id).filter((id) => this.model.get(id) === undefined));
+    for (const runId of [...unknown, ...this.model.stale()]) {
+      void this.loadRun(runId);
+    }
+  }
+
+  private setStatus(status: ConnectionStatus): void {
+    if (status !== this.statusValue) {
+      this.statusValue = status;
+      this.statusChanged.fire(status);
+    }
+  }
+}

@@ -1,0 +1,214 @@
+/** The Runs view: runs, newest first, each with its tasks; redrawn as the daemon's events arrive. */
+
+import * as vscode from 'vscode';
+import type { RunState, TaskState } from './daemon/types';
+import type { RunsController } from './runs/controller';
+import type { RunsChange } from './runs/runsModel';
+import {
+  countsOf,
+  formatCost,
+  formatDuration,
+  isActive,
+  runLabel,
+  tasksOf,
+  usageOf,
+  type RunView,
+  type TaskView,
+} from './runs/runView';
+
+export type RunsNode = { kind: 'run'; runId: string } | { kind: 'task'; runId: string; taskId: string };
+
+interface Icon {
+  id: string;
+  color?: string;
+}
+
+const TASK_ICONS: Record<TaskState, Icon> = {
+  pending: { id: 'circle-outline' },
+  ready: { id: 'clock', color: 'charts.blue' },
+  running: { id: 'sync~spin', color: 'charts.yellow' },
+  succeeded: { id: 'pass', color: 'testing.iconPassed' },
+  failed: { id: 'error', color: 'testing.iconFailed' },
+  cancelled: { id: 'circle-slash', color: 'charts.orange' },
+  skipped: { id: 'debug-step-over', color: 'disabledForeground' },
+};
+
+const RUN_ICONS: Record<RunState, Icon> = {
+  pending: { id: 'clock' },
+  running: { id: 'sync~spin', color: 'charts.yellow' },
+  succeeded: { id: 'pass-filled', color: 'testing.iconPassed' },
+  failed: { id: 'error', color: 'testing.iconFailed' },
+  cancelled: { id: 'circle-slash', color: 'charts.orange' },
+  interrupted: { id: 'debug-pause', color: 'charts.orange' },
+};
+
+export function taskStateIcon(state: TaskState): Icon {
+  return TASK_ICONS[state];
+}
+
+export function runStateIcon(state: RunState): Icon {
+  return RUN_ICONS[state];
+}
+
+function themeIcon(icon: Icon): vscode.ThemeIcon {
+  return icon.color === undefined ? new vscode.ThemeIcon(icon.id) : new vscode.ThemeIcon(icon.id, new vscode.ThemeColor(icon.color));
+}
+
+/** "running · 3/10 · 1 failed · $0.02": the state, tasks succeeded of all, what went wrong, the cost. */
+export function runDescription(run: RunView): string {
+  const counts = countsOf(run);
+  const parts = [run.state, `${counts.succeeded}/${Math.max(run.total, run.order.length)}`];
+  for (const state of ['failed', 'cancelled', 'skipped'] as const) {
+    if (counts[state] > 0) {
+      parts.push(`${counts[state]} ${state}`);
+    }
+  }
+  parts.push(formatCost(usageOf(run).cost_usd));
+  return parts.join(' · ');
+}
+
+export function taskDescription(task: TaskView): string {
+  const parts: string[] = [task.state];
+  if (task.attempts > 1) {
+    parts.push(`attempt ${task.attempts}`);
+  }
+  if (task.duration_s !== null && task.state !== 'running') {
+    parts.push(formatDuration(task.duration_s));
+  }
+  if (task.usage.cost_usd > 0) {
+    parts.push(formatCost(task.usage.cost_usd));
+  }
+  return parts.join(' · ');
+}
+
+export function runTreeItem(run: RunView): vscode.TreeItem {
+  const item = new vscode.TreeItem(runLabel(run), vscode.TreeItemCollapsibleState.Collapsed);
+  item.id = `run:${run.id}`;
+  item.description = runDescription(run);
+  item.iconPath = themeIcon(runStateIcon(run.state));
+  item.contextValue = isActive(run) ? 'run.active' : 'run.finished';
+  const tooltip = new vscode.MarkdownString(undefined, true);
+  tooltip.appendMarkdown(`**${escapeMarkdown(runLabel(run))}** — ${run.state}\n\n`);
+  tooltip.appendMarkdown(`run \`${run.id}\`, ${run.strategy}, started ${new Date(run.created_at * 1000).toLocaleString()}\n\n`);
+  const counts = countsOf(run);
+  tooltip.appendMarkdown(
+    (Object.entries(counts) as [TaskState, number][])
+      .filter(([, count]) => count > 0)
+      .map(([state, count]) => `${count} ${state}`)
+      .join(', '),
+  );
+  if (run.note !== null || run.budget !== null) {
+    tooltip.appendMarkdown(`\n\n${escapeMarkdown(run.budget ?? run.note ?? '')}`);
+  }
+  item.tooltip = tooltip;
+  item.command = { command: 'parallelai.openRun', title: 'Show Run Progress', arguments: [run.id] };
+  return item;
+}
+
+export function taskTreeItem(runId: string, task: TaskView): vscode.TreeItem {
+  const item = new vscode.TreeItem(task.id, vscode.TreeItemCollapsibleState.None);
+  item.id = `task:${runId}:${task.id}`;
+  item.description = taskDescription(task);
+  item.iconPath = themeIcon(taskStateIcon(task.state));
+  item.contextValue = `task.${task.state}`;
+  item.tooltip = task.error === null ? `${task.id}: ${task.state}` : `${task.id}: ${task.state}\n${task.error}`;
+  item.command = { command: 'parallelai.showTask', title: 'Show Task', arguments: [runId, task.id] };
+  return item;
+}
+
+function escapeMarkdown(text: string): string {
+  return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
+}
+
+export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<RunsNode | RunsNode[] | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly runNodes = new Map<string, RunsNode & { kind: 'run' }>();
+  private readonly subscription: { dispose(): void };
+  private pendingAll = false;
+  private readonly pendingRuns = new Set<string>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  /** @param redrawMs at most one redraw per this many ms, whatever the event rate */
+  constructor(
+    private readonly controller: RunsController,
+    private readonly redrawMs = 250,
+  ) {
+    this.subscription = controller.model.onDidChange((change) => this.onModelChange(change));
+  }
+
+  getTreeItem(node: RunsNode): vscode.TreeItem {
+    const run = this.controller.model.get(node.runId);
+    if (run === undefined) {
+      return new vscode.TreeItem(node.kind === 'run' ? node.runId : node.taskId);
+    }
+    if (node.kind === 'run') {
+      return runTreeItem(run);
+    }
+    const task = run.tasks[node.taskId];
+    return task === undefined ? new vscode.TreeItem(node.taskId) : taskTreeItem(run.id, task);
+  }
+
+  async getChildren(node?: RunsNode): Promise<RunsNode[]> {
+    if (node === undefined) {
+      return this.controller.model.list().map((run) => this.runNode(run.id));
+    }
+    if (node.kind === 'task') {
+      return [];
+    }
+    let run = this.controller.model.get(node.runId);
+    if (run !== undefined && (!run.tableRead || run.order.length < run.total)) {
+      run = (await this.controller.loadRun(node.runId)) ?? run;
+    }
+    return run === undefined ? [] : tasksOf(run).map((task) => ({ kind: 'task', runId: run.id, taskId: task.id }));
+  }
+
+  getParent(node: RunsNode): RunsNode | undefined {
+    return node.kind === 'task' ? this.runNode(node.runId) : undefined;
+  }
+
+  dispose(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+    }
+    this.subscription.dispose();
+    this.changed.dispose();
+  }
+
+  private runNode(runId: string): RunsNode & { kind: 'run' } {
+    let node = this.runNodes.get(runId);
+    if (node === undefined) {
+      node = { kind: 'run', runId };
+      this.runNodes.set(runId, node);
+    }
+    return node;
+  }
+
+  private onModelChange(change: RunsChange): void {
+    if (change.kind === 'all') {
+      this.pendingAll = true;
+    } else {
+      for (const id of change.ids) {
+        this.pendingRuns.add(id);
+      }
+    }
+    this.timer ??= setTimeout(() => this.redraw(), this.redrawMs);
+  }
+
+  private redraw(): void {
+    this.timer = undefined;
+    if (this.pendingAll) {
+      const known = new Set(this.controller.model.list().map((run) => run.id));
+      for (const id of this.runNodes.keys()) {
+        if (!known.has(id)) {
+          this.runNodes.delete(id);
+        }
+      }
+      this.changed.fire(undefined);
+    } else if (this.pendingRuns.size > 0) {
+      this.changed.fire([...this.pendingRuns].filter((id) => this.runNodes.has(id)).map((id) => this.runNode(id)));
+    }
+    this.pendingAll = false;
+    this.pendingRuns.clear();
+  }
+}

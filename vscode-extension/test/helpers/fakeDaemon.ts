@@ -1,0 +1,141 @@
+/**
+ * A stand-in for `parallelai serve` on a real loopback socket: the routes the extension calls,
+ * the bearer-token check, JSON errors in the daemon's shape, and SSE streams that replay from
+ * `Last-Event-ID`. Tests append events and drop connections at will.
+ */
+
+import type { ServerResponse } from 'node:http';
+import type { DaemonEvent, RunOut, TaskOut } from '../../src/common/daemon/types';
+import { json, openStream, startServer, type SeenRequest, type TestServer } from './server';
+
+export interface FakeDaemon extends TestServer {
+  token: string;
+  runs: Map<string, { run: RunOut; tasks: TaskOut[] }>;
+  events: DaemonEvent[];
+  /** Sends an event to the open streams (and keeps it for replays). */
+  publish(event: DaemonEvent): void;
+  /** Kills every open event stream, as a crash or a network blip would. */
+  dropStreams(): void;
+  streams(): number;
+}
+
+function error(response: ServerResponse, status: number, code: string, message: string): void {
+  json(response, status, { error: { status, code, message, details: [] } });
+}
+
+export async function startFakeDaemon(token = 'secret-token'): Promise<FakeDaemon> {
+  const runs = new Map<string, { run: RunOut; tasks: TaskOut[] }>();
+  const events: DaemonEvent[] = [];
+  const open = new Set<{ response: ServerResponse; runId: string | undefined }>();
+
+  const write = (response: ServerResponse, event: DaemonEvent): void => {
+    response.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+  };
+
+  const handler = (request: SeenRequest, response: ServerResponse): void => {
+    if (request.headers.authorization !== `Bearer ${token}`) {
+      error(response, 401, 'unauthorized', 'missing or wrong token');
+      return;
+    }
+    const url = new URL(request.url, 'http://127.0.0.1');
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const route = `${request.method} /${parts.map((part, index) => (index >= 2 && parts[1] === 'runs' && (index === 2 || index === 4) ? '*' : part)).join('/')}`;
+    const run = parts[1] === 'runs' && parts[2] !== undefined ? runs.get(parts[2]) : undefined;
+    if (parts[1] === 'runs' && parts[2] !== undefined && run === undefined) {
+      error(response, 404, 'run_not_found', `no run ${parts[2]}`);
+      return;
+    }
+    switch (route) {
+      case 'GET /v1/health':
+        json(response, 200, { status: 'ok', pid: 1, version: '0.1.0', last_seq: events.at(-1)?.seq ?? 0 });
+        return;
+      case 'GET /v1/templates':
+        json(response, 200, [{ name: 'code_review', description: 'Review every file', params: ['path', 'files'] }]);
+        return;
+      case 'POST /v1/dashboard/link':
+        json(response, 201, { url: `http://127.0.0.1/login?code=one-time`, expires_in_s: 120 });
+        return;
+      case 'POST /v1/runs': {
+        const body = JSON.parse(request.body) as { name?: string; template?: string };
+        const id = `r${runs.size + 1}`;
+        const created: RunOut = {
+          id, name: body.name ?? body.template ?? null, strategy: 'parallel', state: 'pending', created_at: 1_800_000_000, finished_at: null,
+          elapsed_s: 0, total: 2, counts: { pending: 2 }, usage: { input_tokens: 0, output_tokens: 0, cost_usd: 0 }, active: true,
+        };
+        runs.set(id, { run: created, tasks: [] });
+        json(response, 201, { id, run: created });
+        return;
+      }
+      case 'GET /v1/runs': {
+        const limit = Number(url.searchParams.get('limit') ?? '50');
+        const state = url.searchParams.get('state');
+        json(response, 200, [...runs.values()].map((entry) => entry.run).filter((r) => state === null || r.state === state).slice(0, limit));
+        return;
+      }
+      case 'GET /v1/runs/*':
+        json(response, 200, run?.run);
+        return;
+      case 'GET /v1/runs/*/tasks':
+        json(response, 200, run?.tasks);
+        return;
+      case 'GET /v1/runs/*/tasks/*': {
+        const task = run?.tasks.find((t) => t.id === parts[4]);
+        if (task === undefined) {
+          error(response, 404, 'task_not_found', `no task ${parts[4]}`);
+          return;
+        }
+        json(response, 200, { run_id: parts[2], task: { id: task.id, prompt: 'p' }, state: task.state, attempts: [], result: null, log: [] });
+        return;
+      }
+      case 'POST /v1/runs/*/cancel': {
+        if (run !== undefined) {
+          run.run = { ...run.run, state: 'cancelled', active: false, finished_at: 1_800_000_100 };
+        }
+        json(response, 200, run?.run);
+        return;
+      }
+      case 'GET /v1/events':
+      case 'GET /v1/runs/*/events': {
+        const header = request.headers['last-event-id'];
+        const query = url.searchParams.get('after');
+        const runId = parts[1] === 'runs' ? parts[2] : undefined;
+        const after = header !== undefined ? Number(header) : query !== null ? Number(query) : runId !== undefined ? 0 : (events.at(-1)?.seq ?? 0);
+        openStream(response);
+        for (const event of events) {
+          if (event.seq > after && (runId === undefined || event.run_id === runId)) {
+            write(response, event);
+          }
+        }
+        const stream = { response, runId };
+        open.add(stream);
+        response.on('close', () => open.delete(stream));
+        return;
+      }
+      default:
+        error(response, 404, 'not_found', `no route ${route}`);
+    }
+  };
+
+  const server = await startServer(handler);
+  return {
+    ...server,
+    token,
+    runs,
+    events,
+    publish(event) {
+      events.push(event);
+      for (const stream of open) {
+        if (stream.runId === undefined || stream.runId === event.run_id) {
+          write(stream.response, event);
+        }
+      }
+    },
+    dropStreams() {
+      for (const stream of open) {
+        stream.response.destroy();
+      }
+      open.clear();
+    },
+    streams: () => open.size,
+  };
+}

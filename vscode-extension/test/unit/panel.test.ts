@@ -1,0 +1,116 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import * as vscode from 'vscode';
+import { HttpDaemonApi } from '../../src/common/daemon/httpApi';
+import { parseHostMessage } from '../../src/common/panel/messages';
+import { RunPanels, type PanelActions } from '../../src/common/panel/panel';
+import { panelView } from '../../src/common/panel/state';
+import { silentLogger } from '../../src/common/util/logger';
+import { ev, runOut, taskOut } from '../helpers/builders';
+import { startFakeDaemon, type FakeDaemon } from '../helpers/fakeDaemon';
+import { until } from '../helpers/server';
+import { fake } from '../fakes/vscode';
+
+describe('the run panel (extension host side)', () => {
+  let daemon: FakeDaemon;
+  let api: HttpDaemonApi;
+  const asked: string[] = [];
+  const actions: PanelActions = {
+    cancel: (runId) => Promise.resolve(void asked.push(`cancel ${runId}`)),
+    showTask: (runId, taskId) => Promise.resolve(void asked.push(`showTask ${runId} ${taskId}`)),
+    openDashboard: () => Promise.resolve(void asked.push('openDashboard')),
+  };
+
+  beforeEach(async () => {
+    fake.reset();
+    asked.length = 0;
+    daemon = await startFakeDaemon('the-secret-token');
+    api = new HttpDaemonApi(() => Promise.resolve({ url: daemon.url, token: daemon.token }), { retryMs: 5 });
+    daemon.runs.set('r1', { run: runOut('r1', { name: 'review', total: 2 }), tasks: [taskOut('t1', 'running'), taskOut('t2', 'pending')] });
+    daemon.events.push(ev.created('r1', 2, 'review'), ev.started('r1'), ev.task('r1', 't1', 'running'));
+  });
+  afterEach(() => daemon.close());
+
+  it('opens a locked-down webview and posts the run once the script is ready, then its events', async () => {
+    const panels = new RunPanels(vscode.Uri.file('/ext'), actions, silentLogger);
+    panels.show(api, 'r1');
+    const panel = fake.panels[0]!;
+    expect(panel.viewType).toBe('parallelai.run');
+    expect(panel.webview.options).toMatchObject({ enableScripts: true, localResourceRoots: [{ path: '/ext/dist/webview' }, { path: '/ext/media' }] });
+    expect(panel.webview.html).toContain("default-src 'none'");
+    expect(panel.webview.html).toContain('https://fake.vscode-cdn.net/ext/dist/webview/panel.js');
+    await until(() => panel.title === 'review · r1' && daemon.streams() === 1);
+    expect(panel.webview.posted).toEqual([]); // nothing until the script says it listens
+
+    panel.webview.send({ type: 'ready' });
+    await until(() => panel.webview.posted.length > 0);
+    const first = parseHostMessage(panel.webview.posted[0]);
+    expect(first?.type).toBe('snapshot');
+
+    daemon.publish(ev.task('r1', 't1', 'succeeded'));
+    daemon.publish(ev.task('r1', 't2', 'succeeded'));
+    daemon.publish(ev.finished('r1', 'succeeded', { succeeded: 2 }));
+    await until(() => panels.get('r1')?.current.run?.state === 'succeeded');
+    await until(() => panel.webview.posted.some((m) => parseHostMessage(m)?.type === 'events' && JSON.stringify(m).includes('run.finished')));
+    expect(panelView(panels.get('r1')!.current.run!).counts.succeeded).toBe(2);
+    for (const message of panel.webview.posted) {
+      expect(parseHostMessage(message), JSON.stringify(message)).toBeDefined();
+    }
+    panels.dispose();
+    expect(panel.disposed).toBe(true);
+  });
+
+  it('never lets the token into the webview', async () => {
+    const panels = new RunPanels(vscode.Uri.file('/ext'), actions, silentLogger);
+    panels.show(api, 'r1');
+    const panel = fake.panels[0]!;
+    panel.webview.send({ type: 'ready' });
+    daemon.publish(ev.task('r1', 't1', 'succeeded'));
+    await until(() => panel.webview.posted.some((m) => JSON.stringify(m).includes('"succeeded"')));
+    expect(panel.webview.html).not.toContain(daemon.token);
+    expect(JSON.stringify(panel.webview.posted)).not.toContain(daemon.token);
+    panels.dispose();
+  });
+
+  it('sends everything again when the webview reloads', async () => {
+    const panels = new RunPanels(vscode.Uri.file('/ext'), actions, silentLogger);
+    panels.show(api, 'r1');
+    const panel = fake.panels[0]!;
+    panel.webview.send({ type: 'ready' });
+    await until(() => panel.webview.posted.length > 0);
+    panel.webview.posted.length = 0;
+    panel.webview.send({ type: 'ready' });
+    await until(() => panel.webview.posted.length > 0);
+    expect(parseHostMessage(panel.webview.posted[0])?.type).toBe('snapshot');
+    panels.dispose();
+  });
+
+  it('does what the webview asks by name, and ignores anything malformed', async () => {
+    const panels = new RunPanels(vscode.Uri.file('/ext'), actions, silentLogger);
+    panels.show(api, 'r1');
+    const panel = fake.panels[0]!;
+    panel.webview.send({ type: 'cancel' });
+    panel.webview.send({ type: 'showTask', taskId: 't2' });
+    panel.webview.send({ type: 'openDashboard' });
+    panel.webview.send({ type: 'cancel', runId: 'r2' });
+    panel.webview.send({ type: 'eval', code: 'alert(1)' });
+    await until(() => asked.length === 3);
+    expect(asked).toEqual(['cancel r1', 'showTask r1 t2', 'openDashboard']);
+    panels.dispose();
+  });
+
+  it('shows the same panel again for the same run, and says when the run cannot be read', async () => {
+    const panels = new RunPanels(vscode.Uri.file('/ext'), actions, silentLogger);
+    panels.show(api, 'r1');
+    panels.show(api, 'r1');
+    expect(fake.panels).toHaveLength(1);
+    expect(fake.panels[0]!.revealed).toBe(1);
+    panels.show(api, 'missing');
+    const missing = fake.panels[1]!;
+    missing.webview.send({ type: 'ready' });
+    await until(() => panels.get('missing')?.current.error !== undefined);
+    expect(panels.get('missing')?.current.error).toBe('Could not read run missing: no run missing');
+    missing.dispose();
+    expect(panels.get('missing')).toBeUndefined();
+    panels.dispose();
+  });
+});

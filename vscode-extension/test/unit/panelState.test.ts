@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { contentSecurityPolicy, escapeHtml, makeNonce, panelHtml } from '../../src/common/panel/html';
+import { initialPanelState, panelView, reducePanel } from '../../src/common/panel/state';
+import { mergeSnapshot } from '../../src/common/runs/runView';
+import { ev, runOut, taskOut, usage } from '../helpers/builders';
+
+describe('the panel state reducer', () => {
+  const snapshot = mergeSnapshot(undefined, runOut('r1', { name: 'review', total: 3 }), [taskOut('t1', 'running'), taskOut('t2', 'pending'), taskOut('t3', 'pending')]);
+
+  it('starts from a snapshot and folds event batches into it', () => {
+    let state = reducePanel(initialPanelState, { type: 'snapshot', run: snapshot, connection: 'live' });
+    state = reducePanel(state, { type: 'events', events: [ev.task('r1', 't1', 'succeeded'), ev.usage('r1', 't1', usage(0.01, 100, 20)), ev.task('r1', 't2', 'running')] });
+    state = reducePanel(state, { type: 'events', events: [ev.task('r1', 't2', 'failed', { reason: 'exit 2' }), ev.task('r1', 't3', 'skipped')] });
+    state = reducePanel(state, { type: 'events', events: [ev.finished('r1', 'failed', { succeeded: 1, failed: 1, skipped: 1 }, usage(0.01, 100, 20))] });
+    const view = panelView(state.run!);
+    expect(view).toMatchObject({ title: 'review', state: 'failed', active: false, total: 3, finished: 3 });
+    expect(view.counts).toEqual({ pending: 0, ready: 0, running: 0, succeeded: 1, failed: 1, cancelled: 0, skipped: 1 });
+    expect(view.usage).toEqual({ input_tokens: 100, output_tokens: 20, cost_usd: 0.01 });
+    expect(view.failures).toEqual([{ taskId: 't2', message: 'exit 2' }]);
+    expect(view.tasks.map((task) => task.state)).toEqual(['succeeded', 'failed', 'skipped']);
+  });
+
+  it('is unchanged by a batch of events that show nothing new', () => {
+    const state = reducePanel(initialPanelState, { type: 'snapshot', run: snapshot, connection: 'live' });
+    expect(reducePanel(state, { type: 'events', events: [ev.output('r1', 't1', 'chunk')] })).toBe(state);
+    expect(reducePanel(state, { type: 'connection', status: 'live' })).toBe(state);
+  });
+
+  it('tracks the connection and keeps the last error until the next snapshot', () => {
+    let state = reducePanel(initialPanelState, { type: 'connection', status: 'reconnecting' });
+    expect(state.connection).toBe('reconnecting');
+    state = reducePanel(state, { type: 'error', message: 'cancel failed' });
+    expect(state.error).toBe('cancel failed');
+    state = reducePanel(state, { type: 'snapshot', run: snapshot, connection: 'live' });
+    expect(state.error).toBeUndefined();
+  });
+
+  it('ignores events before the snapshot arrives, except a run.created that starts it', () => {
+    expect(reducePanel(initialPanelState, { type: 'events', events: [ev.task('r1', 't1', 'running')] }).run).toBeUndefined();
+    expect(reducePanel(initialPanelState, { type: 'events', events: [ev.created('r9', 1)] }).run?.id).toBe('r9');
+  });
+});
+
+describe('the panel HTML', () => {
+  const nonce = makeNonce();
+  const html = panelHtml({
+    cspSource: 'https://ext.vscode-cdn.net',
+    nonce,
+    scriptUri: 'https://ext.vscode-cdn.net/dist/webview/panel.js',
+    styleUri: 'https://ext.vscode-cdn.net/media/panel.css',
+    title: 'Run <r1>',
+  });
+
+  it('has a strict CSP: nothing by default, styles from the extension, only the nonced script, no network', () => {
+    const policy = contentSecurityPolicy('https://ext.vscode-cdn.net', nonce);
+    expect(policy).toContain("default-src 'none'");
+    expect(policy).toContain('style-src https://ext.vscode-cdn.net');
+    expect(policy).toContain(`script-src 'nonce-${nonce}'`);
+    expect(policy).not.toContain('unsafe-inline');
+    expect(policy).not.toContain('unsafe-eval');
+    expect(policy).not.toContain('connect-src');
+    expect(html).toContain(`<meta http-equiv="Content-Security-Policy" content="${escapeHtml(policy)}">`);
+  });
+
+  it('loads exactly one script, carrying the nonce, and no inline script or style', () => {
+    expect(html.match(/<script/g)).toHaveLength(1);
+    expect(html).toContain(`<script nonce="${escapeHtml(nonce)}" src="https://ext.vscode-cdn.net/dist/webview/panel.js"></script>`);
+    expect(html).not.toMatch(/<style|style="/);
+    expect(html).toContain('<title>Run &#60;r1&#62;</title>');
+  });
+
+  it('makes a fresh 128-bit nonce each time', () => {
+    expect(makeNonce()).not.toBe(makeNonce());
+    expect(atob(makeNonce())).toHaveLength(16);
+  });
+});

@@ -1,0 +1,87 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import * as vscode from 'vscode';
+import { RunsController } from '../../src/common/runs/controller';
+import { applyEvents, mergeSnapshot } from '../../src/common/runs/runView';
+import { RunsTreeProvider, runTreeItem, taskStateIcon, taskTreeItem, type RunsNode } from '../../src/common/runsTree';
+import { TASK_STATES } from '../../src/common/daemon/types';
+import { silentLogger } from '../../src/common/util/logger';
+import { ev, runOut, taskOut, usage } from '../helpers/builders';
+import { FakeApi } from '../helpers/fakeApi';
+import { until } from '../helpers/server';
+import { fake, type ThemeColor as FakeThemeColor } from '../fakes/vscode';
+
+describe('Runs view items', () => {
+  beforeEach(() => fake.reset());
+
+  it('shows a run with its state icon, progress and cost, and a cancel action while it is going', () => {
+    const run = mergeSnapshot(undefined, runOut('r1', { name: 'review', total: 4, usage: usage(0.25) }), [
+      taskOut('t1', 'succeeded'),
+      taskOut('t2', 'failed', { error: 'boom' }),
+      taskOut('t3', 'running'),
+      taskOut('t4', 'pending'),
+    ]);
+    const item = runTreeItem(run);
+    expect(item.label).toBe('review');
+    expect(item.description).toBe('running · 1/4 · 1 failed · $0.25');
+    expect((item.iconPath as vscode.ThemeIcon).id).toBe('sync~spin');
+    expect(item.contextValue).toBe('run.active');
+    expect(item.collapsibleState).toBe(vscode.TreeItemCollapsibleState.Collapsed);
+    expect(item.command).toMatchObject({ command: 'parallelai.openRun', arguments: ['r1'] });
+    const finished = runTreeItem({ ...run, state: 'succeeded' });
+    expect(finished.contextValue).toBe('run.finished');
+    expect(((finished.iconPath as vscode.ThemeIcon).color as FakeThemeColor | undefined)?.id).toBe('testing.iconPassed');
+  });
+
+  it('gives every task state its own icon', () => {
+    const icons = TASK_STATES.map((state) => taskStateIcon(state).id);
+    expect(new Set(icons).size).toBe(TASK_STATES.length);
+    expect(taskStateIcon('failed')).toEqual({ id: 'error', color: 'testing.iconFailed' });
+    expect(taskStateIcon('running').id).toBe('sync~spin');
+  });
+
+  it('shows a task with its attempts and error, opening its detail on click', () => {
+    const run = applyEvents(undefined, [ev.created('r1', 1), ev.task('r1', 't1', 'running', { attempt: 2 }), ev.task('r1', 't1', 'failed', { reason: 'exit 1' })])!;
+    const item = taskTreeItem('r1', run.tasks.t1!);
+    expect(item.description).toBe('failed · attempt 2');
+    expect(item.tooltip).toBe('t1: failed\nexit 1');
+    expect((item.iconPath as vscode.ThemeIcon).id).toBe('error');
+    expect(item.command).toMatchObject({ command: 'parallelai.showTask', arguments: ['r1', 't1'] });
+  });
+});
+
+describe('RunsTreeProvider', () => {
+  it('lists runs, reads a run to show its tasks, and redraws the runs events touch', async () => {
+    const api = new FakeApi();
+    api.runs.set('r1', { run: runOut('r1', { state: 'succeeded', active: false, total: 2 }), tasks: [taskOut('t1', 'succeeded'), taskOut('t2', 'succeeded')] });
+    const controller = new RunsController(silentLogger, { batchMs: 1 });
+    const tree = new RunsTreeProvider(controller, 1);
+    const fired: (RunsNode | RunsNode[] | undefined)[] = [];
+    tree.onDidChangeTreeData((nodes) => fired.push(nodes));
+    controller.connect(api);
+    await until(() => fired.length > 0);
+
+    const roots = await tree.getChildren();
+    expect(roots).toEqual([{ kind: 'run', runId: 'r1' }]);
+    const tasks = await tree.getChildren(roots[0]);
+    expect(api.calls).toContain('getRun r1');
+    expect(tasks.map((node) => (node.kind === 'task' ? node.taskId : ''))).toEqual(['t1', 't2']);
+    expect(tree.getParent(tasks[0]!)).toBe(roots[0]);
+    expect(tree.getTreeItem(tasks[0]!).label).toBe('t1');
+
+    // Reading r1's table redraws r1's row.
+    await until(() => fired.some((nodes) => Array.isArray(nodes) && nodes[0]?.runId === 'r1'));
+    // A new run appears: the whole list redraws; then its task events redraw only its row.
+    fired.length = 0;
+    api.publish(ev.created('r2', 1, 'live one'));
+    await until(() => fired.length === 1);
+    expect(fired[0]).toBeUndefined();
+    expect((await tree.getChildren()).map((node) => node.runId)).toEqual(['r2', 'r1']);
+    fired.length = 0;
+    api.publish(ev.task('r2', 't1', 'running'));
+    await until(() => fired.length === 1);
+    expect(fired[0]).toEqual([{ kind: 'run', runId: 'r2' }]);
+    expect(tree.getTreeItem({ kind: 'run', runId: 'r2' }).description).toBe('running · 0/1 · $0');
+    tree.dispose();
+    controller.dispose();
+  });
+});

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { taskMarkdown } from '../../src/common/runs/taskDocument';
+
+describe('the task document', () => {
+  it('shows the answer, the structured output, the error and each attempt', () => {
+    const text = taskMarkdown({
+      run_id: 'r1',
+      task: { id: 't1', prompt: 'Review `a.py`\n```\ncode\n```', engine: 'echo' },
+      state: 'failed',
+      reason: 'execution: exit 1',
+      result: { text: 'partial answer', structured: { findings: [] }, usage: { input_tokens: 10, output_tokens: 5, cost_usd: 0.002 }, duration_s: 1.5, error: { kind: 'execution', message: 'exit 1' } },
+      attempts: [
+        { number: 1, started_at: 100, finished_at: 101.5, state: 'failed', error: { kind: 'execution', message: 'exit | 1' } },
+        { number: 2, started_at: 102, finished_at: null, state: 'running' },
+      ],
+    });
+    expect(text).toContain('# Task t1 — failed');
+    expect(text).toContain('Run `r1`, engine `echo`');
+    expect(text).toContain('1.5s, $0.0020, 15 tokens');
+    expect(text).toContain('**execution**: exit 1');
+    expect(text).toContain('"findings": []');
+    expect(text).toContain('partial answer');
+    // The prompt's own fence cannot close the one around it.
+    expect(text).toContain('````text\nReview `a.py`\n```\ncode\n```\n````');
+    expect(text).toContain('| 1 | failed | 1.5s | exit \\| 1 |');
+    expect(text).toContain('| 2 | running | … |  |');
+  });
+});

@@ -1,0 +1,257 @@
+// The extension in the real VS Code for the Web, in headless Chromium, against a real daemon:
+// connect through the command palette, start a template run and watch the panel, the status bar
+// and the Runs view follow it live to the end, cancel a second run from the panel's button.
+// Writes test-artifacts/vscode-panel.png (and, with UPDATE_SCREENSHOT=1 or when it is missing,
+// docs/images/vscode-panel.png).
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { open } from '@vscode/test-web';
+import { chromium } from 'playwright';
+import {
+  eventually,
+  extensionRoot,
+  findBrowser,
+  findParallelai,
+  freePort,
+  makeWorkspace,
+  muteTestWebChatter,
+  prepareBuild,
+  repoRoot,
+  startDaemon,
+  WORKSPACE_FILES,
+} from './harness.mjs';
+
+const STEP_MS = 60_000;
+const WAIT_MS = 45_000; // under STEP_MS, so a wait that fails says what it waited for
+const artifacts = join(extensionRoot, 'test-artifacts');
+muteTestWebChatter();
+
+describe('VS Code for the Web', { timeout: 300_000 }, () => {
+  let daemon;
+  let server;
+  let browser;
+  let page;
+  let dirs;
+  let firstRun;
+  const pageErrors = [];
+
+  before(async () => {
+    assert.ok(existsSync(join(extensionRoot, 'dist', 'web', 'extension.js')), 'run `npm run build` first');
+    dirs = makeWorkspace();
+    const port = await freePort();
+    const origin = `http://localhost:${port}`;
+    daemon = await startDaemon({ parallelai: findParallelai(), cwd: dirs.workspace, stateDir: dirs.state, origin });
+    server = await open({
+      browserType: 'none', // the browser is launched below, from Debian's Chromium
+      extensionDevelopmentPath: extensionRoot,
+      folderPath: dirs.workspace,
+      host: 'localhost',
+      port,
+      ...prepareBuild(join(extensionRoot, '.vscode-test-web')),
+    });
+    browser = await chromium.launch({ executablePath: findBrowser(), headless: true, args: ['--no-sandbox'] });
+    const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    page = await context.newPage();
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await page.goto(origin);
+    await page.locator('.monaco-workbench').waitFor({ timeout: STEP_MS });
+    // The extension is up once its status-bar item is.
+    await statusBar().waitFor({ timeout: STEP_MS });
+  });
+
+  after(async () => {
+    if (page !== undefined) {
+      const toasts = await page.locator('.notification-toast').allTextContents().catch(() => []);
+      if (toasts.length > 0) {
+        console.log(`notifications left on screen:\n  ${toasts.join('\n  ')}`);
+      }
+      mkdirSync(artifacts, { recursive: true });
+      await page.screenshot({ path: join(artifacts, 'vscode-last.png') }).catch(() => undefined);
+    }
+    await browser?.close().catch(() => undefined);
+    server?.dispose();
+    await daemon?.stop();
+    if (dirs !== undefined) {
+      rmSync(dirs.root, { recursive: true, force: true });
+    }
+  });
+
+  const input = () => page.locator('.quick-input-widget .quick-input-box input');
+  const statusBar = () => page.locator('.statusbar-item', { hasText: /ParallelAI|running|queued/ }).first();
+
+  /**
+   * Runs a command from the palette. The palette can close under us while the workbench is still
+   * moving focus (an input closing, a panel opening), so the whole gesture is retried.
+   */
+  async function runCommand(title) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await page.keyboard.press('F1');
+        await input().waitFor({ state: 'visible', timeout: 3_000 });
+        await input().fill(`>${title}`, { timeout: 3_000 });
+        // Enter runs the focused row: wait until the filter has put the command there.
+        await page.locator('.quick-input-widget .monaco-list-row.focused', { hasText: title }).waitFor({ timeout: 5_000 });
+        await input().press('Enter', { timeout: 3_000 });
+        return;
+      } catch (error) {
+        if (attempt === 4) {
+          throw error;
+        }
+        await page.keyboard.press('Escape');
+      }
+    }
+  }
+
+  /** Answers the quick input titled `title`. */
+  async function answer(title, value) {
+    await page.locator('.quick-input-widget .quick-input-title', { hasText: title }).waitFor({ timeout: STEP_MS });
+    await input().fill(value);
+    await input().press('Enter');
+  }
+
+  async function notification(text) {
+    await page.locator('.notification-toast', { hasText: text }).first().waitFor({ timeout: STEP_MS });
+  }
+
+  /** The run panel's document for `runId`: the webview's inner frame showing that run. */
+  function panelFrame(runId) {
+    return eventually(`the panel of ${runId}`, async () => {
+      for (const frame of page.frames()) {
+        const shown = await frame.evaluate(() => document.getElementById('run-id')?.textContent).catch(() => undefined);
+        if (shown === runId) {
+          return frame;
+        }
+      }
+      return undefined;
+    }, WAIT_MS);
+  }
+
+  async function newestRun(except) {
+    try {
+      return await eventually('a new run on the daemon', async () => {
+        const [newest] = await daemon.api('/v1/runs');
+        return newest !== undefined && newest.id !== except ? newest : undefined;
+      }, WAIT_MS);
+    } catch (error) {
+      const toasts = await page.locator('.notification-toast').allTextContents();
+      throw new Error(`${error.message}; notifications: ${JSON.stringify(toasts)}`, { cause: error });
+    }
+  }
+
+  it('connects to the daemon with the URL and token typed into "Connect to Daemon"', { timeout: STEP_MS }, async () => {
+    await runCommand('ParallelAI: Connect to Daemon');
+    await answer('Connect to Daemon (1/2)', daemon.url);
+    await answer('Connect to Daemon (2/2)', daemon.token);
+    await notification(`ParallelAI: connected to ${daemon.url}`);
+  });
+
+  it('starts a review from "Review Workspace" with the workspace settings, and the daemon runs it', { timeout: STEP_MS }, async () => {
+    await page.locator('.activitybar .action-label[aria-label="ParallelAI"]').click(); // the Runs view, to watch it
+    await runCommand('ParallelAI: Review Workspace');
+    firstRun = await newestRun();
+    assert.equal(firstRun.name, 'code_review');
+    assert.equal(firstRun.total, WORKSPACE_FILES, 'one review task per source file');
+  });
+
+  it('follows the run live: the panel and the status bar show tasks running, then the end', { timeout: STEP_MS }, async () => {
+    const frame = await panelFrame(firstRun.id);
+    await frame.locator('#grid .cell.state-running').first().waitFor({ timeout: STEP_MS });
+    assert.equal(await frame.textContent('#run-state'), 'running');
+    await statusBar().filter({ hasText: /\d+ running · \$/ }).waitFor({ timeout: STEP_MS });
+    // Half-way: some tasks done, some running, the rest queued; the Runs view shows them too.
+    const row = page.locator('.monaco-list-row', { hasText: 'code_review' }).first();
+    await row.locator('.monaco-tl-twistie').click();
+    await frame.locator('#grid .cell.state-succeeded').first().waitFor({ timeout: STEP_MS });
+    await frame.locator('#grid .cell.state-running').first().waitFor({ timeout: STEP_MS });
+    await page.locator('.monaco-list-row[aria-level="2"]', { hasText: 'succeeded' }).first().waitFor({ timeout: STEP_MS });
+    await statusBar().filter({ hasText: /running · \$0\.\d/ }).waitFor({ timeout: STEP_MS });
+    mkdirSync(artifacts, { recursive: true });
+    const hideToasts = await page.addStyleTag({ content: '.notifications-toasts { visibility: hidden !important; }' });
+    await page.screenshot({ path: join(artifacts, 'vscode-panel-live.png') });
+    await hideToasts.evaluate((style) => style.remove());
+    await frame.waitForFunction(() => document.getElementById('run-state')?.textContent === 'succeeded', undefined, { timeout: STEP_MS });
+    const run = await daemon.api(`/v1/runs/${firstRun.id}`);
+    assert.equal(run.state, 'succeeded');
+    assert.equal(run.counts.succeeded, WORKSPACE_FILES);
+    assert.equal(await frame.textContent('#count-succeeded'), String(WORKSPACE_FILES));
+    assert.equal(await frame.textContent('#done'), `${WORKSPACE_FILES} / ${WORKSPACE_FILES} done`);
+    assert.equal(await frame.locator('#grid .cell.state-succeeded').count(), WORKSPACE_FILES);
+    assert.notEqual(await frame.textContent('#tokens'), '0');
+    assert.match(await frame.textContent('#cost'), /^\$0\.\d+$/);
+    assert.equal(await frame.textContent('#connection'), 'live');
+    await statusBar().filter({ hasText: 'ParallelAI' }).waitFor({ timeout: STEP_MS });
+  });
+
+  it('keeps the token out of the webview, under a strict CSP', { timeout: STEP_MS }, async () => {
+    const frame = await panelFrame(firstRun.id);
+    assert.ok(!(await frame.content()).includes(daemon.token), 'the token reached the webview');
+    const csp = await frame.getAttribute('meta[http-equiv="Content-Security-Policy"]', 'content');
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /script-src 'nonce-[A-Za-z0-9+/=]+'/);
+    assert.doesNotMatch(csp, /unsafe-inline|connect-src/);
+  });
+
+  it('lists the run and its tasks, in the run\'s order, in the Runs view', { timeout: STEP_MS }, async () => {
+    await page.locator('.monaco-list-row', { hasText: `succeeded · ${WORKSPACE_FILES}/${WORKSPACE_FILES}` }).first().waitFor({ timeout: STEP_MS });
+    const tasks = await daemon.api(`/v1/runs/${firstRun.id}/tasks`);
+    const rows = page.locator('.monaco-list-row[aria-level="2"]');
+    await eventually('every task row', async () => (await rows.count()) === tasks.length, WAIT_MS);
+    const shown = await rows.evaluateAll((elements) => elements.map((element) => element.querySelector('.label-name')?.textContent));
+    assert.deepEqual(shown, tasks.map((task) => task.id));
+  });
+
+  it('starts code_review with parameters from "Run Template…", and cancels it from the Cancel button in its panel', { timeout: STEP_MS }, async () => {
+    await runCommand('ParallelAI: Run Template…');
+    await answer('ParallelAI: Run Template', 'code_review');
+    // Other parameters make other prompts: the daemon cannot answer them from its cache.
+    await answer('ParallelAI: code_review parameters', '{"max_findings": 5}');
+    const second = await newestRun(firstRun.id);
+    const frame = await panelFrame(second.id);
+    await frame.waitForFunction(() => document.getElementById('cancel')?.disabled === false, undefined, { timeout: STEP_MS });
+    await frame.locator('#cancel').click();
+    await frame.waitForFunction(() => ['cancelled', 'succeeded'].includes(document.getElementById('run-state')?.textContent), undefined, { timeout: STEP_MS });
+    assert.equal(await frame.textContent('#run-state'), 'cancelled', 'the run ended before the cancel reached it');
+    assert.equal((await daemon.api(`/v1/runs/${second.id}`)).state, 'cancelled');
+    await page.locator('.monaco-list-row', { hasText: 'cancelled · ' }).first().waitFor({ timeout: STEP_MS });
+  });
+
+  it('shows the first run again from "Show Runs", and opens the dashboard from its panel through a one-time link', { timeout: STEP_MS }, async () => {
+    // The panel was hidden behind the second one, so its webview is rebuilt and sent everything again.
+    await runCommand('ParallelAI: Show Runs');
+    await answer('ParallelAI: Show Runs', firstRun.id);
+    const frame = await panelFrame(firstRun.id);
+    await frame.waitForFunction(() => document.getElementById('run-state')?.textContent === 'succeeded', undefined, { timeout: WAIT_MS });
+    const opened = page.context().waitForEvent('page', { timeout: WAIT_MS });
+    await frame.locator('#dashboard').click();
+    const dashboard = await opened;
+    await dashboard.waitForURL(`${daemon.url}/`, { timeout: WAIT_MS }); // /login?code=… redirected, the cookie set
+    const visited = [];
+    dashboard.on('framenavigated', (navigated) => visited.push(navigated.url()));
+    await dashboard.locator('body').waitFor();
+    assert.ok(!dashboard.url().includes(daemon.token));
+    assert.ok(visited.every((url) => !url.includes(daemon.token)));
+    const runs = await dashboard.evaluate(async () => (await fetch('/v1/runs')).status);
+    assert.equal(runs, 200, 'the one-time link logged the browser in');
+    await dashboard.close();
+  });
+
+  it('answers "Cancel Run" when nothing is going', { timeout: STEP_MS }, async () => {
+    await runCommand('ParallelAI: Cancel Run');
+    await notification('ParallelAI: no run is going.');
+  });
+
+  it('leaves a screenshot of the panel', { timeout: STEP_MS }, async () => {
+    await page.evaluate(() => document.querySelector('.notifications-toasts')?.remove());
+    mkdirSync(artifacts, { recursive: true });
+    await page.screenshot({ path: join(artifacts, 'vscode-panel.png') });
+    // The docs show the run half-way, which says more than a finished one.
+    const docsShot = join(repoRoot, 'docs', 'images', 'vscode-panel.png');
+    if (process.env.UPDATE_SCREENSHOT === '1' || !existsSync(docsShot)) {
+      mkdirSync(join(repoRoot, 'docs', 'images'), { recursive: true });
+      copyFileSync(join(artifacts, 'vscode-panel-live.png'), docsShot);
+    }
+    assert.deepEqual(pageErrors.filter((message) => /parallelai/i.test(message)), []);
+  });
+});
