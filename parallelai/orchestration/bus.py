@@ -74,8 +74,9 @@ class EventBus:
         self._seq += 1
         event.seq = self._seq
         self._store.append_event(event)
-        for subscriber in tuple(self._subscribers):
-            subscriber.offer(event)
+        if self._subscribers:  # a copy, since an overflowing subscriber unsubscribes itself
+            for subscriber in tuple(self._subscribers):
+                subscriber.offer(event)
         return event
 
     def subscribe(self, run_id: str | None = None, buffer: int = DEFAULT_BUFFER) -> Subscription:

@@ -47,8 +47,11 @@ def find_cycle(tasks: Sequence[Task]) -> list[str] | None:
     edges = {task.id: task.depends_on for task in tasks}
     white, grey, black = 0, 1, 2
     color = dict.fromkeys(edges, white)
-    for root in edges:
+    for root, dependencies in edges.items():
         if color[root] != white:
+            continue
+        if not dependencies:  # most tasks: nothing to walk
+            color[root] = black
             continue
         path: list[str] = [root]
         iterators = [iter(edges[root])]

@@ -8,6 +8,7 @@ cancel reaches the engine, which tears down whatever it started.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections import deque
@@ -51,6 +52,7 @@ from parallelai.models import (
     TaskState,
     Usage,
 )
+from parallelai.orchestration._gc import active_run
 from parallelai.orchestration.bus import EventBus
 from parallelai.orchestration.cache import fingerprint
 from parallelai.orchestration.prompting import render_prompt
@@ -107,8 +109,13 @@ class RunExecution:
         self._backoff = Backoff(spec.limits.backoff_base_s, spec.limits.backoff_cap_s)
         self._rng = random.Random()
         self._slots: dict[str, _Slot] = {}
+        engine_specs: dict[str, EngineSpec] = {}  # a plan names a few engines, each many times
         for task in spec.tasks:
-            self._slots[task.id] = _Slot(task, EngineSpec.parse(task.engine or spec.default_engine))
+            name = task.engine or spec.default_engine
+            engine = engine_specs.get(name)
+            if engine is None:
+                engine = engine_specs[name] = EngineSpec.parse(name)
+            self._slots[task.id] = _Slot(task, engine)
         for task in spec.tasks:
             for dependency in task.depends_on:
                 self._slots[dependency].dependents.append(task.id)
@@ -130,6 +137,10 @@ class RunExecution:
     # -- public ----------------------------------------------------------------------------
 
     async def execute(self) -> RunFinished:
+        with active_run():
+            return await self._execute()
+
+    async def _execute(self) -> RunFinished:
         requeued = self._restore()
         self._store.set_run_state(self.run_id, RunState.RUNNING)
         self._publish(RunStarted(run_id=self.run_id, resumed=self._resumption is not None, requeued=requeued))
@@ -139,6 +150,11 @@ class RunExecution:
                 for task_id, slot in self._slots.items():
                     if slot.state is TaskState.PENDING and slot.waiting_on == 0:
                         self._make_ready(task_id)
+                self._start_ready_tasks()
+                # Let the tasks just started reach their engines before announcing the ones that
+                # wait for a slot: with thousands queued, building those events would otherwise
+                # hold back the first wave by tens of milliseconds.
+                await anyio.lowlevel.checkpoint()
                 self._dispatch()
                 self._check_done()
                 await self._done.wait()
@@ -162,8 +178,7 @@ class RunExecution:
         if slot is None or slot.state.is_final:
             return False
         if slot.scope is not None:
-            slot.cancel_reason = "cancelled by request"
-            slot.scope.cancel()
+            self._cancel_scope(slot, "cancelled by request")
         else:
             self._discard_ready(task_id)
             self._settle(task_id, TaskState.CANCELLED, "cancelled by request")
@@ -177,26 +192,26 @@ class RunExecution:
         """Apply a resumption: keep succeeded and failed tasks, re-queue everything else."""
         requeued = 0
         resumption = self._resumption
-        for task_id, slot in self._slots.items():
-            previous = resumption.states.get(task_id, TaskState.PENDING) if resumption else TaskState.PENDING
-            if previous in (TaskState.SUCCEEDED, TaskState.FAILED):
-                assert resumption is not None
-                slot.state = previous
-                slot.output = resumption.outputs.get(task_id, "")
-                self._finished += 1
-            elif resumption is not None:
-                requeued += 1
-            if resumption is not None:
+        if resumption is not None:
+            for task_id, slot in self._slots.items():
+                previous = resumption.states.get(task_id, TaskState.PENDING)
+                if previous in (TaskState.SUCCEEDED, TaskState.FAILED):
+                    slot.state = previous
+                    slot.output = resumption.outputs.get(task_id, "")
+                    self._finished += 1
+                else:
+                    requeued += 1
                 slot.attempts = resumption.attempts.get(task_id, 0)
         for slot in self._slots.values():
-            if slot.state is TaskState.PENDING:
+            if slot.state is TaskState.PENDING and slot.task.depends_on:
                 slot.waiting_on = sum(
                     1 for dep in slot.task.depends_on if self._slots[dep].state is not TaskState.SUCCEEDED
                 )
-        # Dependents of tasks that failed before the resume are skipped again, with the reason.
-        for task_id, slot in self._slots.items():
-            if slot.state is TaskState.FAILED:
-                self._skip_dependents(task_id)
+        if resumption is not None:
+            # Dependents of tasks that failed before the resume are skipped again, with the reason.
+            for task_id, slot in self._slots.items():
+                if slot.state is TaskState.FAILED:
+                    self._skip_dependents(task_id)
         return requeued
 
     # -- dispatch --------------------------------------------------------------------------
@@ -285,10 +300,10 @@ class RunExecution:
         task = slot.task
         outputs = {dep: self._slots[dep].output for dep in task.depends_on}
         prompt = render_prompt(task, outputs)
-        settings = self._spec.engine_settings.get(slot.engine.name, {})
         key: str | None = None
         cached: TaskResult | None = None
         if self._spec.use_cache:
+            settings = self._spec.engine_settings.get(slot.engine.name, {})
             key = await self._fingerprint(task, prompt, slot.engine, settings)
             cached = await self._store.cached_result(key)
         # While the cache was consulted this task may have been cancelled, or the run stopped.
@@ -311,7 +326,7 @@ class RunExecution:
                 run_id=self.run_id, task_id=task_id, state=TaskState.RUNNING, attempt=attempt.number
             )
         )
-        result = await self._call_engine(task_id, slot, prompt)
+        result = await self._call_engine(task_id, slot, prompt, outputs)
         attempt.finished_at = time.time()
         attempt.error = result.error
         attempt.state = TaskState.SUCCEEDED if result.ok else TaskState.FAILED
@@ -348,7 +363,9 @@ class RunExecution:
             if self._limits.fail_fast:
                 self.cancel_others(f"fail-fast: task {task_id} failed")
 
-    async def _call_engine(self, task_id: str, slot: _Slot, prompt: str) -> TaskResult:
+    async def _call_engine(
+        self, task_id: str, slot: _Slot, prompt: str, outputs: Mapping[str, str]
+    ) -> TaskResult:
         engine = self._engines[slot.engine.name]
         task = slot.task
         workdir = self._workdir / task.options.workdir if task.options.workdir else self._workdir
@@ -359,25 +376,28 @@ class RunExecution:
             options=task.options,
             workdir=workdir,
             attempt=slot.attempts,
-            context={dep: self._slots[dep].output for dep in task.depends_on},
+            context=outputs,
         )
         started = time.monotonic()
         result: TaskResult | None = None
-        with anyio.CancelScope() as scope:
+        timeout = task.options.timeout
+        # One scope for both ways an attempt is stopped: its deadline, or `_cancel_scope` (which
+        # leaves a reason behind; a cancel without one is the deadline's).
+        deadline = anyio.current_time() + timeout if timeout is not None else math.inf
+        with anyio.CancelScope(deadline=deadline) as scope:
             slot.scope = scope
-            with anyio.move_on_after(task.options.timeout) as deadline:
-                try:
-                    result = await engine.run(request, lambda event: self._relay(task_id, slot, event))
-                except Exception as error:  # an engine bug is recorded as data, never raised into the run
-                    result = TaskResult(
-                        error=TaskError(kind=ErrorKind.INTERNAL, message=f"{type(error).__name__}: {error}")
-                    )
+            try:
+                result = await engine.run(request, lambda event: self._relay(task_id, slot, event))
+            except Exception as error:  # an engine bug is recorded as data, never raised into the run
+                result = TaskResult(
+                    error=TaskError(kind=ErrorKind.INTERNAL, message=f"{type(error).__name__}: {error}")
+                )
         slot.scope = None
         elapsed = time.monotonic() - started
         if result is not None:
             return result if result.duration_s else result.model_copy(update={"duration_s": elapsed})
-        if deadline.cancelled_caught:
-            message = f"timed out after {task.options.timeout:g}s; the agent's process tree was stopped"
+        if slot.cancel_reason is None and timeout is not None:
+            message = f"timed out after {timeout:g}s; the agent's process tree was stopped"
             return TaskResult(duration_s=elapsed, error=TaskError(kind=ErrorKind.TIMEOUT, message=message))
         reason = slot.cancel_reason or "cancelled by request"
         return TaskResult(duration_s=elapsed, error=TaskError(kind=ErrorKind.CANCELLED, message=reason))
@@ -518,8 +538,15 @@ class RunExecution:
     def _cancel_running(self, reason: str) -> None:
         for slot in self._slots.values():
             if slot.scope is not None:
-                slot.cancel_reason = reason
-                slot.scope.cancel()
+                self._cancel_scope(slot, reason)
+
+    @staticmethod
+    def _cancel_scope(slot: _Slot, reason: str) -> None:
+        assert slot.scope is not None
+        # A deadline that fired first has already cancelled the scope: the attempt timed out.
+        if not slot.scope.cancel_called:
+            slot.cancel_reason = reason
+        slot.scope.cancel()
 
     def _stop(self, reason: str, state: TaskState) -> None:
         """No new task starts; every task not yet started ends in `state` with `reason`."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +22,11 @@ from parallelai.engines.base import Engine, EngineStatus
 from parallelai.engines.registry import EngineRegistry, default_registry
 from parallelai.errors import InputError, RunNotFoundError, TaskNotFoundError, sole_exception
 from parallelai.events import Event, RunCreated, RunFinished
-from parallelai.models import EngineSpec, RunSpec, RunState, RunSummary, TaskRecord, TaskState
+from parallelai.models import EngineSpec, RunSpec, RunState, RunSummary, Task, TaskRecord, TaskState
 from parallelai.orchestration.bus import EventBus
 from parallelai.orchestration.dag import assign_ids, validate_graph
 from parallelai.orchestration.scheduler import Resumption, RunExecution
-from parallelai.orchestration.store import RunRow, Store
+from parallelai.orchestration.store import RunRow, RunTotals, Store
 from parallelai.paths import default_store_path
 
 OUTSIDE_CANCEL_POLL_S = 0.5
@@ -74,7 +74,7 @@ class OrchestrationService:
         return plan_spec(spec, self.registry)
 
     def _engines_for(self, spec: RunSpec) -> dict[str, Engine]:
-        names = {EngineSpec.parse(task.engine or spec.default_engine).name for task in spec.tasks}
+        names = _engine_names(spec.tasks, spec.default_engine)
         engines: dict[str, Engine] = {}
         for name in sorted(names):
             try:
@@ -163,8 +163,7 @@ class OrchestrationService:
         """`parallelai cancel` from another process marks the stored run; the owner notices here."""
         while True:
             await anyio.sleep(OUTSIDE_CANCEL_POLL_S)
-            row = await self.store.get_run(run_id)
-            if row is not None and row.state is RunState.CANCELLED:
+            if await self.store.run_state(run_id) is RunState.CANCELLED:
                 execution.cancel("run cancelled from another process")
                 return
 
@@ -203,8 +202,10 @@ class OrchestrationService:
 
     async def summary(self, run_id: str) -> RunSummary:
         await self.store.flush()
-        row = await self._row(run_id)
-        return await self._summary(row)
+        found = await self.store.run_with_totals(run_id)
+        if found is None:
+            raise RunNotFoundError(run_id)
+        return _summary(*found)
 
     async def spec(self, run_id: str) -> RunSpec:
         """The run as it was planned: its tasks, limits and (resolved) workdir."""
@@ -212,7 +213,10 @@ class OrchestrationService:
 
     async def list_runs(self, state: RunState | None = None, limit: int = 50) -> list[RunSummary]:
         await self.store.flush()
-        return [await self._summary(row) for row in await self.store.list_runs(state, limit)]
+        return [
+            _summary(row, await self.store.run_totals(row.id))
+            for row in await self.store.list_runs(state, limit)
+        ]
 
     async def tasks(self, run_id: str) -> list[TaskRecord]:
         await self.store.flush()
@@ -254,20 +258,20 @@ class OrchestrationService:
             raise RunNotFoundError(run_id)
         return row
 
-    async def _summary(self, row: RunRow) -> RunSummary:
-        totals = await self.store.run_totals(row.id)
-        return RunSummary(
-            id=row.id,
-            name=row.name,
-            strategy=row.spec.strategy,
-            state=row.state,
-            created_at=row.created_at,
-            finished_at=row.finished_at,
-            counts=totals.counts,
-            usage=totals.usage,
-            reused=totals.reused,
-            note=row.note,
-        )
+
+def _summary(row: RunRow, totals: RunTotals) -> RunSummary:
+    return RunSummary(
+        id=row.id,
+        name=row.name,
+        strategy=row.spec.strategy,
+        state=row.state,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        counts=totals.counts,
+        usage=totals.usage,
+        reused=totals.reused,
+        note=row.note,
+    )
 
 
 def plan_spec(spec: RunSpec, registry: EngineRegistry) -> RunSpec:
@@ -277,7 +281,7 @@ def plan_spec(spec: RunSpec, registry: EngineRegistry) -> RunSpec:
     if not tasks:
         raise InputError("a run needs at least one task")
     validate_graph(tasks)
-    registry.require(sorted({EngineSpec.parse(task.engine or spec.default_engine).name for task in tasks}))
+    registry.require(sorted(_engine_names(tasks, spec.default_engine)))
     for task in tasks:
         for name in task.files:
             path = (workdir / name).resolve()
@@ -286,6 +290,11 @@ def plan_spec(spec: RunSpec, registry: EngineRegistry) -> RunSpec:
             if not path.is_file():
                 raise InputError(f"task {task.id!r}: input file {name!r} does not exist in {workdir}")
     return spec.model_copy(update={"tasks": tasks, "workdir": str(workdir)})
+
+
+def _engine_names(tasks: Sequence[Task], default: str) -> set[str]:
+    # Each distinct `name[:model]` is parsed once, not once per task.
+    return {EngineSpec.parse(engine).name for engine in {task.engine or default for task in tasks}}
 
 
 def _new_run_id() -> str:

@@ -9,6 +9,7 @@ second connection; both connections are only touched from worker threads, never 
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
+from pydantic import BaseModel
 
 from parallelai.errors import StoreError
 from parallelai.events import EVENT_ADAPTER, Event
@@ -102,6 +104,15 @@ class Store:
             raise StoreError(f"the store at {self.path} stopped accepting writes: {self._failure}")
         self._pending.append((sql, params))
         self._queued += 1
+        if len(self._pending) == 1:  # the first of a batch wakes the writer; it takes them all
+            self._wake.set()
+
+    def enqueue_all(self, writes: Sequence[Write]) -> None:
+        """Queue many writes at once, in order (10,000 task rows in one call, not 10,000)."""
+        if self._failure is not None:
+            raise StoreError(f"the store at {self.path} stopped accepting writes: {self._failure}")
+        self._pending.extend(writes)
+        self._queued += len(writes)
         self._wake.set()
 
     async def flush(self) -> None:
@@ -131,8 +142,7 @@ class Store:
 
     async def write_now(self, writes: Iterable[Write]) -> None:
         """Queue `writes` and wait for their commit (for things that must be durable first)."""
-        for sql, params in writes:
-            self.enqueue(sql, params)
+        self.enqueue_all(list(writes))
         await self.flush()
 
     # -- runs and tasks ----------------------------------------------------------------------
@@ -145,18 +155,9 @@ class Store:
                 (run_id, spec.name, spec.strategy, RunState.PENDING, _spec_json(spec), now),
             )
         ]
+        pending = TaskState.PENDING
         writes.extend(
-            (
-                "INSERT INTO tasks (run_id, id, position, spec, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    run_id,
-                    task.id,
-                    position,
-                    task.model_dump_json(exclude_unset=True),
-                    TaskState.PENDING,
-                    now,
-                ),
-            )
+            (_INSERT_TASK, (run_id, task.id, position, _json(task, exclude_unset=True), pending, now))
             for position, task in enumerate(spec.tasks)
         )
         await self.write_now(writes)
@@ -169,16 +170,12 @@ class Store:
         )
 
     def set_task_state(self, run_id: str, task_id: str, state: TaskState, reason: str | None = None) -> None:
-        self.enqueue(
-            "UPDATE tasks SET state = ?, reason = ?, updated_at = ? WHERE run_id = ? AND id = ?",
-            (state, reason, time.time(), run_id, task_id),
-        )
+        self.enqueue(_SET_TASK_STATE, (state, reason, time.time(), run_id, task_id))
 
     def record_attempt(self, run_id: str, task_id: str, attempt: Attempt) -> None:
         error = attempt.error
         self.enqueue(
-            "INSERT OR REPLACE INTO attempts (run_id, task_id, number, started_at, finished_at, state, "
-            "error_kind, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            _RECORD_ATTEMPT,
             (
                 run_id,
                 task_id,
@@ -194,13 +191,12 @@ class Store:
     def record_result(self, run_id: str, task_id: str, result: TaskResult, fingerprint: str | None) -> None:
         usage = result.usage
         self.enqueue(
-            "INSERT OR REPLACE INTO results (run_id, task_id, fingerprint, body, ok, reused, input_tokens, "
-            "output_tokens, cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            _RECORD_RESULT,
             (
                 run_id,
                 task_id,
                 fingerprint,
-                result.model_dump_json(),
+                _json(result),
                 result.ok,
                 result.reused,
                 usage.input_tokens,
@@ -210,10 +206,7 @@ class Store:
         )
 
     def append_event(self, event: Event) -> None:
-        self.enqueue(
-            "INSERT INTO events (seq, run_id, type, body) VALUES (?, ?, ?, ?)",
-            (event.seq, event.run_id, event.type, event.model_dump_json()),
-        )
+        self.enqueue(_APPEND_EVENT, (event.seq, event.run_id, event.type, _json(event)))
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -221,13 +214,25 @@ class Store:
         return await anyio.to_thread.run_sync(query, self._reader, limiter=self._read_lock)
 
     async def get_run(self, run_id: str) -> RunRow | None:
-        row = await self._read(
-            lambda db: db.execute(
-                "SELECT id, name, strategy, state, spec, created_at, finished_at, note FROM runs WHERE id = ?",
-                (run_id,),
-            ).fetchone()
-        )
+        row = await self._read(lambda db: db.execute(_SELECT_RUN, (run_id,)).fetchone())
         return _run_row(row) if row else None
+
+    async def run_with_totals(self, run_id: str) -> tuple[RunRow, RunTotals] | None:
+        """`get_run` and `run_totals` in one trip to the reader thread (a summary needs both)."""
+
+        def query(db: sqlite3.Connection) -> tuple[tuple[Any, ...], RunTotals] | None:
+            row = db.execute(_SELECT_RUN, (run_id,)).fetchone()
+            return (row, _totals(db, run_id)) if row else None
+
+        found = await self._read(query)
+        return (_run_row(found[0]), found[1]) if found else None
+
+    async def run_state(self, run_id: str) -> RunState | None:
+        """Just the state of a run: cheaper than `get_run`, which parses the whole spec."""
+        row = await self._read(
+            lambda db: db.execute("SELECT state FROM runs WHERE id = ?", (run_id,)).fetchone()
+        )
+        return RunState(row[0]) if row else None
 
     async def list_runs(self, state: RunState | None = None, limit: int = 50) -> list[RunRow]:
         where, params = ("WHERE state = ?", (state, limit)) if state else ("", (limit,))
@@ -248,22 +253,7 @@ class Store:
         return [row[0] for row in rows]
 
     async def run_totals(self, run_id: str) -> RunTotals:
-        def query(db: sqlite3.Connection) -> RunTotals:
-            counts = dict.fromkeys(TaskState, 0)
-            for state, count in db.execute(
-                "SELECT state, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY state", (run_id,)
-            ):
-                counts[TaskState(state)] = count
-            # A reused result keeps what it cost when it was made; this run spent nothing on it.
-            sums = db.execute(
-                "SELECT COALESCE(SUM(input_tokens * (1 - reused)), 0), COALESCE(SUM(output_tokens * (1 - reused)), 0), "
-                "COALESCE(SUM(cost_usd * (1 - reused)), 0), COALESCE(SUM(reused), 0) FROM results WHERE run_id = ?",
-                (run_id,),
-            ).fetchone()
-            usage = Usage(input_tokens=sums[0], output_tokens=sums[1], cost_usd=sums[2])
-            return RunTotals(counts=counts, usage=usage, reused=sums[3])
-
-        return await self._read(query)
+        return await self._read(lambda db: _totals(db, run_id))
 
     async def task_records(self, run_id: str, task_id: str | None = None) -> list[TaskRecord]:
         """Tasks of a run in plan order, with results and attempts (one task when `task_id` is given)."""
@@ -334,6 +324,30 @@ class Store:
         return int(row[0])
 
 
+_SELECT_RUN = "SELECT id, name, strategy, state, spec, created_at, finished_at, note FROM runs WHERE id = ?"
+
+
+def _totals(db: sqlite3.Connection, run_id: str) -> RunTotals:
+    counts = dict.fromkeys(TaskState, 0)
+    for state, count in db.execute(
+        "SELECT state, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY state", (run_id,)
+    ):
+        counts[TaskState(state)] = count
+    # A reused result keeps what it cost when it was made; this run spent nothing on it.
+    sums = db.execute(
+        "SELECT COALESCE(SUM(input_tokens * (1 - reused)), 0), COALESCE(SUM(output_tokens * (1 - reused)), 0), "
+        "COALESCE(SUM(cost_usd * (1 - reused)), 0), COALESCE(SUM(reused), 0) FROM results WHERE run_id = ?",
+        (run_id,),
+    ).fetchone()
+    usage = Usage(input_tokens=sums[0], output_tokens=sums[1], cost_usd=sums[2])
+    return RunTotals(counts=counts, usage=usage, reused=sums[3])
+
+
+def _json(model: BaseModel, *, exclude_unset: bool = False) -> str:
+    """`model.model_dump_json()` without its keyword handling: ~0.8 us less, for every event."""
+    return model.__pydantic_serializer__.to_json(model, exclude_unset=exclude_unset).decode()
+
+
 def _spec_json(spec: RunSpec) -> str:
     # Tasks live in their own rows; the run keeps the rest of its spec.
     return spec.model_dump_json(exclude={"tasks"})
@@ -353,18 +367,81 @@ def _run_row(row: tuple[Any, ...]) -> RunRow:
     )
 
 
+# The writes made for every task, and how to make many rows of each with one statement.
+#
+# Why: sqlite3 lets go of the GIL for every statement it steps (every row of an executemany) and
+# must take it back before the next one. While the event loop is busy, that takes up to the 5 ms
+# switch interval each time: a 900-row commit took 1.9 ms beside an idle loop and 500 ms beside a
+# busy one, so during a burst of finishing tasks the writer stood still and the run's final flush
+# (what a caller waits for) had the whole burst left to write. A few hundred rows per statement
+# make that a handful of waits per commit instead of one per row.
+_INSERT_TASK = "INSERT INTO tasks (run_id, id, position, spec, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+_SET_TASK_STATE = "UPDATE tasks SET state = ?, reason = ?, updated_at = ? WHERE run_id = ? AND id = ?"
+_RECORD_ATTEMPT = (
+    "INSERT OR REPLACE INTO attempts (run_id, task_id, number, started_at, finished_at, state, "
+    "error_kind, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_RECORD_RESULT = (
+    "INSERT OR REPLACE INTO results (run_id, task_id, fingerprint, body, ok, reused, input_tokens, "
+    "output_tokens, cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_APPEND_EVENT = "INSERT INTO events (seq, run_id, type, body) VALUES (?, ?, ?, ?)"
+_MULTI_ROW_INSERTS = frozenset({_INSERT_TASK, _RECORD_ATTEMPT, _RECORD_RESULT, _APPEND_EVENT})
+# A few fixed statement sizes, so that every statement is prepared once and then found in the
+# connection's cache; at most 9 parameters a row keeps 100 rows within SQLite's 999 variables.
+_STATEMENT_ROWS = (100, 20, 5, 1)
+_UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)  # UPDATE ... FROM (VALUES ...)
+
+
+@functools.cache
+def _insert_rows(sql: str, rows: int) -> str:
+    """`INSERT ... VALUES (?, ?)` for `rows` rows; they are inserted in order, as one by one."""
+    head, values = sql.split(" VALUES ")
+    return f"{head} VALUES {', '.join([values] * rows)}"
+
+
+@functools.cache
+def _set_task_states(rows: int) -> str:
+    values = ", ".join(["(?, ?, ?, ?, ?)"] * rows)  # the parameters of `_SET_TASK_STATE`, in order
+    return (
+        "UPDATE tasks SET state = v.column1, reason = v.column2, updated_at = v.column3 "
+        f"FROM (VALUES {values}) AS v WHERE tasks.run_id = v.column4 AND tasks.id = v.column5"
+    )
+
+
+def _write_rows(db: sqlite3.Connection, sql: str, rows: list[Sequence[Any]]) -> None:
+    """Consecutive writes of one statement, applied in order."""
+    many: Callable[[int], str]
+    if sql in _MULTI_ROW_INSERTS:
+        many = functools.partial(_insert_rows, sql)
+    elif sql == _SET_TASK_STATE and _UPDATE_FROM:
+        # One UPDATE ... FROM applies one row per task, so only a task's last state is kept:
+        # each state change sets every column, so that is what applying all of them would leave.
+        rows = list({(row[3], row[4]): row for row in rows}.values())
+        many = _set_task_states
+    else:
+        db.executemany(sql, rows)
+        return
+    start = 0
+    for size in _STATEMENT_ROWS:
+        statement = many(size) if size > 1 else sql
+        while len(rows) - start >= size:
+            db.execute(statement, [value for row in rows[start : start + size] for value in row])
+            start += size
+
+
 def _commit(db: sqlite3.Connection, batch: list[Write]) -> None:
     db.execute("BEGIN IMMEDIATE")
     try:
-        # Consecutive writes of one statement go in one executemany; order is kept, which matters
-        # (an attempt's insert must come before its update).
+        # Consecutive writes of one statement go together; order is kept, which matters (an
+        # attempt's insert must come before its update).
         start = 0
         while start < len(batch):
             sql = batch[start][0]
             end = start + 1
             while end < len(batch) and batch[end][0] is sql:
                 end += 1
-            db.executemany(sql, [params for _, params in batch[start:end]])
+            _write_rows(db, sql, [params for _, params in batch[start:end]])
             start = end
     except BaseException:
         db.execute("ROLLBACK")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -145,3 +148,32 @@ def test_the_child_environment_is_an_allow_list_plus_what_is_asked_for(
     assert env["WANTED"] == "yes"
     assert env["EXTRA"] == "1"
     assert "OPENAI_API_KEY" not in env
+
+
+@pytest.mark.skipif(
+    sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"),
+    reason="Python 3.12 watches children through pidfds by itself",
+)
+def test_children_are_watched_through_pidfds_on_any_loop_and_any_thread() -> None:
+    async def exit_codes() -> list[int]:
+        codes: dict[int, int] = {}
+
+        async def one(code: int) -> None:
+            codes[code] = (await run_process(["sh", "-c", f"exit {code}"])).returncode
+
+        async with anyio.create_task_group() as group:
+            for code in range(6):
+                group.start_soon(one, code)
+        return [codes[code] for code in range(6)]
+
+    # One loop after another in this thread, and one in a thread of its own: the watcher is not
+    # bound to the loop that first spawned a child (as asyncio.PidfdChildWatcher would be).
+    in_thread: list[list[int]] = []
+    worker = threading.Thread(target=lambda: in_thread.append(anyio.run(exit_codes)))
+    assert anyio.run(exit_codes) == list(range(6))
+    worker.start()
+    worker.join(timeout=30)
+    assert anyio.run(exit_codes) == list(range(6))
+    assert in_thread == [list(range(6))]
+    if sys.version_info < (3, 12):
+        assert type(asyncio.get_child_watcher()).__name__ == "_PidfdWatcher"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from parallelai.errors import RunNotFoundError, StoreError, TaskNotFoundError
-from parallelai.models import RunState
+from parallelai.models import Attempt, RunState, TaskState
 from parallelai.orchestration._schema import MIGRATIONS
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.orchestration.store import Store
@@ -126,3 +126,34 @@ async def test_runs_are_listed_newest_first_and_filtered_by_state(service: Orche
     assert [run.id for run in await service.list_runs()] == [bad.id, ok.id]
     assert [run.id for run in await service.list_runs(RunState.FAILED)] == [bad.id]
     assert [run.id for run in await service.list_runs(limit=1)] == [bad.id]
+
+
+async def test_the_state_of_a_run_can_be_read_on_its_own(service: OrchestrationService) -> None:
+    summary, _ = await run_to_end(service, run_spec([echo_task("a")]))
+
+    assert await service.store.run_state(summary.id) is RunState.SUCCEEDED
+    assert await service.store.run_state("r-unknown") is None
+
+
+async def test_a_group_commit_of_many_rows_keeps_their_order_and_each_task_s_last_state(
+    store_path: Path,
+) -> None:
+    # 257 tasks: several multi-row statements of every size, and single rows left over.
+    spec = run_spec([echo_task(f"t{i}") for i in range(257)])
+    async with Store.open(store_path) as store:
+        await store.create_run("r1", spec)
+        for task in spec.tasks:  # one run of 514 updates, two for every task
+            store.set_task_state("r1", task.id, TaskState.RUNNING)
+            store.set_task_state("r1", task.id, TaskState.SUCCEEDED, "done")
+        attempt = Attempt(number=1, started_at=1.0)
+        for task in spec.tasks:  # every attempt inserted, then replaced, in one run of writes
+            store.record_attempt("r1", task.id, attempt)
+        for task in spec.tasks:
+            store.record_attempt("r1", task.id, attempt.model_copy(update={"state": TaskState.SUCCEEDED}))
+        await store.flush()
+        records = await store.task_records("r1")
+
+    assert [record.task.id for record in records] == [task.id for task in spec.tasks]
+    assert {(record.state, record.reason) for record in records} == {(TaskState.SUCCEEDED, "done")}
+    assert {len(record.attempts) for record in records} == {1}
+    assert {record.attempts[0].state for record in records} == {TaskState.SUCCEEDED}

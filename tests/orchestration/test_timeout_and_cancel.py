@@ -234,3 +234,29 @@ async def test_cancelling_a_task_that_waits_to_retry_ends_it_and_skips_its_depen
     assert records["waiting"].state is TaskState.CANCELLED
     assert len(records["waiting"].attempts) == 1
     assert records["after"].state is TaskState.SKIPPED
+
+
+async def test_a_timeout_stays_a_timeout_when_the_run_is_cancelled_while_the_agent_winds_down(
+    service: OrchestrationService,
+) -> None:
+    # The command ignores SIGTERM (and so does its `sleep`), so after its deadline it takes the
+    # whole grace period to go; the run is cancelled in the middle of that.
+    task = Task(
+        id="slow-to-stop",
+        prompt="x",
+        engine="command",
+        options=TaskOptions(
+            timeout=0.2,
+            retries=0,
+            engine_options={"shell": "trap '' TERM; sleep 30", "kill_grace_s": 2.0},
+        ),
+    )
+    run_id = await service.submit(RunSpec(tasks=[task]))
+    await wait_for_state(service, run_id, "slow-to-stop", TaskState.RUNNING)
+    await anyio.sleep(0.7)  # well past the deadline, well inside the grace period
+
+    summary = await service.cancel(run_id)
+
+    assert summary.state is RunState.CANCELLED
+    record = await service.task(run_id, "slow-to-stop")
+    assert [attempt.error.kind for attempt in record.attempts if attempt.error] == [ErrorKind.TIMEOUT]
