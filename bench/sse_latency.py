@@ -34,7 +34,7 @@ TARGET_P99_MS = 50.0
 ENGINE_EVENT = "task.output"  # what the echo engine emits; state and usage events ride along
 
 
-def _percentile(values: list[float], fraction: float) -> float:
+def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
@@ -112,7 +112,7 @@ def render(latencies: dict[str, list[float]]) -> str:
                 kind,
                 f"{len(values):,}",
                 f"{statistics.median(values):.1f}",
-                f"{_percentile(values, 0.99):.1f}",
+                f"{percentile(values, 0.99):.1f}",
                 f"{max(values):.1f}",
             )
         )
@@ -124,7 +124,7 @@ def render(latencies: dict[str, list[float]]) -> str:
             "steady state, all types",
             f"{len(everything):,}",
             f"{statistics.median(everything):.1f}",
-            f"{_percentile(everything, 0.99):.1f}",
+            f"{percentile(everything, 0.99):.1f}",
             f"{max(everything):.1f}",
         )
     )
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     latencies = anyio.run(measure, args.tasks, args.parallel, args.min_latency, args.max_latency)
     print(render(latencies))
-    p99 = _percentile(latencies[ENGINE_EVENT], 0.99)
+    p99 = percentile(latencies[ENGINE_EVENT], 0.99)
     verdict = "PASS" if p99 <= TARGET_P99_MS else "FAIL"
     print(
         f"engine event ({ENGINE_EVENT}) to SSE client p99 {p99:.1f} ms; target <= {TARGET_P99_MS:g} ms: {verdict}"
