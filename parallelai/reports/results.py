@@ -118,6 +118,16 @@ def findings_in(records: Iterable[TaskRecord]) -> list[Finding]:
     return aggregate(raw)
 
 
+def reports_findings(records: Iterable[TaskRecord]) -> bool:
+    """Whether any task was asked for findings (its output schema has them): a review or an audit."""
+    for record in records:
+        schema = record.task.options.output_schema
+        properties = schema.get("properties") if isinstance(schema, Mapping) else None
+        if isinstance(properties, Mapping) and "findings" in properties:
+            return True
+    return False
+
+
 def patches_in(records: Iterable[TaskRecord]) -> dict[str, str]:
     """Unified diffs the agents reported (`{"patch": ...}` answers), by the file they change."""
     found: dict[str, str] = {}

@@ -79,6 +79,15 @@ def test_showing_a_run_clears_the_files_of_the_run_shown_before(tmp_path: Path) 
     ]
 
 
+def test_a_review_that_found_nothing_clears_the_diagnostics_shown(tmp_path: Path) -> None:
+    published: list[PublishDiagnosticsParams] = []
+    board = DiagnosticsBoard(published.append)
+    board.show(FindingsReport("r1", tmp_path, (Finding(file="a.py", title="A"),)))
+    published.clear()
+    assert board.show(FindingsReport("r2", tmp_path, (), reviewed=True))
+    assert [(p.uri, p.diagnostics) for p in published] == [((tmp_path / "a.py").as_uri(), [])]
+
+
 def test_a_run_without_findings_leaves_the_diagnostics_shown_alone(tmp_path: Path) -> None:
     published: list[PublishDiagnosticsParams] = []
     board = DiagnosticsBoard(published.append)

@@ -44,6 +44,7 @@ async def test_a_review_template_run_reports_findings_on_the_files_it_reviewed(
     assert run.state is RunState.SUCCEEDED
     assert run.total == 3  # app/__init__.py, models.py, views.py
     assert found.workdir == str(repo)
+    assert found.reviewed
     assert found.findings, "the echo engine answers each review task with the template's example finding"
     assert {finding.file for finding in found.findings} <= {
         "app/__init__.py",
@@ -61,6 +62,7 @@ async def test_a_run_of_plain_prompts_has_no_findings(daemon: Harness) -> None:
         found = parse(await daemon.http.get(f"/v1/runs/{run_id}/findings"), RunFindings)
     assert found.findings == []
     assert found.patches == {}
+    assert not found.reviewed
 
 
 async def test_an_unknown_template_is_a_422_that_lists_the_installed_ones(daemon: Harness) -> None:

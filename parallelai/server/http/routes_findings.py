@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.reports.findings import counts_by_severity
-from parallelai.reports.results import findings_in, patches_in
+from parallelai.reports.results import findings_in, patches_in, reports_findings
 from parallelai.server.http.endpoint import Endpoint, json_response
 from parallelai.server.http.schemas import RunFindings
 
@@ -22,6 +22,7 @@ def findings_endpoints(service: OrchestrationService) -> list[Endpoint]:
             RunFindings(
                 run_id=run_id,
                 workdir=spec.workdir or "",
+                reviewed=reports_findings(records),
                 findings=findings,
                 counts=counts_by_severity(findings),
                 patches=patches_in(records),

@@ -166,6 +166,9 @@ class RunFindings(BaseModel):
 
     run_id: str
     workdir: str = Field(description="the run's workspace root; finding files are relative to it")
+    reviewed: bool = Field(
+        False, description="its tasks report findings (a review or audit): no findings means none found"
+    )
     findings: list[Finding]
     counts: dict[str, int] = Field(description="findings per severity")
     patches: dict[str, str] = Field(default_factory=dict, description="unified diffs, by file")

@@ -59,12 +59,13 @@ class FindingsReport:
     root: Path
     findings: tuple[Finding, ...]
     patches: Mapping[str, str] = field(default_factory=dict)
+    reviewed: bool = False  # a review or audit: no findings means a clean bill, not "not a review"
 
     @classmethod
     def of(cls, found: RunFindings, default_root: Path) -> FindingsReport:
         # A run started without a workdir ran in the daemon's directory; the workspace is the best guess.
         root = Path(found.workdir) if found.workdir else default_root
-        return cls(found.run_id, root, tuple(found.findings), dict(found.patches))
+        return cls(found.run_id, root, tuple(found.findings), dict(found.patches), found.reviewed)
 
     def path_of(self, file: str) -> Path:
         return Path(os.path.normpath(self.root / file))
@@ -99,9 +100,10 @@ class DiagnosticsBoard:
         self._reports: dict[str, FindingsReport] = {}
 
     def show(self, report: FindingsReport) -> bool:
-        """Publish the run's findings; a run without any changes nothing (it may not be a review at all)."""
+        """Publish the run's findings. A review that found nothing clears what was shown; any other
+        run without findings (a plain prompts run) changes nothing."""
         self.keep(report)
-        if not report.findings:
+        if not report.findings and not report.reviewed:
             return False
         fresh = report.diagnostics()
         previous = self._shown.diagnostics() if self._shown else {}
