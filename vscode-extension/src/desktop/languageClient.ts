@@ -10,6 +10,7 @@ import type { DaemonApi } from '../common/daemon/api';
 import { errorMessage } from '../common/daemon/errors';
 import { LspDaemonApi } from '../common/daemon/lspApi';
 import { readSettings } from '../common/settings';
+import { taskToOpen } from './serverCommands';
 import type { Logger } from '../common/util/logger';
 
 export class LanguageServerConnector implements Connector {
@@ -38,6 +39,15 @@ export class LanguageServerConnector implements Connector {
       // The server reads the files it publishes findings for, and offers fixes on them.
       documentSelector: [{ scheme: 'file' }],
       outputChannelName: 'ParallelAI Language Server',
+      middleware: {
+        executeCommand: async (name, args, next): Promise<unknown> => {
+          const task = taskToOpen(name, args);
+          if (task === undefined) {
+            return (await next(name, args)) as unknown;
+          }
+          return vscode.commands.executeCommand('parallelai.showTask', task.runId, task.taskId);
+        },
+      },
     };
     const client = new LanguageClient('parallelai', 'ParallelAI', serverOptions, clientOptions);
     this.client = client;
