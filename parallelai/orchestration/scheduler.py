@@ -53,6 +53,7 @@ from parallelai.models import (
     Usage,
 )
 from parallelai.orchestration._gc import active_run
+from parallelai.orchestration.budget import Budget
 from parallelai.orchestration.bus import EventBus
 from parallelai.orchestration.cache import fingerprint
 from parallelai.orchestration.prompting import render_prompt
@@ -130,7 +131,7 @@ class RunExecution:
         self._stop_as = TaskState.SKIPPED  # what tasks that never started become once stopping
         self._cancelled = False
         self._torn_down = False  # the service is closing: the run stops where it is, to be resumed
-        self._spent = resumption.spent if resumption else Usage()
+        self._budget = Budget(spec.limits, resumption.spent if resumption else None)
         self._reused = resumption.reused if resumption else 0
         self._resumption = resumption
 
@@ -502,33 +503,15 @@ class RunExecution:
     def _account(self, task_id: str, usage: Usage) -> None:
         if not usage.total_tokens and not usage.cost_usd:
             return
-        self._spent = self._spent + usage
-        limits = self._limits
-        if self._stopping is not None:
+        overrun = self._budget.add(usage)
+        if overrun is None or self._stopping is not None:
             return
-        if limits.max_cost_usd is not None and self._spent.cost_usd >= limits.max_cost_usd:
-            self._publish(
-                BudgetReached(
-                    run_id=self.run_id, limit="cost", spent=self._spent.cost_usd, maximum=limits.max_cost_usd
-                )
+        self._publish(
+            BudgetReached(
+                run_id=self.run_id, limit=overrun.limit, spent=overrun.spent, maximum=overrun.maximum
             )
-            self._stop(
-                f"budget reached: spent ${self._spent.cost_usd:.4f} of ${limits.max_cost_usd:.4f}",
-                TaskState.SKIPPED,
-            )
-        elif limits.max_tokens is not None and self._spent.total_tokens >= limits.max_tokens:
-            self._publish(
-                BudgetReached(
-                    run_id=self.run_id,
-                    limit="tokens",
-                    spent=self._spent.total_tokens,
-                    maximum=limits.max_tokens,
-                )
-            )
-            self._stop(
-                f"budget reached: used {self._spent.total_tokens} of {limits.max_tokens} tokens",
-                TaskState.SKIPPED,
-            )
+        )
+        self._stop(overrun.reason, TaskState.SKIPPED)
 
     def cancel_others(self, reason: str) -> None:
         """Fail-fast: stop starting tasks and cancel the running ones."""
@@ -582,7 +565,7 @@ class RunExecution:
             run_id=self.run_id,
             state=state,
             counts=counts,
-            usage=self._spent,
+            usage=self._budget.spent,
             reused=self._reused,
             note=self._stopping,
         )
