@@ -10,11 +10,8 @@ protocol; nothing else may print there.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
-
-import anyio
 
 from parallelai.templates.run import open_service
 
@@ -52,15 +49,3 @@ async def serve_stdio(args: argparse.Namespace) -> int:
     async with open_service(store_path) as service:
         await build_mcp_server(service).run_stdio_async()
     return 0
-
-
-def main_stdio(argv: list[str] | None = None) -> None:
-    """`python -m parallelai.cli.mcp_command`, until `parallelai mcp` is wired into the CLI."""
-    parser = argparse.ArgumentParser(prog="parallelai mcp")
-    parser.add_argument("--store")
-    parser.add_argument("--embedded", action="store_true")
-    sys.exit(anyio.run(serve_stdio, parser.parse_args(argv)))
-
-
-if __name__ == "__main__":
-    main_stdio()

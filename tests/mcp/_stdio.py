@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -13,15 +12,7 @@ from parallelai.paths import STATE_DIR_ENV
 
 
 def mcp_command() -> list[str]:
-    """`python -m parallelai mcp` once the CLI has the command; its module entry point until then."""
-    from parallelai.cli.main import _parser
-
-    wired = any(
-        isinstance(action, argparse._SubParsersAction) and "mcp" in action.choices
-        for action in _parser()._actions
-    )
-    entry = ["-m", "parallelai", "mcp"] if wired else ["-m", "parallelai.cli.mcp_command"]
-    return [sys.executable, *entry]
+    return [sys.executable, "-m", "parallelai", "mcp"]
 
 
 def stdio_server(workdir: Path) -> StdioServerParameters:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -11,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from parallelai.cli import main as cli_main
-from parallelai.cli.template_commands import add_template_commands
 from tests.support.fixtures import cli_bin, model_server  # noqa: F401  (the claude-code template tests)
 
 SAMPLE_REPO = Path(__file__).resolve().parent / "sample_repo"
@@ -40,19 +38,9 @@ def run_count(store: Path) -> int:
         return int(db.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
 
 
-def _parser_with_templates(original: Callable[[], argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    parser = original()
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if "execute" not in commands.choices:  # until main.py wires the template verbs in itself
-        add_template_commands(commands)
-    return parser
-
-
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, store_path: Path) -> Callable[[Sequence[str]], int]:
+def cli(store_path: Path) -> Callable[[Sequence[str]], int]:
     """`cli([...])` runs `parallelai --store STORE ...` in-process and returns its exit code."""
-    original = cli_main._parser
-    monkeypatch.setattr(cli_main, "_parser", lambda: _parser_with_templates(original))
 
     def run(argv: Sequence[str]) -> int:
         return cli_main.main(["--store", str(store_path), *argv])

@@ -21,9 +21,10 @@ def catalog_endpoints(service: OrchestrationService, catalog: TemplateCatalog) -
         return json_response([EngineOut(**dict(status)) for status in statuses])
 
     async def list_templates(request: Request) -> Response:
-        summaries = await anyio.to_thread.run_sync(catalog.templates)  # reads YAML files
-        details = [await anyio.to_thread.run_sync(catalog.describe, entry.name) for entry in summaries]
-        return json_response([TemplateOut.of(detail) for detail in details])
+        def describe_all() -> list[TemplateOut]:
+            return [TemplateOut.of(catalog.describe(entry.name)) for entry in catalog.templates()]
+
+        return json_response(await anyio.to_thread.run_sync(describe_all))  # it reads YAML files
 
     async def health(request: Request) -> Response:
         return json_response(Health(pid=os.getpid(), version=_version(), last_seq=service.bus.last_seq))
