@@ -93,7 +93,12 @@ describe('VS Code for the Web', { timeout: 300_000 }, () => {
         await input().fill(`>${title}`, { timeout: 3_000 });
         // Enter runs the focused row: wait until the filter has put the command there.
         await page.locator('.quick-input-widget .monaco-list-row.focused', { hasText: title }).waitFor({ timeout: 5_000 });
-        await input().press('Enter', { timeout: 3_000 });
+        // A view that finishes opening takes the focus and closes the palette; Enter would then
+        // land nowhere and the command silently not run. Press it only into the palette's own box.
+        if (!(await input().evaluate((box) => box === document.activeElement))) {
+          throw new Error('the palette lost the focus');
+        }
+        await page.keyboard.press('Enter');
         return;
       } catch (error) {
         if (attempt === 4) {
@@ -136,7 +141,8 @@ describe('VS Code for the Web', { timeout: 300_000 }, () => {
       }, WAIT_MS);
     } catch (error) {
       const toasts = await page.locator('.notification-toast').allTextContents();
-      throw new Error(`${error.message}; notifications: ${JSON.stringify(toasts)}`, { cause: error });
+      const daemonLog = daemon.log().split('\n').slice(-30).join('\n  ');
+      throw new Error(`${error.message}; notifications: ${JSON.stringify(toasts)}; the daemon's log ends:\n  ${daemonLog}`, { cause: error });
     }
   }
 
@@ -147,9 +153,14 @@ describe('VS Code for the Web', { timeout: 300_000 }, () => {
     await notification(`ParallelAI: connected to ${daemon.url}`);
   });
 
-  it('starts a review from "Review Workspace" with the workspace settings, and the daemon runs it', { timeout: STEP_MS }, async () => {
-    await page.locator('.activitybar .action-label[aria-label="ParallelAI"]').click(); // the Runs view, to watch it
-    await runCommand('ParallelAI: Review Workspace');
+  it('starts a review from the Runs view\'s "Review Workspace" button with the workspace settings, and the daemon runs it', { timeout: STEP_MS }, async () => {
+    // The Runs view, to watch the run in. Its activity-bar button toggles, so click it only when closed.
+    const welcome = page.locator('.sidebar .welcome-view-content', { hasText: 'No runs yet.' });
+    if (!(await welcome.isVisible())) {
+      await page.locator('.activitybar .action-label[aria-label="ParallelAI"]').click();
+    }
+    // The welcome view's button, not the palette: the view may still be taking the focus.
+    await welcome.getByRole('button', { name: 'Review Workspace' }).click({ timeout: STEP_MS });
     firstRun = await newestRun();
     assert.equal(firstRun.name, 'code_review');
     assert.equal(firstRun.total, WORKSPACE_FILES, 'one review task per source file');
