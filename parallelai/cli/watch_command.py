@@ -16,7 +16,7 @@ import sys
 import termios
 import time
 import tty
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import aclosing
 from typing import Any
 
@@ -42,14 +42,10 @@ def add_watch_command(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "watch", help="live full-screen view of a run in the daemon (q quits, c cancels the run)"
     )
-    _arguments(parser)
-    parser.set_defaults(command=watch_command)
-
-
-def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "run", nargs="?", metavar="RUN", help="the run to watch (default: the newest running)"
     )
+    parser.set_defaults(command=watch_command)
 
 
 async def watch_command(args: argparse.Namespace) -> int:
@@ -159,21 +155,3 @@ def _cbreak(stream: Any) -> Iterator[int | None]:
         yield descriptor
     finally:
         termios.tcsetattr(descriptor, termios.TCSADRAIN, saved)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m parallelai.cli.watch_command [RUN]`: the same command without the rest of the CLI."""
-    parser = argparse.ArgumentParser(prog="parallelai watch", description="Watch a run live.")
-    _arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return anyio.run(watch_command, args)
-    except ParallelAIError as error:
-        print(f"parallelai watch: error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

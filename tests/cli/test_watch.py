@@ -17,7 +17,7 @@ from tests.server._support import echo_run
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 DEADLINE_S = 60.0
-WATCH = [sys.executable, "-m", "parallelai.cli.watch_command"]
+WATCH = [sys.executable, "-m", "parallelai", "watch"]
 TASKS = 80
 
 
@@ -70,4 +70,4 @@ async def test_watching_an_unknown_run_is_an_error(tmp_path: Path) -> None:
     with anyio.fail_after(DEADLINE_S):
         async with daemon_process(tmp_path / "db.sqlite"), terminal([*WATCH, "r-nope"]) as screen:
             await screen.wait_for("r-nope")
-            assert await screen.drain_until_exit() == 1
+            assert await screen.drain_until_exit() == 2  # bad input, as everywhere in the CLI
