@@ -1,6 +1,15 @@
-"""The store's schema as numbered migrations; `PRAGMA user_version` records how far a file has come."""
+"""The store's schema as numbered migrations; `PRAGMA user_version` records how far a file has come.
+
+`connect_pair` opens a store file (creating it private to the user) and brings it up to date.
+"""
 
 from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from parallelai.errors import StoreError
+from parallelai.paths import ensure_private_dir
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: runs, tasks, attempts, results, events.
@@ -58,3 +67,49 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX events_by_run ON events(run_id, seq);
     """,
 )
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = FULL")
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA busy_timeout = 30000")
+    return db
+
+
+def connect_pair(path: Path) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+    ensure_private_dir(path.parent)
+    fresh = not path.exists()
+    try:
+        writer = _connect(path)
+        try:
+            if fresh:
+                path.chmod(0o600)
+            _migrate(writer, path)
+            return writer, _connect(path)
+        except BaseException:
+            writer.close()  # a refused store (e.g. from a newer version) must not stay open
+            raise
+    except sqlite3.DatabaseError as error:
+        raise StoreError(f"cannot open the store at {path}: {error}") from error
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"the store at {path} has schema version {version}, newer than this parallelai "
+                f"understands ({len(MIGRATIONS)}); upgrade parallelai or point --store elsewhere"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in script.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")

@@ -8,10 +8,8 @@ cancel reaches the engine, which tears down whatever it started.
 
 from __future__ import annotations
 
-import math
 import random
 import time
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,26 +17,14 @@ from pathlib import Path
 import anyio
 from anyio.abc import TaskGroup
 
-from parallelai.engines.base import (
-    Activity,
-    Engine,
-    EngineEvent,
-    EngineRequest,
-    RateLimitSignal,
-    TextDelta,
-    UsageReport,
-)
+from parallelai.engines.base import Engine, EngineEvent, EngineRequest
 from parallelai.events import (
     BudgetReached,
     Event,
-    RateLimited,
     RunFinished,
     RunStarted,
-    TaskActivity,
-    TaskOutput,
     TaskRetrying,
     TaskStateChanged,
-    TaskUsage,
 )
 from parallelai.models import (
     Attempt,
@@ -47,15 +33,16 @@ from parallelai.models import (
     RunSpec,
     RunState,
     Task,
-    TaskError,
     TaskResult,
     TaskState,
     Usage,
 )
 from parallelai.orchestration._gc import active_run
+from parallelai.orchestration.admission import Admission
 from parallelai.orchestration.budget import Budget
 from parallelai.orchestration.bus import EventBus
 from parallelai.orchestration.cache import fingerprint
+from parallelai.orchestration.engine_call import StopHandle, bus_event, call_engine
 from parallelai.orchestration.prompting import render_prompt
 from parallelai.orchestration.retry import Backoff
 from parallelai.orchestration.store import Store
@@ -71,8 +58,7 @@ class _Slot:
     waiting_on: int = 0
     attempts: int = 0
     output: str = ""
-    scope: anyio.CancelScope | None = None
-    cancel_reason: str | None = None  # why `scope` was cancelled, when we cancelled it
+    stop: StopHandle = field(default_factory=StopHandle)
     queued: bool = False  # waiting in a ready queue for a slot
     dependents: list[str] = field(default_factory=list)
 
@@ -120,10 +106,8 @@ class RunExecution:
         for task in spec.tasks:
             for dependency in task.depends_on:
                 self._slots[dependency].dependents.append(task.id)
-        self._ready: dict[str, deque[str]] = {}
+        self._admission = Admission(spec.limits)
         self._unannounced: list[str] = []  # made ready since the last dispatch
-        self._running_total = 0
-        self._running: dict[str, int] = {}
         self._finished = 0
         self._done = anyio.Event()
         self._group: TaskGroup | None = None
@@ -178,8 +162,8 @@ class RunExecution:
         slot = self._slots.get(task_id)
         if slot is None or slot.state.is_final:
             return False
-        if slot.scope is not None:
-            self._cancel_scope(slot, "cancelled by request")
+        if slot.stop.active:
+            slot.stop.stop("cancelled by request")
         else:
             self._discard_ready(task_id)
             self._settle(task_id, TaskState.CANCELLED, "cancelled by request")
@@ -225,7 +209,7 @@ class RunExecution:
         slot.state = TaskState.READY
         slot.queued = True
         self._unannounced.append(task_id)
-        self._ready.setdefault(slot.engine.name, deque()).append(task_id)
+        self._admission.enqueue(task_id, slot.engine.name)
 
     def _dispatch(self) -> None:
         self._start_ready_tasks()
@@ -247,29 +231,18 @@ class RunExecution:
             self._group.start_soon(self._attempts_from, task_id, name=f"task {task_id}")
 
     def _take_next(self) -> str | None:
-        """Claim a slot for the next ready task the limits allow, round-robin over engines."""
-        limit = self._limits.max_parallel
-        if self._running_total >= limit or self._stopping is not None:
+        """Claim a slot for the next ready task the limits allow."""
+        if self._stopping is not None:
             return None
-        per_engine = self._limits.per_engine
-        for engine, queue in self._ready.items():
-            if not queue:
-                continue
-            running = self._running.get(engine, 0)
-            if running >= per_engine.get(engine, limit):
-                continue
-            task_id = queue.popleft()
+        task_id = self._admission.take()
+        if task_id is not None:
             self._slots[task_id].queued = False
-            self._running[engine] = running + 1
-            self._running_total += 1
-            return task_id
-        return None
+        return task_id
 
     def _discard_ready(self, task_id: str) -> None:
-        queue = self._ready.get(self._slots[task_id].engine.name)
-        if queue is not None and task_id in queue:
-            queue.remove(task_id)
-        self._slots[task_id].queued = False
+        slot = self._slots[task_id]
+        self._admission.discard(task_id, slot.engine.name)
+        slot.queued = False
 
     # -- one attempt -----------------------------------------------------------------------
 
@@ -289,8 +262,7 @@ class RunExecution:
                 self._torn_down = True
                 raise
             finally:
-                self._running_total -= 1
-                self._running[slot.engine.name] -= 1
+                self._admission.release(slot.engine.name)
             if self._done.is_set() or self._torn_down:
                 return
             next_id = self._take_next()
@@ -367,71 +339,34 @@ class RunExecution:
     async def _call_engine(
         self, task_id: str, slot: _Slot, prompt: str, outputs: Mapping[str, str]
     ) -> TaskResult:
-        engine = self._engines[slot.engine.name]
         task = slot.task
-        workdir = self._workdir / task.options.workdir if task.options.workdir else self._workdir
         request = EngineRequest(
             task_id=task_id,
             prompt=prompt,
             model=slot.engine.model,
             options=task.options,
-            workdir=workdir,
+            workdir=self._workdir / task.options.workdir if task.options.workdir else self._workdir,
             attempt=slot.attempts,
             context=outputs,
         )
-        started = time.monotonic()
-        result: TaskResult | None = None
-        timeout = task.options.timeout
-        # One scope for both ways an attempt is stopped: its deadline, or `_cancel_scope` (which
-        # leaves a reason behind; a cancel without one is the deadline's).
-        deadline = anyio.current_time() + timeout if timeout is not None else math.inf
-        with anyio.CancelScope(deadline=deadline) as scope:
-            slot.scope = scope
-            try:
-                result = await engine.run(request, lambda event: self._relay(task_id, slot, event))
-            except Exception as error:  # an engine bug is recorded as data, never raised into the run
-                result = TaskResult(
-                    error=TaskError(kind=ErrorKind.INTERNAL, message=f"{type(error).__name__}: {error}")
-                )
-        slot.scope = None
-        elapsed = time.monotonic() - started
-        if result is not None:
-            return result if result.duration_s else result.model_copy(update={"duration_s": elapsed})
-        if slot.cancel_reason is None and timeout is not None:
-            message = f"timed out after {timeout:g}s; the agent's process tree was stopped"
-            return TaskResult(duration_s=elapsed, error=TaskError(kind=ErrorKind.TIMEOUT, message=message))
-        reason = slot.cancel_reason or "cancelled by request"
-        return TaskResult(duration_s=elapsed, error=TaskError(kind=ErrorKind.CANCELLED, message=reason))
+        engine = self._engines[slot.engine.name]
+        return await call_engine(engine, request, slot.stop, lambda event: self._relay(task_id, slot, event))
 
     def _relay(self, task_id: str, slot: _Slot, event: EngineEvent) -> None:
-        """Turn what an engine emits into bus events."""
-        match event:
-            case TextDelta(text=text):
-                self._publish(TaskOutput(run_id=self.run_id, task_id=task_id, text=text))
-            case Activity(kind=kind, detail=detail):
-                self._publish(TaskActivity(run_id=self.run_id, task_id=task_id, kind=kind, detail=detail))
-            case UsageReport(usage=usage):
-                self._publish(TaskUsage(run_id=self.run_id, task_id=task_id, usage=usage))
-            case RateLimitSignal(retry_after_s=retry_after):
-                self._publish(
-                    RateLimited(
-                        run_id=self.run_id,
-                        task_id=task_id,
-                        engine=slot.engine.name,
-                        retry_after_s=retry_after,
-                    )
-                )
+        bus = bus_event(self.run_id, task_id, slot.engine.name, event)
+        if bus is not None:
+            self._publish(bus)
 
     async def _retry_later(self, task_id: str, delay: float) -> None:
         slot = self._slots[task_id]
         with anyio.CancelScope() as scope:
-            slot.scope = scope
+            slot.stop.scope = scope
             await anyio.sleep(delay)
-        slot.scope = None
+        slot.stop.scope = None
         if slot.state.is_final:
             return
         if scope.cancelled_caught:
-            self._settle(task_id, TaskState.CANCELLED, slot.cancel_reason or "cancelled by request")
+            self._settle(task_id, TaskState.CANCELLED, slot.stop.reason or "cancelled by request")
             self._skip_dependents(task_id)
         else:
             self._make_ready(task_id)
@@ -520,25 +455,16 @@ class RunExecution:
 
     def _cancel_running(self, reason: str) -> None:
         for slot in self._slots.values():
-            if slot.scope is not None:
-                self._cancel_scope(slot, reason)
-
-    @staticmethod
-    def _cancel_scope(slot: _Slot, reason: str) -> None:
-        assert slot.scope is not None
-        # A deadline that fired first has already cancelled the scope: the attempt timed out.
-        if not slot.scope.cancel_called:
-            slot.cancel_reason = reason
-        slot.scope.cancel()
+            if slot.stop.active:
+                slot.stop.stop(reason)
 
     def _stop(self, reason: str, state: TaskState) -> None:
         """No new task starts; every task not yet started ends in `state` with `reason`."""
         if self._stopping is None:
             self._stopping = reason
             self._stop_as = state
-        for queue in self._ready.values():
-            while queue:
-                self._settle(queue.popleft(), state, reason)
+        for task_id in self._admission.drain():
+            self._settle(task_id, state, reason)
         for task_id, slot in self._slots.items():
             if slot.state is TaskState.PENDING:
                 self._settle(task_id, state, reason)

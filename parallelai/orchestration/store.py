@@ -9,7 +9,6 @@ second connection; both connections are only touched from worker threads, never 
 
 from __future__ import annotations
 
-import functools
 import json
 import sqlite3
 import time
@@ -36,11 +35,18 @@ from parallelai.models import (
     TaskState,
     Usage,
 )
-from parallelai.orchestration._schema import MIGRATIONS
-from parallelai.paths import ensure_private_dir
+from parallelai.orchestration._commit import (
+    APPEND_EVENT,
+    INSERT_TASK,
+    RECORD_ATTEMPT,
+    RECORD_RESULT,
+    SET_TASK_STATE,
+    Write,
+    commit,
+)
+from parallelai.orchestration._schema import connect_pair
 
 T = TypeVar("T")
-Write = tuple[str, Sequence[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +87,7 @@ class Store:
     @classmethod
     @asynccontextmanager
     async def open(cls, path: Path) -> AsyncIterator[Store]:
-        writer, reader = await anyio.to_thread.run_sync(_connect_pair, path)
+        writer, reader = await anyio.to_thread.run_sync(connect_pair, path)
         store = cls(path, writer, reader)
         try:
             async with anyio.create_task_group() as group:
@@ -132,7 +138,7 @@ class Store:
             if not batch:
                 continue
             try:
-                await anyio.to_thread.run_sync(_commit, self._writer, batch, limiter=self._write_lock)
+                await anyio.to_thread.run_sync(commit, self._writer, batch, limiter=self._write_lock)
             except sqlite3.Error as error:
                 self._failure = error
             else:
@@ -157,7 +163,7 @@ class Store:
         ]
         pending = TaskState.PENDING
         writes.extend(
-            (_INSERT_TASK, (run_id, task.id, position, _json(task, exclude_unset=True), pending, now))
+            (INSERT_TASK, (run_id, task.id, position, _json(task, exclude_unset=True), pending, now))
             for position, task in enumerate(spec.tasks)
         )
         await self.write_now(writes)
@@ -170,12 +176,12 @@ class Store:
         )
 
     def set_task_state(self, run_id: str, task_id: str, state: TaskState, reason: str | None = None) -> None:
-        self.enqueue(_SET_TASK_STATE, (state, reason, time.time(), run_id, task_id))
+        self.enqueue(SET_TASK_STATE, (state, reason, time.time(), run_id, task_id))
 
     def record_attempt(self, run_id: str, task_id: str, attempt: Attempt) -> None:
         error = attempt.error
         self.enqueue(
-            _RECORD_ATTEMPT,
+            RECORD_ATTEMPT,
             (
                 run_id,
                 task_id,
@@ -191,7 +197,7 @@ class Store:
     def record_result(self, run_id: str, task_id: str, result: TaskResult, fingerprint: str | None) -> None:
         usage = result.usage
         self.enqueue(
-            _RECORD_RESULT,
+            RECORD_RESULT,
             (
                 run_id,
                 task_id,
@@ -206,7 +212,7 @@ class Store:
         )
 
     def append_event(self, event: Event) -> None:
-        self.enqueue(_APPEND_EVENT, (event.seq, event.run_id, event.type, _json(event)))
+        self.enqueue(APPEND_EVENT, (event.seq, event.run_id, event.type, _json(event)))
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -365,134 +371,6 @@ def _run_row(row: tuple[Any, ...]) -> RunRow:
         finished_at=row[6],
         note=row[7],
     )
-
-
-# The writes made for every task, and how to make many rows of each with one statement.
-#
-# Why: sqlite3 lets go of the GIL for every statement it steps (every row of an executemany) and
-# must take it back before the next one. While the event loop is busy, that takes up to the 5 ms
-# switch interval each time: a 900-row commit took 1.9 ms beside an idle loop and 500 ms beside a
-# busy one, so during a burst of finishing tasks the writer stood still and the run's final flush
-# (what a caller waits for) had the whole burst left to write. A few hundred rows per statement
-# make that a handful of waits per commit instead of one per row.
-_INSERT_TASK = "INSERT INTO tasks (run_id, id, position, spec, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
-_SET_TASK_STATE = "UPDATE tasks SET state = ?, reason = ?, updated_at = ? WHERE run_id = ? AND id = ?"
-_RECORD_ATTEMPT = (
-    "INSERT OR REPLACE INTO attempts (run_id, task_id, number, started_at, finished_at, state, "
-    "error_kind, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_RECORD_RESULT = (
-    "INSERT OR REPLACE INTO results (run_id, task_id, fingerprint, body, ok, reused, input_tokens, "
-    "output_tokens, cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_APPEND_EVENT = "INSERT INTO events (seq, run_id, type, body) VALUES (?, ?, ?, ?)"
-_MULTI_ROW_INSERTS = frozenset({_INSERT_TASK, _RECORD_ATTEMPT, _RECORD_RESULT, _APPEND_EVENT})
-# A few fixed statement sizes, so that every statement is prepared once and then found in the
-# connection's cache; at most 9 parameters a row keeps 100 rows within SQLite's 999 variables.
-_STATEMENT_ROWS = (100, 20, 5, 1)
-_UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)  # UPDATE ... FROM (VALUES ...)
-
-
-@functools.cache
-def _insert_rows(sql: str, rows: int) -> str:
-    """`INSERT ... VALUES (?, ?)` for `rows` rows; they are inserted in order, as one by one."""
-    head, values = sql.split(" VALUES ")
-    return f"{head} VALUES {', '.join([values] * rows)}"
-
-
-@functools.cache
-def _set_task_states(rows: int) -> str:
-    values = ", ".join(["(?, ?, ?, ?, ?)"] * rows)  # the parameters of `_SET_TASK_STATE`, in order
-    return (
-        "UPDATE tasks SET state = v.column1, reason = v.column2, updated_at = v.column3 "
-        f"FROM (VALUES {values}) AS v WHERE tasks.run_id = v.column4 AND tasks.id = v.column5"
-    )
-
-
-def _write_rows(db: sqlite3.Connection, sql: str, rows: list[Sequence[Any]]) -> None:
-    """Consecutive writes of one statement, applied in order."""
-    many: Callable[[int], str]
-    if sql in _MULTI_ROW_INSERTS:
-        many = functools.partial(_insert_rows, sql)
-    elif sql == _SET_TASK_STATE and _UPDATE_FROM:
-        # One UPDATE ... FROM applies one row per task, so only a task's last state is kept:
-        # each state change sets every column, so that is what applying all of them would leave.
-        rows = list({(row[3], row[4]): row for row in rows}.values())
-        many = _set_task_states
-    else:
-        db.executemany(sql, rows)
-        return
-    start = 0
-    for size in _STATEMENT_ROWS:
-        statement = many(size) if size > 1 else sql
-        while len(rows) - start >= size:
-            db.execute(statement, [value for row in rows[start : start + size] for value in row])
-            start += size
-
-
-def _commit(db: sqlite3.Connection, batch: list[Write]) -> None:
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        # Consecutive writes of one statement go together; order is kept, which matters (an
-        # attempt's insert must come before its update).
-        start = 0
-        while start < len(batch):
-            sql = batch[start][0]
-            end = start + 1
-            while end < len(batch) and batch[end][0] is sql:
-                end += 1
-            _write_rows(db, sql, [params for _, params in batch[start:end]])
-            start = end
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA synchronous = FULL")
-    db.execute("PRAGMA foreign_keys = ON")
-    db.execute("PRAGMA busy_timeout = 30000")
-    return db
-
-
-def _connect_pair(path: Path) -> tuple[sqlite3.Connection, sqlite3.Connection]:
-    ensure_private_dir(path.parent)
-    fresh = not path.exists()
-    try:
-        writer = _connect(path)
-        try:
-            if fresh:
-                path.chmod(0o600)
-            _migrate(writer, path)
-            return writer, _connect(path)
-        except BaseException:
-            writer.close()  # a refused store (e.g. from a newer version) must not stay open
-            raise
-    except sqlite3.DatabaseError as error:
-        raise StoreError(f"cannot open the store at {path}: {error}") from error
-
-
-def _migrate(db: sqlite3.Connection, path: Path) -> None:
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise StoreError(
-                f"the store at {path} has schema version {version}, newer than this parallelai "
-                f"understands ({len(MIGRATIONS)}); upgrade parallelai or point --store elsewhere"
-            )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            for statement in script.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            db.execute(f"PRAGMA user_version = {number}")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 __all__ = ["RunRow", "RunTotals", "Store"]
