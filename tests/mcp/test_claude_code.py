@@ -59,6 +59,9 @@ async def test_claude_code_calls_start_run_and_the_daemon_runs_the_sub_agents(
         "CLAUDE_CODE_MAX_RETRIES": "0",
         "DISABLE_AUTOUPDATER": "1",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        # `claude -p` waits this long for MCP servers before it asks the model (5 s by default),
+        # then goes on without the ones still starting; a loaded machine can take longer.
+        "MCP_CONNECT_TIMEOUT_MS": "60000",
         STATE_DIR_ENV: os.environ[STATE_DIR_ENV],
     }
     command = [
@@ -86,6 +89,7 @@ async def test_claude_code_calls_start_run_and_the_daemon_runs_the_sub_agents(
                 remove_discovery(info.pid)
     output = completed.stdout.decode()
     assert completed.returncode == 0, output + completed.stderr.decode()
+    assert _mcp_servers_at_init(output) == [{"name": "parallelai", "status": "connected"}], output
     (run,) = runs
     assert (run.name, run.state, run.total) == ("from claude", RunState.SUCCEEDED, 2)
     # The second model request carries the tool result Claude Code got from the server.
@@ -94,3 +98,12 @@ async def test_claude_code_calls_start_run_and_the_daemon_runs_the_sub_agents(
     assert run.id in tool_result
     assert "succeeded" in tool_result
     assert "the run is done" in output
+
+
+def _mcp_servers_at_init(stream_json: str) -> object:
+    """The MCP servers and their status as Claude Code's `system/init` line reports them."""
+    for line in stream_json.splitlines():
+        event = json.loads(line)
+        if event.get("type") == "system" and event.get("subtype") == "init":
+            return event.get("mcp_servers")
+    return None

@@ -5,7 +5,7 @@ import { registerCommands, type Services } from './commands';
 import type { Connector } from './connector';
 import { errorMessage } from './daemon/errors';
 import { createLogger } from './log';
-import { RunPanels } from './panel/panel';
+import { PANEL_VIEW_TYPE, RunPanels } from './panel/panel';
 import { RunsController } from './runs/controller';
 import { RunsTreeProvider } from './runsTree';
 import { StatusBar } from './statusBar';
@@ -58,6 +58,7 @@ export function activateWith(
     view,
     services.panels,
     new StatusBar(controller, isWeb),
+    vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, services.panels.serializer(() => controller.whenConnected())),
     controller.onDidChangeStatus(setConnected),
     ...registerCommands(services),
   );

@@ -4,13 +4,15 @@
  * `textContent`, never into HTML.
  */
 
-import { parseHostMessage, type WebviewMessage } from '../common/panel/messages';
+import { parseHostMessage, type PanelRestoreState, type WebviewMessage } from '../common/panel/messages';
 import { initialPanelState, panelView, reducePanel, type PanelState, type PanelView } from '../common/panel/state';
 import { TASK_STATES } from '../common/daemon/types';
 import { formatCost, formatDuration, formatTokens, type TaskView } from '../common/runs/runView';
 
 interface VsCodeApi {
   postMessage(message: WebviewMessage): void;
+  /** Kept by VS Code through a reload of the window, and handed to the panel serializer. */
+  setState(state: PanelRestoreState): void;
 }
 
 declare function acquireVsCodeApi(): VsCodeApi;
@@ -143,6 +145,9 @@ window.addEventListener('message', (event: MessageEvent<unknown>) => {
     return; // not ours, or malformed: ignored rather than trusted
   }
   state = reducePanel(state, message);
+  if (message.type === 'snapshot') {
+    vscode.setState({ runId: message.run.id }); // so the panel comes back after a reload
+  }
   schedule();
 });
 

@@ -149,7 +149,7 @@ export class FakeWebview {
   readonly posted: unknown[] = [];
   private readonly received = new EventEmitter<unknown>();
   readonly onDidReceiveMessage = (listener: Listener<unknown>): Disposable => this.received.event(listener);
-  constructor(readonly options: unknown) {}
+  constructor(public options: unknown) {}
   postMessage(message: unknown): Promise<boolean> {
     // What a real webview gets is a structured clone: JSON is close enough for our messages.
     this.posted.push(JSON.parse(JSON.stringify(message)));
@@ -194,6 +194,7 @@ export class FakeWebviewPanel {
 export const fake = {
   statusBarItems: [] as FakeStatusBarItem[],
   panels: [] as FakeWebviewPanel[],
+  serializers: new Map<string, unknown>(),
   commands: new Map<string, (...args: unknown[]) => unknown>(),
   executed: [] as { command: string; args: unknown[] }[],
   settings: new Map<string, unknown>(),
@@ -204,6 +205,7 @@ export const fake = {
   reset(): void {
     this.statusBarItems.length = 0;
     this.panels.length = 0;
+    this.serializers.clear();
     this.commands.clear();
     this.executed.length = 0;
     this.settings.clear();
@@ -219,6 +221,10 @@ export const window = {
     const item = new FakeStatusBarItem(id, alignment, priority);
     fake.statusBarItems.push(item);
     return item;
+  },
+  registerWebviewPanelSerializer(viewType: string, serializer: unknown): Disposable {
+    fake.serializers.set(viewType, serializer);
+    return new Disposable(() => fake.serializers.delete(viewType));
   },
   createWebviewPanel(viewType: string, title: string, showOptions: unknown, options: unknown): FakeWebviewPanel {
     const panel = new FakeWebviewPanel(viewType, title, showOptions, options);

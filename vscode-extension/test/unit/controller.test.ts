@@ -21,6 +21,20 @@ describe('RunsController', () => {
     controller.dispose();
   });
 
+  it('hands out its API once connected: at once when it is, else at the next connect', async () => {
+    const controller = new RunsController(silentLogger, { batchMs: 1 });
+    const waiting = controller.whenConnected();
+    let handed: unknown;
+    void waiting.then((api) => (handed = api));
+    await Promise.resolve();
+    expect(handed).toBeUndefined();
+    const api = new FakeApi();
+    controller.connect(api);
+    expect(await waiting).toBe(api);
+    expect(await controller.whenConnected()).toBe(api);
+    controller.dispose();
+  });
+
   it('applies the event stream in batches and reads a run it cannot place', async () => {
     const api = new FakeApi();
     const controller = new RunsController(silentLogger, { batchMs: 1 });

@@ -1,14 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as vscode from 'vscode';
 import { HttpDaemonApi } from '../../src/common/daemon/httpApi';
-import { parseHostMessage } from '../../src/common/panel/messages';
+import { parseHostMessage, restoredRunId } from '../../src/common/panel/messages';
 import { RunPanels, type PanelActions } from '../../src/common/panel/panel';
 import { panelView } from '../../src/common/panel/state';
 import { silentLogger } from '../../src/common/util/logger';
 import { ev, runOut, taskOut } from '../helpers/builders';
 import { startFakeDaemon, type FakeDaemon } from '../helpers/fakeDaemon';
 import { until } from '../helpers/server';
-import { fake } from '../fakes/vscode';
+import { fake, FakeWebviewPanel } from '../fakes/vscode';
 
 describe('the run panel (extension host side)', () => {
   let daemon: FakeDaemon;
@@ -112,5 +112,62 @@ describe('the run panel (extension host side)', () => {
     missing.dispose();
     expect(panels.get('missing')).toBeUndefined();
     panels.dispose();
+  });
+
+  describe('after a reload of the window', () => {
+    /** A panel as VS Code hands it to the serializer: the type, the last title, no html yet. */
+    const leftOpen = (): FakeWebviewPanel => new FakeWebviewPanel('parallelai.run', 'review · r1', undefined, {});
+
+    it('brings back the panel of the run its webview kept, locked down as a new one', async () => {
+      const panels = new RunPanels(vscode.Uri.file('/ext'), actions, silentLogger);
+      const restored = leftOpen();
+      await panels.serializer(() => Promise.resolve(api)).deserializeWebviewPanel(restored as unknown as vscode.WebviewPanel, { runId: 'r1' });
+      expect(restored.webview.options).toMatchObject({ enableScripts: true, localResourceRoots: [{ path: '/ext/dist/webview' }, { path: '/ext/media' }] });
+      expect(restored.webview.html).toContain("default-src 'none'");
+      restored.webview.send({ type: 'ready' });
+      await until(() => restored.title === 'review · r1' && restored.webview.posted.some((m) => parseHostMessage(m)?.type === 'snapshot'));
+      expect(panels.get('r1')?.current.run?.id).toBe('r1');
+      panels.show(api, 'r1'); // the restored panel is the run's panel now
+      expect(fake.panels).toHaveLength(0);
+      expect(restored.revealed).toBe(1);
+      panels.dispose();
+      expect(restored.disposed).toBe(true);
+    });
+
+    it('waits for a connection before it reads the run', async () => {
+      const panels = new RunPanels(vscode.Uri.file('/ext'), actions, silentLogger);
+      let connect: (value: HttpDaemonApi) => void = () => undefined;
+      const connected = new Promise<HttpDaemonApi>((resolve) => (connect = resolve));
+      const restored = leftOpen();
+      await panels.serializer(() => connected).deserializeWebviewPanel(restored as unknown as vscode.WebviewPanel, { runId: 'r1' });
+      restored.webview.send({ type: 'ready' });
+      expect(restored.webview.html).toContain('panel.js');
+      expect(daemon.streams()).toBe(0);
+      expect(panels.get('r1')?.current.run).toBeUndefined();
+      connect(api);
+      await until(() => panels.get('r1')?.current.run?.state === 'running' && daemon.streams() === 1);
+      panels.dispose();
+    });
+
+    it('closes a panel whose state is not a run of ours, or whose run is open already', async () => {
+      const panels = new RunPanels(vscode.Uri.file('/ext'), actions, silentLogger);
+      const serializer = panels.serializer(() => Promise.resolve(api));
+      const stranger = leftOpen();
+      await serializer.deserializeWebviewPanel(stranger as unknown as vscode.WebviewPanel, undefined);
+      expect(stranger.disposed).toBe(true);
+      panels.show(api, 'r1');
+      const twin = leftOpen();
+      await serializer.deserializeWebviewPanel(twin as unknown as vscode.WebviewPanel, { runId: 'r1' });
+      expect(twin.disposed).toBe(true);
+      expect(panels.get('r1')).toBeDefined();
+      panels.dispose();
+    });
+
+    it('reads a run id only from a state of the shape the webview writes', () => {
+      expect(restoredRunId({ runId: 'r1' })).toBe('r1');
+      for (const state of [undefined, null, 'r1', {}, { runId: '' }, { runId: 7 }]) {
+        expect(restoredRunId(state)).toBeUndefined();
+      }
+    });
   });
 });

@@ -1,6 +1,7 @@
 // The extension in the real VS Code for the Web, in headless Chromium, against a real daemon:
 // connect through the command palette, start a template run and watch the panel, the status bar
-// and the Runs view follow it live to the end, cancel a second run from the panel's button.
+// and the Runs view follow it live to the end, cancel a second run from the panel's button, and
+// find the panel again after a reload of the window.
 // Writes test-artifacts/vscode-panel.png (and, with UPDATE_SCREENSHOT=1 or when it is missing,
 // docs/images/vscode-panel.png).
 import assert from 'node:assert/strict';
@@ -246,6 +247,15 @@ describe('VS Code for the Web', { timeout: 300_000 }, () => {
     const runs = await dashboard.evaluate(async () => (await fetch('/v1/runs')).status);
     assert.equal(runs, 200, 'the one-time link logged the browser in');
     await dashboard.close();
+  });
+
+  it('brings the run panel back when the window reloads, connected again from the stored token', { timeout: STEP_MS }, async () => {
+    await page.reload();
+    await page.locator('.monaco-workbench').waitFor({ timeout: STEP_MS });
+    const frame = await panelFrame(firstRun.id);
+    await frame.waitForFunction(() => document.getElementById('run-state')?.textContent === 'succeeded', undefined, { timeout: WAIT_MS });
+    assert.equal(await frame.textContent('#count-succeeded'), String(WORKSPACE_FILES));
+    assert.equal(await frame.textContent('#connection'), 'live');
   });
 
   it('answers "Cancel Run" when nothing is going', { timeout: STEP_MS }, async () => {

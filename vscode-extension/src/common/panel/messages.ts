@@ -152,3 +152,13 @@ export function isRunView(value: unknown): value is RunView {
     return isTaskView(task) && task.id === id;
   });
 }
+
+/** What the webview keeps through a reload of the window (`setState` in the webview script). */
+export interface PanelRestoreState {
+  runId: string;
+}
+
+/** The run id of a restored panel's state, if the state is one of ours. */
+export function restoredRunId(state: unknown): string | undefined {
+  return isRecord(state) && isString(state.runId) && state.runId !== '' ? state.runId : undefined;
+}

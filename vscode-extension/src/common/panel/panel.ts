@@ -1,7 +1,8 @@
 /**
  * The run panel on the extension host's side: one webview per run. The host reads the run, follows
  * its events from the start and posts them in; the token never reaches the webview, whose only
- * way out is the message protocol in `messages.ts`.
+ * way out is the message protocol in `messages.ts`. A panel left open when the window closes is
+ * restored by `RunPanels.serializer`: the webview keeps its run's id as its state.
  */
 
 import * as vscode from 'vscode';
@@ -11,7 +12,7 @@ import type { DaemonEvent } from '../daemon/types';
 import type { Logger } from '../util/logger';
 import { mergeSnapshot } from '../runs/runView';
 import { makeNonce, panelHtml } from './html';
-import { parseWebviewMessage, type HostMessage, type WebviewMessage } from './messages';
+import { parseWebviewMessage, restoredRunId, type HostMessage, type WebviewMessage } from './messages';
 import { initialPanelState, reducePanel, type PanelState } from './state';
 
 export const PANEL_VIEW_TYPE = 'parallelai.run';
@@ -33,13 +34,41 @@ export class RunPanels implements vscode.Disposable {
 
   /** Shows the run's panel, opening it if needed. */
   show(api: DaemonApi, runId: string): RunPanel {
-    let panel = this.panels.get(runId);
-    if (panel === undefined) {
-      panel = new RunPanel(this.extensionUri, api, runId, this.actions, this.log, () => this.panels.delete(runId));
-      this.panels.set(runId, panel);
-    } else {
-      panel.reveal();
+    const open = this.panels.get(runId);
+    if (open !== undefined) {
+      open.reveal();
+      return open;
     }
+    const webviewPanel = vscode.window.createWebviewPanel(
+      PANEL_VIEW_TYPE,
+      `Run ${runId}`,
+      { viewColumn: vscode.ViewColumn.Active, preserveFocus: false },
+      { enableFindWidget: true },
+    );
+    return this.adopt(webviewPanel, api, runId);
+  }
+
+  /**
+   * Brings back the panels of the last session. A panel restored before the daemon is reachable
+   * says so, and fills in once `api` resolves (on connecting).
+   */
+  serializer(api: () => Promise<DaemonApi>): vscode.WebviewPanelSerializer {
+    return {
+      deserializeWebviewPanel: (webviewPanel: vscode.WebviewPanel, state: unknown): Promise<void> => {
+        const runId = restoredRunId(state);
+        if (runId === undefined || this.panels.has(runId)) {
+          webviewPanel.dispose(); // not ours to show, or its run is open already
+        } else {
+          this.adopt(webviewPanel, api(), runId);
+        }
+        return Promise.resolve();
+      },
+    };
+  }
+
+  private adopt(webviewPanel: vscode.WebviewPanel, api: DaemonApi | Promise<DaemonApi>, runId: string): RunPanel {
+    const panel = new RunPanel(this.extensionUri, webviewPanel, api, runId, this.actions, this.log, () => this.panels.delete(runId));
+    this.panels.set(runId, panel);
     return panel;
   }
 
@@ -55,7 +84,6 @@ export class RunPanels implements vscode.Disposable {
 }
 
 export class RunPanel implements vscode.Disposable {
-  private readonly panel: vscode.WebviewPanel;
   private readonly abort = new AbortController();
   private state: PanelState = initialPanelState;
   private pending: DaemonEvent[] = [];
@@ -66,7 +94,8 @@ export class RunPanel implements vscode.Disposable {
 
   constructor(
     extensionUri: vscode.Uri,
-    private readonly api: DaemonApi,
+    private readonly panel: vscode.WebviewPanel,
+    private readonly api: DaemonApi | Promise<DaemonApi>,
     readonly runId: string,
     private readonly actions: PanelActions,
     private readonly log: Logger,
@@ -75,12 +104,9 @@ export class RunPanel implements vscode.Disposable {
   ) {
     const webviewRoot = vscode.Uri.joinPath(extensionUri, 'dist', 'webview');
     const mediaRoot = vscode.Uri.joinPath(extensionUri, 'media');
-    this.panel = vscode.window.createWebviewPanel(
-      PANEL_VIEW_TYPE,
-      `Run ${runId}`,
-      { viewColumn: vscode.ViewColumn.Active, preserveFocus: false },
-      { enableScripts: true, localResourceRoots: [webviewRoot, mediaRoot], enableFindWidget: true },
-    );
+    // Set here rather than at creation, so that a restored panel is locked down the same way.
+    panel.webview.options = { enableScripts: true, localResourceRoots: [webviewRoot, mediaRoot] };
+    panel.title = `Run ${runId}`;
     this.panel.iconPath = vscode.Uri.joinPath(mediaRoot, 'parallelai.svg');
     const webview = this.panel.webview;
     webview.html = panelHtml({
@@ -123,8 +149,18 @@ export class RunPanel implements vscode.Disposable {
   }
 
   private async start(): Promise<void> {
+    let api: DaemonApi;
     try {
-      const { run, tasks } = await this.api.getRun(this.runId);
+      api = await this.api;
+    } catch (error) {
+      this.send({ type: 'error', message: `Not connected to the daemon: ${errorMessage(error)}` });
+      return;
+    }
+    if (this.disposed) {
+      return;
+    }
+    try {
+      const { run, tasks } = await api.getRun(this.runId);
       this.panel.title = panelTitle(run);
       this.send({ type: 'snapshot', run: mergeSnapshot(undefined, run, tasks), connection: this.state.connection });
     } catch (error) {
@@ -134,7 +170,7 @@ export class RunPanel implements vscode.Disposable {
     try {
       // From the run's first event: the replay over the snapshot is idempotent, and it fills in
       // whatever happened between reading the table and the stream starting.
-      const events = this.api.events({
+      const events = api.events({
         runId: this.runId,
         after: 0,
         signal: this.abort.signal,

@@ -26,6 +26,7 @@ export interface RunsControllerOptions {
 export class RunsController {
   readonly model = new RunsModel();
   private currentApi: DaemonApi | undefined;
+  private awaitingApi: ((api: DaemonApi) => void)[] = [];
   private abort: AbortController | undefined;
   private pending: DaemonEvent[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -52,11 +53,20 @@ export class RunsController {
     return this.currentApi;
   }
 
+  /** The daemon's API once there is a connection: now, or at the next `connect`. */
+  whenConnected(): Promise<DaemonApi> {
+    const api = this.currentApi;
+    return api !== undefined ? Promise.resolve(api) : new Promise((resolve) => this.awaitingApi.push(resolve));
+  }
+
   /** Starts following `api` (and stops following the previous one). */
   connect(api: DaemonApi): void {
     this.stop();
     this.model.clear(); // a new connection starts from its own snapshot, not the last one's
     this.currentApi = api;
+    for (const resolve of this.awaitingApi.splice(0)) {
+      resolve(api);
+    }
     const abort = new AbortController();
     this.abort = abort;
     void this.follow(api, abort.signal);
