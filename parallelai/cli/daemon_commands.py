@@ -15,10 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from parallelai.server.client import DaemonClient
-from parallelai.server.daemon import ORIGINS_ENV, configure_logging, serve
 from parallelai.server.discovery import discovery_path, read_discovery
 from parallelai.server.errors import DaemonError
-from parallelai.server.launcher import DEFAULT_HOST, DEFAULT_PORT, LOG_NAME, start_detached, stop_daemon
+from parallelai.server.launcher import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    LOG_NAME,
+    ORIGINS_ENV,
+    start_detached,
+    stop_daemon,
+)
 
 EXIT_OK, EXIT_NOT_RUNNING = 0, 1
 
@@ -69,6 +75,9 @@ def add_daemon_commands(subparsers: Any) -> None:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    # Imported here: the server (uvicorn, starlette, the MCP SDK) would slow every other command.
+    from parallelai.server.daemon import configure_logging, serve
+
     store = _store(args)
     if args.detach:
         info = await start_detached(args.host, args.port, store, args.allow_remote, args.allow_origin)

@@ -38,13 +38,12 @@ from parallelai.server.discovery import (
 )
 from parallelai.server.errors import DaemonError, DaemonRunningError
 from parallelai.server.http.app import AppSettings, create_app
-from parallelai.server.launcher import DEFAULT_HOST, DEFAULT_PORT
+from parallelai.server.launcher import DEFAULT_HOST, DEFAULT_PORT, ORIGINS_ENV
 from parallelai.server.mcp.http import mount_mcp
 from parallelai.templates.run import open_service
 
 log = logging.getLogger("parallelai.server")
 LOCK_NAME = "daemon.lock"
-ORIGINS_ENV = "PARALLELAI_ALLOWED_ORIGINS"
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
 

@@ -18,6 +18,7 @@ from parallelai.server.errors import DaemonError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
+ORIGINS_ENV = "PARALLELAI_ALLOWED_ORIGINS"  # web origins the daemon lets in, comma-separated
 LOG_NAME = "daemon.log"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
