@@ -3,6 +3,7 @@
 The public API is what `__all__` names; everything else may change between releases.
 """
 
+from parallelai._version import __version__
 from parallelai.api import ParallelOrchestrator, Results, orchestrate
 from parallelai.engines.base import Engine, EngineRequest, EngineStatus
 from parallelai.engines.registry import EngineRegistry
@@ -34,8 +35,6 @@ from parallelai.models import (
     Usage,
 )
 from parallelai.orchestration.service import OrchestrationService
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Attempt",

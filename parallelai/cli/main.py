@@ -17,6 +17,7 @@ from typing import Any
 import anyio
 import yaml
 
+from parallelai._version import __version__
 from parallelai.cli.daemon_commands import add_daemon_commands
 from parallelai.cli.lsp_command import add_lsp_command
 from parallelai.cli.mcp_command import add_mcp_command
@@ -246,6 +247,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--store", help="SQLite store file (default: $PARALLELAI_STORE or the user state dir)"
     )
+    parser.add_argument("--version", action="version", version=f"parallelai {__version__}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run prompts or a tasks file")

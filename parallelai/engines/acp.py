@@ -20,6 +20,7 @@ import anyio
 from anyio.abc import ByteReceiveStream, Process
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from parallelai._version import __version__
 from parallelai.engines._acp_protocol import (
     PROTOCOL_VERSION,
     InitializeResult,
@@ -190,7 +191,7 @@ class _Session:
             await connection.request("initialize", {
                 "protocolVersion": PROTOCOL_VERSION,
                 "clientCapabilities": {"fs": {"readTextFile": fs, "writeTextFile": fs}, "terminal": False},
-                "clientInfo": {"name": "parallelai", "version": "0.1.0"},
+                "clientInfo": {"name": "parallelai", "version": __version__},
             })
         )  # fmt: skip
         if self.settings.auth_method is not None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+import parallelai
 from parallelai.cli.main import EXIT_FAILED, EXIT_INPUT, EXIT_OK, main
 from parallelai.paths import default_store_path
 
@@ -23,6 +25,14 @@ def run_rows() -> int:
 def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+def test_version_is_the_package_s_and_its_metadata_s(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"parallelai {parallelai.__version__}\n"
+    assert importlib.metadata.version("parallelai") == parallelai.__version__
 
 
 def test_run_prompts_succeeds_and_prints_a_summary(capsys: pytest.CaptureFixture[str]) -> None:

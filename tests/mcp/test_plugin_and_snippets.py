@@ -14,6 +14,8 @@ import pytest
 import yaml
 from mcp import Client
 
+from parallelai import __version__
+
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "claude-plugin"
 MARKETPLACE = REPO / ".claude-plugin" / "marketplace.json"
@@ -49,7 +51,7 @@ def test_every_plugin_and_marketplace_json_file_parses(path: Path) -> None:
 def test_the_plugin_manifest_names_a_kebab_case_plugin_with_a_version() -> None:
     manifest = load(PLUGIN / ".claude-plugin" / "plugin.json")
     assert re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", manifest["name"])
-    assert re.fullmatch(r"\d+\.\d+\.\d+", manifest["version"])
+    assert manifest["version"] == __version__  # the plugin ships with the package it starts
     assert manifest["description"]
 
 
@@ -62,6 +64,7 @@ def test_the_marketplace_lists_the_plugin_at_its_directory() -> None:
     source = (REPO / entry["source"]).resolve()
     assert source == PLUGIN
     assert load(source / ".claude-plugin" / "plugin.json")["name"] == entry["name"]
+    assert entry["version"] == __version__
 
 
 def test_the_plugin_mcp_config_starts_parallelai_mcp_as_the_parallelai_server() -> None:
