@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,7 @@ from parallelai.engines.claude_code import ClaudeCodeEngine, _StreamReader
 from parallelai.engines.registry import EngineRegistry
 from parallelai.models import ErrorKind, TaskOptions
 from tests.support.model_server import Failure, Hang, Reply, ScriptedModelServer, ToolCall
-from tests.support.process_wait import wait_until_gone
-from tests.support.processes import processes_with_env
+from tests.support.process_wait import fifo, stop_once_the_tree_is_up, wait_until_gone
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -241,26 +239,15 @@ async def test_the_api_key_never_appears_in_results_or_events(harness: Harness) 
 async def test_cancelling_a_run_kills_claude_and_every_process_it_started(
     harness: Harness, tmp_path: Path
 ) -> None:
-    started = tmp_path / "started.fifo"
-    os.mkfifo(started)
-    # The tool's shell tells us (through the fifo, so nobody polls) that the tree is up, then waits.
+    started = fifo(tmp_path / "started.fifo")
+    # The tool's shell says through the fifo that the tree is up, then waits.
     harness.server.script(ToolCall("Bash", {"command": f"echo up > {started} && sleep 600"}))
     engine = harness.engine(allowed_tools=["Bash"])
-    sessions: set[int] = set()
-
-    async def watch(scope: anyio.CancelScope) -> None:
-        await anyio.to_thread.run_sync(started.read_text, abandon_on_cancel=True)
-        sessions.update(process.sid for process in processes_with_env(str(harness.config_root)))
-        scope.cancel()
-
-    with anyio.fail_after(60):
-        async with anyio.create_task_group() as group:
-            with anyio.CancelScope() as scope:
-                group.start_soon(watch, scope)
-                await engine.run(harness.request("run a long command"), harness.emit)
-
-    assert scope.cancelled_caught
-    assert sessions, "no process of the run was seen"
+    sessions = await stop_once_the_tree_is_up(
+        lambda: engine.run(harness.request("run a long command"), harness.emit),
+        started,
+        str(harness.config_root),
+    )
     assert await wait_until_gone(sessions, str(harness.config_root)) == []
 
 

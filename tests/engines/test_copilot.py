@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from parallelai.engines.copilot import CopilotEngine
 from parallelai.models import ErrorKind, TaskOptions
 from tests.support.model_server import Failure, Hang, Reply, ScriptedModelServer, ToolCall
 from tests.support.model_server.openai import rate_limited
-from tests.support.process_wait import wait_until_gone
+from tests.support.process_wait import fifo, stop_once_the_tree_is_up, wait_until_gone
 from tests.support.processes import processes_with_env
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -148,31 +147,18 @@ async def test_a_fatal_error_is_reported_with_its_cause(harness: Harness) -> Non
 async def test_a_timeout_or_cancel_kills_copilot_and_every_process_it_started(
     harness: Harness, tmp_path: Path, how: str
 ) -> None:
-    started = tmp_path / "started.fifo"
-    os.mkfifo(started)
-    # The tool's shell tells us (through the fifo, so nobody polls) that the tree is up, then waits.
+    started = fifo(tmp_path / "started.fifo")
+    # The tool's shell says through the fifo that the tree is up, then waits.
     harness.server.script(
         ToolCall("bash", {"command": f"echo up > {started} && sleep 600", "description": "wait"})
     )
     engine = harness.engine(allow_all_tools=True)
-    sessions: set[int] = set()
-
-    async def watch(scope: anyio.CancelScope) -> None:
-        await anyio.to_thread.run_sync(started.read_text, abandon_on_cancel=True)
-        sessions.update(process.sid for process in processes_with_env(str(harness.home_root)))
-        if how == "timeout":
-            scope.deadline = anyio.current_time()  # the deadline passes now, with the tree up
-        else:
-            scope.cancel()
-
-    with anyio.fail_after(60):
-        async with anyio.create_task_group() as group:
-            with anyio.move_on_after(3600) as scope:
-                group.start_soon(watch, scope)
-                await engine.run(harness.request("run a long command"), harness.emit)
-
-    assert scope.cancelled_caught
-    assert sessions, "no process of the run was seen"
+    sessions = await stop_once_the_tree_is_up(
+        lambda: engine.run(harness.request("run a long command"), harness.emit),
+        started,
+        str(harness.home_root),
+        how,
+    )
     assert await wait_until_gone(sessions, str(harness.home_root)) == []
     assert list(harness.home_root.iterdir()) == []  # the attempt's home went with it
 

@@ -1,6 +1,10 @@
-"""Waiting, under a deadline, for the processes of a killed agent to be gone."""
+"""Stopping an agent once its process tree is up, and waiting, under a deadline, for the tree to be gone."""
 
 from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import anyio
 
@@ -20,3 +24,35 @@ async def wait_until_gone(sessions: set[int], marker: str, within_s: float = 10.
                 return []
             await anyio.sleep(0.05)
     return leftovers(processes_in_sessions(sessions)) + processes_with_env(marker)
+
+
+async def stop_once_the_tree_is_up(
+    run: Callable[[], Awaitable[object]], started: Path, marker: str, how: str = "cancel"
+) -> set[int]:
+    """Run `run` (an agent whose shell writes to the fifo `started` once it is up, then waits)
+    and stop it then: `how` is "timeout" (its deadline passes) or "cancel". Returns the sessions
+    of the processes carrying `marker` that were seen, after checking the run was stopped."""
+    sessions: set[int] = set()
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        await anyio.to_thread.run_sync(started.read_text, abandon_on_cancel=True)
+        sessions.update(process.sid for process in processes_with_env(marker))
+        if how == "timeout":
+            scope.deadline = anyio.current_time()  # the deadline passes now, with the tree up
+        else:
+            scope.cancel()
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as group:
+            with anyio.move_on_after(3600) as scope:
+                group.start_soon(watch, scope)
+                await run()
+    assert scope.cancelled_caught
+    assert sessions, "no process of the run was seen"
+    return sessions
+
+
+def fifo(path: Path) -> Path:
+    """A named pipe at `path`: a tool's shell writes to it, so nobody polls to see it started."""
+    os.mkfifo(path)
+    return path
