@@ -35,8 +35,10 @@ from parallelai.engines._anthropic_stream import (
     parse_event,
 )
 from parallelai.engines._http_errors import retry_after
+from parallelai.engines._http_pool import HttpPool
 from parallelai.engines._pricing import ModelPrice, PriceTable
 from parallelai.engines._redaction import Redactor
+from parallelai.engines._settings import SettingsSource
 from parallelai.engines._sse import aiter_sse
 from parallelai.engines.base import (
     Activity,
@@ -96,14 +98,13 @@ class AnthropicEngine:
     name = "anthropic"
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
-        self._base = dict(settings)
-        self._settings = AnthropicSettings.model_validate(self._base)
-        self._client: httpx.AsyncClient | None = None
+        self._settings = SettingsSource(AnthropicSettings, settings)
+        self._pool = HttpPool()
 
     async def run(self, request: EngineRequest, emit: Emit) -> TaskResult:
         started = time.monotonic()
         try:
-            settings = self._settings_for(request)
+            settings = self._settings.for_request(request)
         except ValidationError as error:
             return _failed(ErrorKind.BAD_REQUEST, f"invalid anthropic options: {error}")
         key = _api_key(settings)
@@ -116,7 +117,7 @@ class AnthropicEngine:
         result: TaskResult | None = None
         with anyio.move_on_after(request.options.timeout or float("inf")) as timer:
             try:
-                result = await call.run(self._http(), _base_url(settings), key)
+                result = await call.run(self._pool.client(), _base_url(settings), key)
             except httpx.TimeoutException as error:
                 result = _failed(ErrorKind.TIMEOUT, f"anthropic: {type(error).__name__}: no answer in time")
             except httpx.HTTPError as error:
@@ -141,7 +142,7 @@ class AnthropicEngine:
         )
 
     async def status(self) -> EngineStatus:
-        settings = self._settings
+        settings = self._settings.default
         if _api_key(settings) is None:
             return EngineStatus(
                 name=self.name,
@@ -153,22 +154,7 @@ class AnthropicEngine:
         )
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-    def _http(self) -> httpx.AsyncClient:
-        # One pooled client per engine: parallel tasks share connections to the same API.
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=32)
-            )
-        return self._client
-
-    def _settings_for(self, request: EngineRequest) -> AnthropicSettings:
-        if not request.options.engine_options:
-            return self._settings
-        return AnthropicSettings.model_validate({**self._base, **request.options.engine_options})
+        await self._pool.aclose()
 
 
 class _Call:

@@ -16,8 +16,10 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from parallelai.engines._http_errors import error_from_response
+from parallelai.engines._http_pool import HttpPool
 from parallelai.engines._pricing import ModelPrice, PriceTable
 from parallelai.engines._redaction import Redactor
+from parallelai.engines._settings import SettingsSource
 from parallelai.engines.base import Emit, EngineRequest, EngineStatus, RateLimitSignal, TextDelta, UsageReport
 from parallelai.models import ErrorKind, TaskError, TaskResult, Usage
 
@@ -46,14 +48,13 @@ class OllamaEngine:
     name = "ollama"
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
-        self._base = dict(settings)
-        self._settings = OllamaSettings.model_validate(self._base)
-        self._client: httpx.AsyncClient | None = None
+        self._settings = SettingsSource(OllamaSettings, settings)
+        self._pool = HttpPool()
 
     async def run(self, request: EngineRequest, emit: Emit) -> TaskResult:
         started = time.monotonic()
         try:
-            settings = self._settings_for(request)
+            settings = self._settings.for_request(request)
         except ValidationError as error:
             return TaskResult(
                 error=TaskError(kind=ErrorKind.BAD_REQUEST, message=f"invalid ollama options: {error}")
@@ -67,7 +68,7 @@ class OllamaEngine:
         call = _Chat(settings, model, request, redact.emit(emit))
         host = _host(settings)
         try:
-            result = await call.run(self._http(), host, key)
+            result = await call.run(self._pool.client(), host, key)
         except httpx.TimeoutException:
             result = TaskResult(
                 error=TaskError(kind=ErrorKind.TIMEOUT, message=f"no answer from {host} in time")
@@ -85,11 +86,12 @@ class OllamaEngine:
         return result
 
     async def status(self) -> EngineStatus:
-        settings, host = self._settings, _host(self._settings)
+        settings = self._settings.default
+        host = _host(settings)
         key = settings.api_key.get_secret_value() if settings.api_key else None
         try:
-            version = await self._http().get(f"{host}/api/version", headers=_headers(key), timeout=5.0)
-            tags = await self._http().get(f"{host}/api/tags", headers=_headers(key), timeout=5.0)
+            version = await self._pool.client().get(f"{host}/api/version", headers=_headers(key), timeout=5.0)
+            tags = await self._pool.client().get(f"{host}/api/tags", headers=_headers(key), timeout=5.0)
             tags.raise_for_status()
             listed = _Tags.model_validate_json(tags.content)
         except (httpx.HTTPError, ValidationError) as error:
@@ -113,19 +115,7 @@ class OllamaEngine:
         return EngineStatus(name=self.name, available=True, version=number, detail=detail)
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=httpx.Timeout(600.0, connect=10.0))
-        return self._client
-
-    def _settings_for(self, request: EngineRequest) -> OllamaSettings:
-        if not request.options.engine_options:
-            return self._settings
-        return OllamaSettings.model_validate({**self._base, **request.options.engine_options})
+        await self._pool.aclose()
 
 
 def _host(settings: OllamaSettings) -> str:

@@ -17,6 +17,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from parallelai.engines._http_errors import error_from_response, retry_after
+from parallelai.engines._http_pool import HttpPool
 from parallelai.engines._openai_wire import (
     FINISHED_EVENTS,
     ChatChunk,
@@ -26,6 +27,7 @@ from parallelai.engines._openai_wire import (
 )
 from parallelai.engines._pricing import OPENAI_PRICES, ModelPrice, PriceTable
 from parallelai.engines._redaction import Redactor
+from parallelai.engines._settings import SettingsSource
 from parallelai.engines._sse import ServerSentEvent, aiter_sse
 from parallelai.engines.base import Emit, EngineRequest, EngineStatus, RateLimitSignal, TextDelta, UsageReport
 from parallelai.models import ErrorKind, TaskError, TaskResult, Usage
@@ -59,14 +61,13 @@ class OpenAIEngine:
     name = "openai"
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
-        self._base = dict(settings)
-        self._settings = OpenAISettings.model_validate(self._base)
-        self._client: httpx.AsyncClient | None = None
+        self._settings = SettingsSource(OpenAISettings, settings)
+        self._pool = HttpPool()
 
     async def run(self, request: EngineRequest, emit: Emit) -> TaskResult:
         started = time.monotonic()
         try:
-            settings = self._settings_for(request)
+            settings = self._settings.for_request(request)
         except ValidationError as error:
             return TaskResult(
                 error=TaskError(kind=ErrorKind.BAD_REQUEST, message=f"invalid openai options: {error}")
@@ -82,7 +83,7 @@ class OpenAIEngine:
         redact = Redactor([key, *settings.headers.values()])  # a gateway's key may travel in a header
         call = _Call(settings, model, request, redact.emit(emit), PriceTable(OPENAI_PRICES, settings.prices))
         try:
-            result = await call.run(self._http(), _base_url(settings), key)
+            result = await call.run(self._pool.client(), _base_url(settings), key)
         except httpx.TimeoutException:
             result = TaskResult(
                 error=TaskError(
@@ -105,7 +106,7 @@ class OpenAIEngine:
         return result
 
     async def status(self) -> EngineStatus:
-        settings = self._settings
+        settings = self._settings.default
         base_url, key = _base_url(settings), _api_key(settings)
         if key is None and base_url == DEFAULT_BASE_URL:
             return EngineStatus(
@@ -114,7 +115,7 @@ class OpenAIEngine:
                 detail=f"no API key: set ${settings.api_key_env} or the `api_key` setting",
             )
         try:
-            response = await self._http().get(
+            response = await self._pool.client().get(
                 f"{base_url}/models", headers=_headers(settings, key), timeout=5.0
             )
         except httpx.HTTPError as error:
@@ -130,21 +131,7 @@ class OpenAIEngine:
         )
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-    def _http(self) -> httpx.AsyncClient:
-        # One pool for every task of this engine: parallel tasks reuse connections to the provider.
-        if self._client is None:
-            limits = httpx.Limits(max_connections=None, max_keepalive_connections=32)
-            self._client = httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(300.0, connect=10.0))
-        return self._client
-
-    def _settings_for(self, request: EngineRequest) -> OpenAISettings:
-        if not request.options.engine_options:
-            return self._settings
-        return OpenAISettings.model_validate({**self._base, **request.options.engine_options})
+        await self._pool.aclose()
 
 
 def _base_url(settings: OpenAISettings) -> str:
