@@ -35,6 +35,7 @@ from parallelai.engines._cli import VersionCache, resolve_binary
 from parallelai.engines._launch import LaunchStagger
 from parallelai.engines._process import ProcessOutcome, child_env, run_process
 from parallelai.engines._redaction import Redactor
+from parallelai.engines._settings import SettingsSource
 from parallelai.engines.base import (
     Activity,
     Emit,
@@ -117,15 +118,14 @@ class ClaudeCodeEngine:
     name = "claude-code"
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
-        self._base = dict(settings)
-        self._settings = ClaudeCodeSettings.model_validate(self._base)
+        self._settings = SettingsSource(ClaudeCodeSettings, settings)
         self._stagger = LaunchStagger()
         self._versions = VersionCache()
 
     async def run(self, request: EngineRequest, emit: Emit) -> TaskResult:
         started = time.monotonic()
         try:
-            settings = self._settings_for(request)
+            settings = self._settings.for_request(request)
         except ValidationError as error:
             return _failed(ErrorKind.BAD_REQUEST, f"invalid claude-code options: {error}")
         binary = resolve_binary(settings.binary)
@@ -162,7 +162,7 @@ class ClaudeCodeEngine:
         return _scrubbed(result, redact).model_copy(update={"duration_s": time.monotonic() - started})
 
     async def status(self) -> EngineStatus:
-        settings = self._settings
+        settings = self._settings.default
         binary = resolve_binary(settings.binary)
         if binary is None:
             return EngineStatus(
@@ -180,11 +180,6 @@ class ClaudeCodeEngine:
 
     async def aclose(self) -> None:
         return None
-
-    def _settings_for(self, request: EngineRequest) -> ClaudeCodeSettings:
-        if not request.options.engine_options:
-            return self._settings
-        return ClaudeCodeSettings.model_validate({**self._base, **request.options.engine_options})
 
 
 def build_arguments(settings: ClaudeCodeSettings, request: EngineRequest, resume: str | None) -> list[str]:

@@ -20,6 +20,7 @@ from parallelai.engines._cli import VersionCache, resolve_binary
 from parallelai.engines._cursor_stream import AssistantLine, ResultLine, SystemLine, ToolCallLine, parse_line
 from parallelai.engines._process import ProcessOutcome, child_env, run_process
 from parallelai.engines._redaction import Redactor
+from parallelai.engines._settings import SettingsSource
 from parallelai.engines.base import Activity, Emit, EngineRequest, EngineStatus, TextDelta, UsageReport
 from parallelai.models import ErrorKind, TaskError, TaskResult, Usage
 
@@ -64,14 +65,13 @@ class CursorEngine:
     name = "cursor"
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
-        self._base = dict(settings)
-        self._settings = CursorSettings.model_validate(self._base)
+        self._settings = SettingsSource(CursorSettings, settings)
         self._versions = VersionCache()
 
     async def run(self, request: EngineRequest, emit: Emit) -> TaskResult:
         started = time.monotonic()
         try:
-            settings = self._settings_for(request)
+            settings = self._settings.for_request(request)
         except ValidationError as error:
             return _failed(ErrorKind.BAD_REQUEST, f"invalid cursor options: {error}")
         binary = resolve_binary(settings.binary)
@@ -125,15 +125,14 @@ class CursorEngine:
         )
 
     async def status(self) -> EngineStatus:
-        binary = resolve_binary(self._settings.binary)
+        settings = self._settings.default
+        binary = resolve_binary(settings.binary)
         if binary is None:
             return EngineStatus(
-                name=self.name, available=False, detail=f"{self._settings.binary!r} not found: {INSTALL_HINT}"
+                name=self.name, available=False, detail=f"{settings.binary!r} not found: {INSTALL_HINT}"
             )
         version = await self._versions.version(binary)
-        has_key = self._settings.api_key is not None or bool(
-            child_env(passthrough=PASS_ENV).get("CURSOR_API_KEY")
-        )
+        has_key = settings.api_key is not None or bool(child_env(passthrough=PASS_ENV).get("CURSOR_API_KEY"))
         detail = f"runs {binary}" + (
             "" if has_key else "; no CURSOR_API_KEY, so it relies on `cursor-agent login`"
         )
@@ -141,11 +140,6 @@ class CursorEngine:
 
     async def aclose(self) -> None:
         return None
-
-    def _settings_for(self, request: EngineRequest) -> CursorSettings:
-        if not request.options.engine_options:
-            return self._settings
-        return CursorSettings.model_validate({**self._base, **request.options.engine_options})
 
 
 def build_arguments(settings: CursorSettings, request: EngineRequest) -> list[str]:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
+from parallelai.engines._settings import SettingsSource
 from parallelai.engines.base import Emit, EngineRequest, EngineStatus, RateLimitSignal, TextDelta, UsageReport
 from parallelai.models import ErrorKind, TaskError, TaskResult, Usage
 
@@ -38,15 +39,14 @@ class EchoEngine:
     name = "echo"
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
-        self._base = dict(settings)
-        self._settings = EchoSettings.model_validate(self._base)
+        self._settings = SettingsSource(EchoSettings, settings)
         # The simulated provider's window, shared by every task this engine instance runs.
         self._window_start = 0.0
         self._window_used = 0
 
     async def run(self, request: EngineRequest, emit: Emit) -> TaskResult:
         started = time.monotonic()
-        settings = self._settings_for(request)
+        settings = self._settings.for_request(request)
         refused = self._rate_limited(settings)
         if refused is not None:
             emit(RateLimitSignal(refused))
@@ -86,11 +86,6 @@ class EchoEngine:
 
     async def aclose(self) -> None:
         return None
-
-    def _settings_for(self, request: EngineRequest) -> EchoSettings:
-        if not request.options.engine_options:
-            return self._settings
-        return EchoSettings.model_validate({**self._base, **request.options.engine_options})
 
     def _rate_limited(self, settings: EchoSettings) -> float | None:
         """Seconds to wait if this request would exceed the simulated per-minute limit."""
