@@ -58,7 +58,7 @@ export function activateWith(
     view,
     services.panels,
     new StatusBar(controller, isWeb),
-    vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, services.panels.serializer(() => controller.whenConnected())),
+    vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, services.panels.serializer(controller)),
     controller.onDidChangeStatus(setConnected),
     ...registerCommands(services),
   );

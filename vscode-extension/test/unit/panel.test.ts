@@ -121,7 +121,7 @@ describe('the run panel (extension host side)', () => {
     it('brings back the panel of the run its webview kept, locked down as a new one', async () => {
       const panels = new RunPanels(vscode.Uri.file('/ext'), actions, silentLogger);
       const restored = leftOpen();
-      await panels.serializer(() => Promise.resolve(api)).deserializeWebviewPanel(restored as unknown as vscode.WebviewPanel, { runId: 'r1' });
+      await panels.serializer({ api, whenConnected: () => Promise.resolve(api) }).deserializeWebviewPanel(restored as unknown as vscode.WebviewPanel, { runId: 'r1' });
       expect(restored.webview.options).toMatchObject({ enableScripts: true, localResourceRoots: [{ path: '/ext/dist/webview' }, { path: '/ext/media' }] });
       expect(restored.webview.html).toContain("default-src 'none'");
       restored.webview.send({ type: 'ready' });
@@ -139,19 +139,22 @@ describe('the run panel (extension host side)', () => {
       let connect: (value: HttpDaemonApi) => void = () => undefined;
       const connected = new Promise<HttpDaemonApi>((resolve) => (connect = resolve));
       const restored = leftOpen();
-      await panels.serializer(() => connected).deserializeWebviewPanel(restored as unknown as vscode.WebviewPanel, { runId: 'r1' });
+      await panels.serializer({ api: undefined, whenConnected: () => connected }).deserializeWebviewPanel(restored as unknown as vscode.WebviewPanel, { runId: 'r1' });
       restored.webview.send({ type: 'ready' });
       expect(restored.webview.html).toContain('panel.js');
+      await until(() => restored.webview.posted.length > 0);
+      expect(restored.webview.posted.map((m) => parseHostMessage(m))).toEqual([{ type: 'connection', status: 'disconnected' }]);
       expect(daemon.streams()).toBe(0);
       expect(panels.get('r1')?.current.run).toBeUndefined();
       connect(api);
       await until(() => panels.get('r1')?.current.run?.state === 'running' && daemon.streams() === 1);
+      expect(panels.get('r1')?.current.connection).not.toBe('disconnected');
       panels.dispose();
     });
 
     it('closes a panel whose state is not a run of ours, or whose run is open already', async () => {
       const panels = new RunPanels(vscode.Uri.file('/ext'), actions, silentLogger);
-      const serializer = panels.serializer(() => Promise.resolve(api));
+      const serializer = panels.serializer({ api, whenConnected: () => Promise.resolve(api) });
       const stranger = leftOpen();
       await serializer.deserializeWebviewPanel(stranger as unknown as vscode.WebviewPanel, undefined);
       expect(stranger.disposed).toBe(true);

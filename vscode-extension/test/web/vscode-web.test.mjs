@@ -256,6 +256,15 @@ describe('VS Code for the Web', { timeout: 300_000 }, () => {
     // test build keeps no secrets across a reload, so the token is given again.)
     await page.locator('.tab', { hasText: `Run ${firstRun.id}` }).waitFor({ timeout: STEP_MS });
     await statusBar().waitFor({ timeout: STEP_MS });
+    await eventually('a restored panel that says it is disconnected', async () => {
+      for (const frame of page.frames()) {
+        const shown = await frame.evaluate(() => document.getElementById('connection')?.textContent).catch(() => undefined);
+        if (shown === 'disconnected') {
+          return true;
+        }
+      }
+      return false;
+    }, WAIT_MS);
     await runCommand('ParallelAI: Connect to Daemon');
     await answer('Connect to Daemon (1/2)', daemon.url);
     await answer('Connect to Daemon (2/2)', daemon.token);

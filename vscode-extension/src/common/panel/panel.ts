@@ -17,6 +17,12 @@ import { initialPanelState, reducePanel, type PanelState } from './state';
 
 export const PANEL_VIEW_TYPE = 'parallelai.run';
 
+/** Where a restored panel gets the daemon from: the connection now, or the next one. */
+export interface PanelConnection {
+  readonly api: DaemonApi | undefined;
+  whenConnected(): Promise<DaemonApi>;
+}
+
 export interface PanelActions {
   cancel(runId: string): Promise<void>;
   showTask(runId: string, taskId: string): Promise<void>;
@@ -49,17 +55,17 @@ export class RunPanels implements vscode.Disposable {
   }
 
   /**
-   * Brings back the panels of the last session. A panel restored before the daemon is reachable
-   * says so, and fills in once `api` resolves (on connecting).
+   * Brings back the panels of the last session. A panel restored before there is a connection
+   * says it is disconnected, and fills in once there is one.
    */
-  serializer(api: () => Promise<DaemonApi>): vscode.WebviewPanelSerializer {
+  serializer(connection: PanelConnection): vscode.WebviewPanelSerializer {
     return {
       deserializeWebviewPanel: (webviewPanel: vscode.WebviewPanel, state: unknown): Promise<void> => {
         const runId = restoredRunId(state);
         if (runId === undefined || this.panels.has(runId)) {
           webviewPanel.dispose(); // not ours to show, or its run is open already
         } else {
-          this.adopt(webviewPanel, api(), runId);
+          this.adopt(webviewPanel, connection.api ?? connection.whenConnected(), runId);
         }
         return Promise.resolve();
       },
@@ -149,6 +155,9 @@ export class RunPanel implements vscode.Disposable {
   }
 
   private async start(): Promise<void> {
+    if (this.api instanceof Promise) {
+      this.send({ type: 'connection', status: 'disconnected' }); // until there is a connection
+    }
     let api: DaemonApi;
     try {
       api = await this.api;
@@ -224,6 +233,8 @@ export class RunPanel implements vscode.Disposable {
           this.ready = true;
           if (this.state.run !== undefined) {
             void this.panel.webview.postMessage({ type: 'snapshot', run: this.state.run, connection: this.state.connection } satisfies HostMessage);
+          } else if (this.state.connection !== initialPanelState.connection) {
+            void this.panel.webview.postMessage({ type: 'connection', status: this.state.connection } satisfies HostMessage);
           }
           if (this.state.error !== undefined) {
             void this.panel.webview.postMessage({ type: 'error', message: this.state.error } satisfies HostMessage);
