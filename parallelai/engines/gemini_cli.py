@@ -30,11 +30,12 @@ from parallelai.engines._cli import (
     resolve_binary,
 )
 from parallelai.engines._cli_attempt import attempt_home, finish, prompt_argument, prompt_stdin, run_cli
+from parallelai.engines._cli_settings import HomeCliSettings
 from parallelai.engines._http_errors import kind_for_status
 from parallelai.engines._pricing import GEMINI_PRICES, PriceTable
 from parallelai.engines._process import ProcessOutcome, child_env
 from parallelai.engines._redaction import Redactor
-from parallelai.engines._settings import HomeCliSettings, SettingsSource
+from parallelai.engines._settings import SettingsSource
 from parallelai.engines.base import (
     Activity,
     Emit,
