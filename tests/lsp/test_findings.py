@@ -109,21 +109,18 @@ async def code_actions(session: Session, uri: str, diagnostic: types.Diagnostic)
     return actions
 
 
+def review_of_app(workspace: Path) -> dict[str, Any]:
+    """The `parallelai/startRun` parameters of a code review of the workspace's app/ folder."""
+    return {"template": "code_review", "params": {"path": "app"}, "engine": "echo", "workdir": str(workspace)}
+
+
 async def test_a_reviews_findings_become_diagnostics_that_the_next_review_replaces(
     session: Session, workspace: Path
 ) -> None:
     app_uris = {(workspace / file).as_uri() for file in APP_FILES}
     legacy_uri = (workspace / "legacy/models.py").as_uri()
     with anyio.fail_after(DEADLINE_S):
-        review = await start_and_finish(
-            session,
-            {
-                "template": "code_review",
-                "params": {"path": "app"},
-                "engine": "echo",
-                "workdir": str(workspace),
-            },
-        )
+        review = await start_and_finish(session, review_of_app(workspace))
         first = await diagnostics_of_run(session, review, app_uris)
         audit = await start_and_finish(
             session, {"template": "security_audit", "params": {"path": "legacy"}, "engine": "echo"}
@@ -149,15 +146,7 @@ async def test_a_diagnostics_code_action_opens_the_result_of_the_task_that_found
 ) -> None:
     views = (workspace / "app/views.py").as_uri()
     with anyio.fail_after(DEADLINE_S):
-        review = await start_and_finish(
-            session,
-            {
-                "template": "code_review",
-                "params": {"path": "app"},
-                "engine": "echo",
-                "workdir": str(workspace),
-            },
-        )
+        review = await start_and_finish(session, review_of_app(workspace))
         shown = await diagnostics_of_run(session, review, {(workspace / file).as_uri() for file in APP_FILES})
         [diagnostic] = shown[views]
         actions = await code_actions(session, views, diagnostic)
@@ -222,12 +211,7 @@ async def test_a_suggested_patch_is_an_edit_until_the_file_no_longer_matches_it(
 
 async def test_with_all_runs_a_review_started_elsewhere_still_becomes_diagnostics(workspace: Path) -> None:
     app_uris = {(workspace / file).as_uri() for file in APP_FILES}
-    review = {
-        "template": "code_review",
-        "params": {"path": "app"},
-        "engine": "echo",
-        "workdir": str(workspace),
-    }
+    review = review_of_app(workspace)
     with anyio.fail_after(DEADLINE_S):
         async with lsp_session(workspace, "--all-runs") as session:
             daemon = await session.request(protocol.DAEMON, {})

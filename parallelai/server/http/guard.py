@@ -57,11 +57,12 @@ class Guard:
         if scope["type"] not in ("http", "websocket"):
             await self._app(scope, receive, send)  # lifespan
             return
-        cross_origin = self._allowed_cross_origin(scope)
+        headers = Headers(scope=scope)
+        cross_origin = self._allowed_cross_origin(headers)
         if cross_origin is not None and scope["type"] == "http":
             send = _with_cors_headers(send, cross_origin)
-        preflight = cross_origin is not None and _is_preflight(scope)
-        refusal = self._refusal(scope, cross_origin is not None, preflight)
+        preflight = cross_origin is not None and _is_preflight(scope, headers)
+        refusal = self._refusal(scope, headers, cross_origin is not None, preflight)
         if refusal is None:
             if preflight:  # the browser asks before it sends the token; it learns only the CORS rules
                 await Response(status_code=204)(scope, receive, send)
@@ -74,17 +75,16 @@ class Guard:
         status, code, message = refusal
         await error_response(status, code, message)(scope, receive, send)
 
-    def _allowed_cross_origin(self, scope: Scope) -> str | None:
+    def _allowed_cross_origin(self, headers: Headers) -> str | None:
         """The request's Origin when it is another origin that was allowed explicitly."""
-        origin = Headers(scope=scope).get("origin")
+        origin = headers.get("origin")
         if origin is None or normal_origin(origin) not in self._allowed_origins:
             return None
         return origin
 
     def _refusal(
-        self, scope: Scope, allowed_cross_origin: bool = False, preflight: bool = False
+        self, scope: Scope, headers: Headers, allowed_cross_origin: bool, preflight: bool
     ) -> tuple[int, str, str] | None:
-        headers = Headers(scope=scope)
         host = headers.get("host", "")
         if self._loopback_only and not is_loopback_host(split_host_header(host)[0]):
             # A DNS-rebinding page reaches us under its own name: refuse before anything else.
@@ -116,8 +116,8 @@ def normal_origin(origin: str) -> str:
     return origin.strip().rstrip("/").lower()
 
 
-def _is_preflight(scope: Scope) -> bool:
-    return scope["method"] == "OPTIONS" and "access-control-request-method" in Headers(scope=scope)
+def _is_preflight(scope: Scope, headers: Headers) -> bool:
+    return scope["method"] == "OPTIONS" and "access-control-request-method" in headers
 
 
 def _with_cors_headers(send: Send, origin: str) -> Send:
