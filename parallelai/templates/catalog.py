@@ -18,6 +18,7 @@ from parallelai.models import RunSpec, StrategyName
 from parallelai.tasksfile import RunOptions
 from parallelai.templates.loader import LoadedTemplate, list_templates, load_template
 from parallelai.templates.plan import PlanOptions, plan_template
+from parallelai.templates.schema import Template
 
 
 class TemplateParam(BaseModel):
@@ -54,6 +55,8 @@ class TemplateCatalog(Protocol):
         """Raises UnknownTemplateError."""
         ...
 
+    def describe_all(self) -> list[TemplateDetail]: ...
+
     def plan(self, name: str, params: dict[str, Any], options: RunOptions) -> RunSpec:
         """Render the template into a run. Raises UnknownTemplateError or InputError (bad params)."""
         ...
@@ -67,6 +70,9 @@ class EmptyCatalog:
 
     def describe(self, name: str) -> TemplateDetail:
         raise UnknownTemplateError(name, [])
+
+    def describe_all(self) -> list[TemplateDetail]:
+        return []
 
     def plan(self, name: str, params: dict[str, Any], options: RunOptions) -> RunSpec:
         raise UnknownTemplateError(name, [])
@@ -85,22 +91,14 @@ class LibraryCatalog:
         ]
 
     def describe(self, name: str) -> TemplateDetail:
-        template = self._load(name).template
-        return TemplateDetail(
-            name=template.name,
-            description=template.description,
-            params=[
-                TemplateParam(
-                    name=param_name,
-                    type=param.type,
-                    description=param.description
-                    + (f" (one of: {', '.join(map(str, param.choices))})" if param.choices else ""),
-                    required=param.required,
-                    default=param.default,
-                )
-                for param_name, param in template.parameters.items()
-            ],
-        )
+        return _detail(self._load(name).template)
+
+    def describe_all(self) -> list[TemplateDetail]:
+        """Every template in full: the library listed once, then each template read once."""
+        return [
+            _detail(load_template(info.name, self._workdir).template)
+            for info in list_templates(self._workdir)
+        ]
 
     def plan(self, name: str, params: dict[str, Any], options: RunOptions) -> RunSpec:
         engine = options.engine or "echo"
@@ -130,3 +128,21 @@ class LibraryCatalog:
         if name not in known:
             raise UnknownTemplateError(name, known)
         return load_template(name, root)
+
+
+def _detail(template: Template) -> TemplateDetail:
+    return TemplateDetail(
+        name=template.name,
+        description=template.description,
+        params=[
+            TemplateParam(
+                name=param_name,
+                type=param.type,
+                description=param.description
+                + (f" (one of: {', '.join(map(str, param.choices))})" if param.choices else ""),
+                required=param.required,
+                default=param.default,
+            )
+            for param_name, param in template.parameters.items()
+        ],
+    )

@@ -21,10 +21,8 @@ def catalog_endpoints(service: OrchestrationService, catalog: TemplateCatalog) -
         return json_response([EngineOut(**dict(status)) for status in statuses])
 
     async def list_templates(request: Request) -> Response:
-        def describe_all() -> list[TemplateOut]:
-            return [TemplateOut.of(catalog.describe(entry.name)) for entry in catalog.templates()]
-
-        return json_response(await anyio.to_thread.run_sync(describe_all))  # it reads YAML files
+        details = await anyio.to_thread.run_sync(catalog.describe_all)  # it reads YAML files
+        return json_response([TemplateOut.of(detail) for detail in details])
 
     async def health(request: Request) -> Response:
         return json_response(Health(pid=os.getpid(), version=_version(), last_seq=service.bus.last_seq))

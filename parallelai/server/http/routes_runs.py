@@ -40,22 +40,11 @@ def spec_from_request(body: CreateRun, catalog: TemplateCatalog) -> RunSpec:
 
 
 def _spec_from_template(body: CreateRun, name: str, catalog: TemplateCatalog) -> RunSpec:
-    """The template planned with the body's engine, workdir and limits; the body's limits win."""
-    engine = body.engine.partition(":")[0]
-    options = RunOptions(
-        name=body.name,
-        engine=body.engine,
-        parallel=body.limits.max_parallel,
-        max_cost_usd=body.limits.max_cost_usd,
-        max_tokens=body.limits.max_tokens,
-        fail_fast=body.limits.fail_fast,
-        use_cache=body.use_cache,
-        engine_options=dict(body.engine_settings.get(engine, {})),
-        workdir=body.workdir,
-    )
+    """The template planned with the body's engine and workdir; the body's limits and engine
+    settings are the run's, whatever the template would choose."""
+    options = RunOptions(name=body.name, engine=body.engine, use_cache=body.use_cache, workdir=body.workdir)
     spec = catalog.plan(name, body.params, options)
-    settings = {**spec.engine_settings, **body.engine_settings}
-    return spec.model_copy(update={"limits": body.limits, "engine_settings": settings})
+    return spec.model_copy(update={"limits": body.limits, "engine_settings": body.engine_settings})
 
 
 def run_endpoints(service: OrchestrationService, catalog: TemplateCatalog) -> list[Endpoint]:
