@@ -96,7 +96,8 @@ class DiagnosticsBoard:
 
     def __init__(self, publish: Publish) -> None:
         self._publish = publish
-        self._shown: FindingsReport | None = None
+        self.shown_run_id: str | None = None
+        self._shown_uris: set[str] = set()  # the files the shown run has diagnostics on
         self._reports: dict[str, FindingsReport] = {}
 
     def show(self, report: FindingsReport) -> bool:
@@ -106,12 +107,11 @@ class DiagnosticsBoard:
         if not report.findings and not report.reviewed:
             return False
         fresh = report.diagnostics()
-        previous = self._shown.diagnostics() if self._shown else {}
-        for uri in previous.keys() - fresh.keys():
+        for uri in self._shown_uris - fresh.keys():
             self._publish(PublishDiagnosticsParams(uri=uri, diagnostics=[]))
         for uri, diagnostics in fresh.items():
             self._publish(PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics))
-        self._shown = report
+        self.shown_run_id, self._shown_uris = report.run_id, set(fresh)
         return True
 
     def report(self, run_id: str) -> FindingsReport | None:

@@ -154,6 +154,8 @@ class Requests:
 
     async def publish_findings(self, run_id: str) -> None:
         """A watched run finished: its findings replace the diagnostics shown so far (if it has any)."""
+        if self._board.shown_run_id == run_id:
+            return  # already shown (with --all-runs, its own follower and the all-runs one both end here)
         report = await self.findings_report(run_id)
         if report is not None and self._board.show(report):
             log.info("published %d findings of run %s", len(report.findings), run_id)
