@@ -8,7 +8,7 @@ import type { CreateRun, RunOut, TemplateOut } from './daemon/types';
 import { isRecord } from './daemon/validate';
 import type { RunPanels } from './panel/panel';
 import type { RunsController } from './runs/controller';
-import { formatCost, runLabel, type RunView } from './runs/runView';
+import { formatCost, isActive, runLabel, type RunView } from './runs/runView';
 import { taskMarkdown } from './runs/taskDocument';
 import { readSettings, templateRun, workdirFor } from './settings';
 import type { Logger } from './util/logger';
@@ -289,7 +289,7 @@ async function cancelRun(services: Services, arg: unknown): Promise<RunOut | und
   const api = requireApi(services);
   let runId = runIdOf(arg);
   if (runId === undefined) {
-    const going = (await api.listRuns({ limit: 100 })).filter((run) => run.state === 'running' || run.state === 'pending');
+    const going = (await api.listRuns({ limit: 100 })).filter(isActive);
     if (going.length === 0) {
       void vscode.window.showInformationMessage('ParallelAI: no run is going.');
       return undefined;

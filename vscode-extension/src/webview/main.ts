@@ -68,7 +68,7 @@ function render(): void {
   setText('done', `${view.finished} / ${view.total} done`);
   setText('cost', formatCost(view.usage.cost_usd));
   setText('tokens', formatTokens(view.usage.input_tokens + view.usage.output_tokens));
-  renderElapsed(view);
+  renderElapsed(view.startedAt, view.finishedAt);
   const cancel = element('cancel') as HTMLButtonElement;
   cancel.disabled = !view.active;
   cancel.hidden = !view.active;
@@ -82,9 +82,9 @@ function render(): void {
   renderFailures(view);
 }
 
-function renderElapsed(view: PanelView): void {
-  const end = view.finishedAt ?? Date.now() / 1000;
-  setText('elapsed', formatDuration(Math.max(0, end - view.startedAt)));
+function renderElapsed(startedAt: number, finishedAt: number | null): void {
+  const end = finishedAt ?? Date.now() / 1000;
+  setText('elapsed', formatDuration(Math.max(0, end - startedAt)));
 }
 
 function renderGrid(tasks: readonly TaskView[]): void {
@@ -165,7 +165,7 @@ element('dashboard').addEventListener('click', () => vscode.postMessage({ type: 
 // The elapsed time moves while the run does.
 setInterval(() => {
   if (state.run?.finished_at === null) {
-    renderElapsed(panelView(state.run));
+    renderElapsed(state.run.created_at, null);
   }
 }, 1000);
 

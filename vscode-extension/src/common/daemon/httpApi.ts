@@ -1,7 +1,7 @@
 /** `HttpDaemonApi`: the daemon's HTTP API and SSE streams over `fetch`, with the token as a header. */
 
 import type { DaemonApi, EventsOptions, ListRunsQuery } from './api';
-import { DaemonError } from './errors';
+import { DaemonError, errorMessage } from './errors';
 import { followSse } from './sse';
 import type {
   CreateRun,
@@ -129,7 +129,7 @@ export class HttpDaemonApi implements DaemonApi {
       if (error instanceof DaemonError) {
         throw error;
       }
-      throw new DaemonError(0, 'unreachable', error instanceof Error ? error.message : String(error));
+      throw new DaemonError(0, 'unreachable', errorMessage(error));
     }
     const headers: Record<string, string> = { Authorization: `Bearer ${credentials.token}`, Accept: 'application/json' };
     const init: RequestInit = { method, headers };
@@ -140,7 +140,7 @@ export class HttpDaemonApi implements DaemonApi {
     try {
       response = await this.fetchFn(joinUrl(credentials.url, path), init);
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = errorMessage(error);
       throw new DaemonError(0, 'unreachable', `cannot reach the daemon at ${credentials.url} (${reason})`);
     }
     const text = await response.text();

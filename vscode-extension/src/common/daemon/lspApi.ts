@@ -43,9 +43,6 @@ export const LSP_METHODS = {
   getTask: 'parallelai/getTask',
   cancelRun: 'parallelai/cancelRun',
   listTemplates: 'parallelai/listTemplates',
-  watchRun: 'parallelai/watchRun',
-  unwatchRun: 'parallelai/unwatchRun',
-  runEvent: 'parallelai/runEvent',
 } as const;
 
 export class LspDaemonApi implements DaemonApi {

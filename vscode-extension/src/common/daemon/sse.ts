@@ -4,7 +4,7 @@
  * which the daemon requires on every request, so the stream is read from a fetch body instead.
  */
 
-import { DaemonError } from './errors';
+import { DaemonError, errorMessage } from './errors';
 
 export interface SseMessage {
   id: string | undefined;
@@ -207,7 +207,7 @@ export async function* followSse(options: FollowOptions): AsyncGenerator<SseMess
       if (error instanceof DaemonError) {
         throw error;
       }
-      status('reconnecting', error instanceof Error ? error.message : String(error));
+      status('reconnecting', errorMessage(error));
     }
     await sleep(serverRetry ?? delay, options.signal);
     delay = Math.min(delay * 2, maxDelay);

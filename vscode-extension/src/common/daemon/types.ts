@@ -7,12 +7,8 @@
 export const TASK_STATES = ['pending', 'ready', 'running', 'succeeded', 'failed', 'cancelled', 'skipped'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
-export const FINAL_TASK_STATES: ReadonlySet<TaskState> = new Set(['succeeded', 'failed', 'cancelled', 'skipped']);
-
 export const RUN_STATES = ['pending', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'] as const;
 export type RunState = (typeof RUN_STATES)[number];
-
-export const FINAL_RUN_STATES: ReadonlySet<RunState> = new Set(['succeeded', 'failed', 'cancelled']);
 
 export type StrategyName = 'parallel' | 'batch' | 'pipeline' | 'mapreduce' | 'dag';
 
@@ -253,4 +249,3 @@ export type DaemonEvent =
   | RateLimitedEvent
   | BudgetReachedEvent;
 
-export type DaemonEventType = DaemonEvent['type'];

@@ -7,9 +7,7 @@ import {
   RUN_STATES,
   TASK_STATES,
   type DaemonEvent,
-  type RunOut,
   type RunState,
-  type TaskOut,
   type TaskState,
   type Usage,
 } from './types';
@@ -44,40 +42,8 @@ export function isUsage(value: unknown): value is Usage {
   );
 }
 
-function isCounts(value: unknown): value is Partial<Record<TaskState, number>> {
+export function isCounts(value: unknown): value is Partial<Record<TaskState, number>> {
   return isRecord(value) && Object.entries(value).every(([key, count]) => isTaskState(key) && isNumber(count));
-}
-
-export function isRunOut(value: unknown): value is RunOut {
-  return (
-    isRecord(value) &&
-    isString(value.id) &&
-    isOptional(value.name, isString) &&
-    isString(value.strategy) &&
-    isRunState(value.state) &&
-    isNumber(value.created_at) &&
-    isOptional(value.finished_at, isNumber) &&
-    isNumber(value.elapsed_s) &&
-    isNumber(value.total) &&
-    isCounts(value.counts) &&
-    isUsage(value.usage) &&
-    typeof value.active === 'boolean'
-  );
-}
-
-export function isTaskOut(value: unknown): value is TaskOut {
-  return (
-    isRecord(value) &&
-    isString(value.id) &&
-    isTaskState(value.state) &&
-    isOptional(value.engine, isString) &&
-    isNumber(value.attempts) &&
-    Array.isArray(value.depends_on) &&
-    isOptional(value.reason, isString) &&
-    isOptional(value.error, isString) &&
-    isOptional(value.duration_s, isNumber) &&
-    isOptional(value.cost_usd, isNumber)
-  );
 }
 
 /** The fields each event type must carry, beyond `type`, `seq`, `at` and `run_id`. */

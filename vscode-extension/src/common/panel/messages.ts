@@ -7,6 +7,7 @@
 import type { StreamStatus } from '../daemon/sse';
 import type { DaemonEvent } from '../daemon/types';
 import {
+  isCounts,
   isNumber,
   isRecord,
   isRunState,
@@ -132,8 +133,7 @@ export function isRunView(value: unknown): value is RunView {
     !isNumber(value.created_at) ||
     !isNullable(isNumber)(value.finished_at) ||
     !isNumber(value.total) ||
-    !isRecord(value.counts) ||
-    !Object.entries(value.counts).every(([state, count]) => isTaskState(state) && isNumber(count)) ||
+    !isCounts(value.counts) ||
     !isUsage(value.usage) ||
     !isNullable(isString)(value.note) ||
     !isNullable(isString)(value.budget) ||

@@ -319,7 +319,7 @@ export function tasksOf(run: RunView): TaskView[] {
   });
 }
 
-export function isActive(run: RunView): boolean {
+export function isActive(run: { state: RunState }): boolean {
   return run.state === 'pending' || run.state === 'running';
 }
 
