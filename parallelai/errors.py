@@ -12,6 +12,7 @@
     │   └── UnknownStrategyError   a strategy name we do not implement
     ├── RunNotFoundError           a run id the store does not know
     ├── TaskNotFoundError          a task id the run does not have
+    ├── RunBusyError               a run another live process is executing (carries who)
     └── StoreError                 the store cannot be opened or migrated
 
 A failed agent is never an exception: engines report failures as data (`TaskError`), so
@@ -104,6 +105,18 @@ class TaskNotFoundError(ParallelAIError):
         self.run_id = run_id
         self.task_id = task_id
         super().__init__(f"run {run_id!r} has no task {task_id!r}")
+
+
+class RunBusyError(ParallelAIError):
+    """Another live process executes the run; only it may start its tasks."""
+
+    def __init__(self, run_id: str, executed_by: str) -> None:
+        self.run_id = run_id
+        self.executed_by = executed_by
+        super().__init__(
+            f"run {run_id!r} is being executed by {executed_by}; "
+            f"`parallelai watch {run_id}` follows it, `parallelai cancel {run_id}` stops it"
+        )
 
 
 class StoreError(ParallelAIError):

@@ -50,6 +50,7 @@ class TaskStateChanged(_Event):
     reason: str | None = None
     error_kind: ErrorKind | None = None
     reused: bool = False
+    retry_at: float | None = None  # with `retrying`: when the task is ready again (epoch seconds)
 
 
 class TaskOutput(_Event):
@@ -76,6 +77,8 @@ class TaskUsage(_Event):
 
 
 class TaskRetrying(_Event):
+    """Why a task is `retrying` and for how long (the state change itself is a `task.state`)."""
+
     type: Literal["task.retrying"] = "task.retrying"
     task_id: str
     attempt: int  # the attempt that failed

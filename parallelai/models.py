@@ -18,9 +18,17 @@ class _Strict(BaseModel):
 
 
 class TaskState(StrEnum):
+    """Where a task stands; also the state of one attempt (running, then how it ended).
+
+    Only `running` holds one of the run's slots: a task waiting out a retry backoff is `retrying`,
+    and one whose attempt was cut off by its process stopping or dying is `interrupted`.
+    """
+
     PENDING = "pending"
     READY = "ready"
     RUNNING = "running"
+    RETRYING = "retrying"  # waits until `retry_at` to be ready again
+    INTERRUPTED = "interrupted"  # its attempt was cut off; `resume` runs it again
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -198,6 +206,7 @@ class TaskRecord(BaseModel):
     task: Task
     state: TaskState
     reason: str | None = None
+    retry_at: float | None = None  # when a `retrying` task is ready again (epoch seconds)
     result: TaskResult | None = None
     attempts: list[Attempt] = Field(default_factory=list)
 
@@ -213,6 +222,7 @@ class RunSummary(BaseModel):
     usage: Usage
     reused: int = 0
     note: str | None = None  # why the run stopped early (budget, fail-fast), if it did
+    executed_by: str | None = None  # the live process executing it now, e.g. "the daemon (pid 812)"
 
     @property
     def total(self) -> int:

@@ -1,13 +1,15 @@
-"""The `parallelai` command line: run, runs, show, resume, cancel, engines.
+"""The `parallelai` command line: run, runs, show, resume, retry, cancel, engines.
 
 Exit codes: 0 every task succeeded, 1 some did not, 2 bad input (nothing was started),
-130 interrupted (the run can be resumed).
+130 / 143 / 129 stopped by SIGINT (Ctrl-C) / SIGTERM / SIGHUP: the agents were stopped and the
+run left `interrupted`, to be resumed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
@@ -25,7 +27,7 @@ from parallelai.cli.progress import ProgressView
 from parallelai.cli.summary import print_summary
 from parallelai.cli.template_commands import add_template_commands
 from parallelai.cli.watch_command import add_watch_command
-from parallelai.errors import InputError, ParallelAIError, RunNotFoundError
+from parallelai.errors import InputError, ParallelAIError, RunBusyError, RunNotFoundError, sole_exception
 from parallelai.events import RunFinished
 from parallelai.models import STRATEGY_NAMES, RunState, TaskState
 from parallelai.orchestration.service import OrchestrationService
@@ -33,14 +35,24 @@ from parallelai.tasksfile import RunOptions, spec_from_file, spec_from_prompts
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 Command = Callable[[argparse.Namespace], Awaitable[int]]
+# Stopped like Ctrl-C: what `timeout`, a CI cancel, `docker stop` or a closed terminal send.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class _Stopped(Exception):
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    command: Command = args.command
     try:
-        return anyio.run(command, args)
+        return anyio.run(_until_stopped, args.command, args)
+    except _Stopped as stopped:
+        name = signal.Signals(stopped.signum).name
+        print(f"parallelai: stopped by {name}; {_resume_hint(args)}", file=sys.stderr)
+        return 128 + stopped.signum
     except InputError as error:
         print(f"parallelai: error: {error}", file=sys.stderr)
         return EXIT_INPUT
@@ -51,8 +63,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"parallelai: error: {error}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print("parallelai: interrupted; `parallelai resume RUN` continues where it stopped", file=sys.stderr)
+        print(f"parallelai: interrupted; {_resume_hint(args)}", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+async def _until_stopped(command: Command, args: argparse.Namespace) -> int:
+    """Run `command`; SIGTERM or SIGHUP cancel it as Ctrl-C does (its runs stop, resumable)."""
+    stopped_by: list[int] = []
+    code = EXIT_OK
+    try:
+        async with anyio.create_task_group() as group:
+            with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
+
+                async def stop_on_signal() -> None:
+                    async for signum in signals:
+                        stopped_by.append(signum)
+                        group.cancel_scope.cancel()
+                        return
+
+                group.start_soon(stop_on_signal)
+                code = await command(args)
+                group.cancel_scope.cancel()
+    except BaseExceptionGroup as errors:
+        raise sole_exception(errors) from None
+    if stopped_by:
+        raise _Stopped(stopped_by[0])
+    return code
+
+
+def _resume_hint(args: argparse.Namespace) -> str:
+    run_id = getattr(args, "started_run", None)
+    if getattr(args, "daemon", False) or getattr(args, "monitor", None):
+        return f"the run goes on in the daemon; `parallelai watch {run_id or ''}` follows it".replace(
+            "  ", " "
+        )
+    return f"`parallelai resume {run_id or 'RUN'}` continues where it stopped"
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -86,19 +131,46 @@ async def _run(args: argparse.Namespace) -> int:
         return await run_in_daemon(spec, monitor=args.monitor, as_json=args.json)
     async with OrchestrationService.open(_store(args)) as service:
         after = service.bus.last_seq
-        run_id = await service.submit(spec)
+        run_id = args.started_run = await service.submit(spec)
         return await _follow(service, run_id, after, len(spec.tasks), args)
 
 
 async def _resume(args: argparse.Namespace) -> int:
     async with OrchestrationService.open(_store(args)) as service:
         summary = await service.summary(args.run)
-        if summary.state is RunState.SUCCEEDED:
-            print(f"{args.run} already succeeded; nothing to resume", file=sys.stderr)
-            print_summary(summary, args.json, [])
-            return EXIT_OK
+        args.started_run = args.run
+        if summary.state.is_final:
+            print(
+                f"{args.run} already {summary.state}; nothing to resume"
+                + (
+                    ""
+                    if summary.state is RunState.SUCCEEDED
+                    else f" (`parallelai retry {args.run}` re-runs what did not succeed)"
+                ),
+                file=sys.stderr,
+            )
+            print_summary(summary, args.json, await service.tasks(args.run) if args.json else [])
+            return _exit_code(summary.state)
         after = service.bus.last_seq
-        await service.resume(args.run)
+        try:
+            await service.resume(args.run)
+        except RunBusyError as busy:
+            # Someone else executes it: follow it to its end instead of starting it twice.
+            print(f"{args.run} is being executed by {busy.executed_by}; following it", file=sys.stderr)
+        return await _follow(service, args.run, after, summary.total, args)
+
+
+async def _retry(args: argparse.Namespace) -> int:
+    async with OrchestrationService.open(_store(args)) as service:
+        summary = await service.summary(args.run)
+        after = service.bus.last_seq
+        args.started_run = args.run
+        again = await service.retry(args.run, args.task or [])
+        if not again:
+            print(f"{args.run}: nothing to retry (no failed, cancelled or skipped task)", file=sys.stderr)
+            print_summary(summary, args.json, await service.tasks(args.run) if args.json else [])
+            return _exit_code(summary.state)
+        print(f"{args.run}: retrying {again} task{'s' * (again != 1)}", file=sys.stderr)
         return await _follow(service, args.run, after, summary.total, args)
 
 
@@ -115,7 +187,11 @@ async def _follow(
     summary = await service.wait(run_id)
     records = await service.tasks(run_id) if args.json else []
     print_summary(summary, args.json, records)
-    return EXIT_OK if summary.state is RunState.SUCCEEDED else EXIT_FAILED
+    return _exit_code(summary.state)
+
+
+def _exit_code(state: RunState) -> int:
+    return EXIT_OK if state is RunState.SUCCEEDED else EXIT_FAILED
 
 
 async def _runs(args: argparse.Namespace) -> int:
@@ -155,7 +231,8 @@ async def _show(args: argparse.Namespace) -> int:
 async def _cancel(args: argparse.Namespace) -> int:
     async with OrchestrationService.open(_store(args)) as service:
         summary = await service.cancel(args.run)
-    print(f"{args.run}: {summary.state}")
+    still = f" (asked {summary.executed_by} to stop it)" if summary.executed_by else ""
+    print(f"{args.run}: {summary.state}{still}")
     return EXIT_OK
 
 
@@ -299,10 +376,22 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true")
     show.set_defaults(command=_show)
 
-    resume = commands.add_parser("resume", help="continue a run: finished tasks are kept, the rest re-queued")
+    resume = commands.add_parser(
+        "resume", help="continue an interrupted run: finished tasks are kept, the rest re-queued"
+    )
     resume.add_argument("run", metavar="RUN")
     resume.add_argument("--json", action="store_true")
     resume.set_defaults(command=_resume)
+
+    retry = commands.add_parser(
+        "retry", help="run a run's failed, cancelled and skipped tasks again (and what depends on them)"
+    )
+    retry.add_argument("run", metavar="RUN")
+    retry.add_argument(
+        "--task", action="append", metavar="ID", help="retry only this task (repeatable); default: all"
+    )
+    retry.add_argument("--json", action="store_true")
+    retry.set_defaults(command=_retry)
 
     cancel = commands.add_parser("cancel", help="cancel a run")
     cancel.add_argument("run", metavar="RUN")

@@ -1,4 +1,8 @@
-"""Live progress for a run: a rich display in a terminal, plain lines otherwise."""
+"""Live progress for a run: a rich display in a terminal, plain lines otherwise.
+
+Only `running` tasks count as running; tasks waiting out a retry backoff are `retrying` (shown
+when there are any), and a resumed or retried run counts the tasks it kept as done.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,9 @@ from parallelai.events import (
 from parallelai.models import TaskState, Usage
 
 _FINAL = {TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED, TaskState.SKIPPED}
+# Always in the live counts row; these others only while some task is in them.
+_SHOWN = (TaskState.RUNNING, TaskState.SUCCEEDED, TaskState.FAILED, TaskState.SKIPPED)
+_SHOWN_IF_ANY = (TaskState.RETRYING, TaskState.INTERRUPTED)
 
 
 class RunTally:
@@ -34,11 +41,16 @@ class RunTally:
         self.usage_by_task: dict[str, Usage] = {}
         self.failures: deque[str] = deque(maxlen=5)
         self.started = time.monotonic()
+        self.kept = 0  # tasks a resumed or retried run had finished unseen here (they get no events)
 
     def apply(self, event: Event) -> TaskStateChanged | None:
         match event:
             case RunCreated(task_count=count):
                 self.total = count
+            case RunStarted(resumed=True, requeued=requeued):
+                # What the run keeps is done; the part of it seen finishing here is in `states`.
+                seen_done = sum(1 for value in self.states.values() if value in _FINAL)
+                self.kept = max(0, self.total - requeued - seen_done)
             case TaskStateChanged(task_id=task_id, state=state, reason=reason):
                 self.states[task_id] = state
                 if state is TaskState.FAILED:
@@ -55,7 +67,7 @@ class RunTally:
 
     @property
     def finished(self) -> int:
-        return sum(1 for value in self.states.values() if value in _FINAL)
+        return self.kept + sum(1 for value in self.states.values() if value in _FINAL)
 
     @property
     def cost(self) -> float:
@@ -105,15 +117,15 @@ class ProgressView:
         if self._live is not None:
             self._bar.update(self._bar_task, completed=self.tally.finished, total=self.tally.total)
             self._live.update(self._render())
-        elif change is not None and change.state in _FINAL:
+        elif change is not None and (change.state in _FINAL or change.state is TaskState.RETRYING):
             self._plain_line(change)
         elif isinstance(event, RunStarted) and event.resumed:
-            print(f"resuming {self.run_id}: {event.requeued} tasks queued again", file=self._stream)
+            print(f"{self.run_id}: {event.requeued} tasks queued again", file=self._stream)
         elif isinstance(event, RunFinished):
             self._stream.flush()
 
     def _plain_line(self, change: TaskStateChanged) -> None:
-        # Big runs would drown a log in lines: past 200 tasks, report failures and every 5%.
+        # Big runs would drown a log in lines: past 200 tasks, report failures, retries and every 5%.
         tally = self.tally
         step = max(1, tally.total // 20)
         quiet = tally.total > 200 and change.state is TaskState.SUCCEEDED and tally.finished % step
@@ -125,12 +137,8 @@ class ProgressView:
     def _render(self) -> Group:
         tally = self.tally
         table = Table.grid(padding=(0, 2))
-        table.add_row(
-            *(
-                f"{state}: {tally.count(state)}"
-                for state in (TaskState.RUNNING, TaskState.SUCCEEDED, TaskState.FAILED, TaskState.SKIPPED)
-            )
-        )
+        shown = [*_SHOWN, *(state for state in _SHOWN_IF_ANY if tally.count(state))]
+        table.add_row(*(f"{state}: {tally.count(state)}" for state in shown))
         table.add_row(f"{tally.throughput:.1f} tasks/s", f"cost ${tally.cost:.4f}", "", "")
         parts: list[Table | Progress] = [self._bar, table]
         if tally.failures:

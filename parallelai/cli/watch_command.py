@@ -2,7 +2,8 @@
 
 Four tasks share one task group: the event follower (replays the run from its start, then goes
 on live, reconnecting through daemon restarts), a poller for run totals and the runs list, the
-key reader (the terminal in cbreak mode; `q` quits, `c` cancels the run) and the painter, which
+key reader (the terminal in cbreak mode; `q` quits, `c` cancels the run, `r` retries the failed,
+cancelled and skipped tasks of a run that has finished, then follows it again) and the painter, which
 redraws a few times a second however many events arrive. Without RUN it follows the newest
 running run, or waits for the next one to start.
 """
@@ -40,7 +41,8 @@ UNREACHABLE = "daemon unreachable"
 def add_watch_command(subparsers: Any) -> None:
     """Register `watch` on `parser.add_subparsers()` of the main parser."""
     parser = subparsers.add_parser(
-        "watch", help="live full-screen view of a run in the daemon (q quits, c cancels the run)"
+        "watch",
+        help="live full-screen view of a run in the daemon (q quits, c cancels the run, r retries its failed tasks)",
     )
     parser.add_argument(
         "run", nargs="?", metavar="RUN", help="the run to watch (default: the newest running)"
@@ -126,6 +128,8 @@ class Watch:
                     return
                 if key in "cC" and self.model.run_id is not None:
                     group.start_soon(self._cancel, self.model.run_id)
+                if key in "rR" and self.model.run_id is not None:
+                    group.start_soon(self._retry, self.model.run_id)
 
     async def _cancel(self, run_id: str) -> None:
         self.model.note = f"cancelling {run_id}…"
@@ -136,6 +140,24 @@ class Watch:
             return
         self.model.run = run
         self.model.note = f"{run_id} {run.state.value}"
+
+    async def _retry(self, run_id: str) -> None:
+        run = self.model.run
+        if run is not None and run.active:
+            self.model.note = f"{run_id} is still running; r retries its failed tasks once it has finished"
+            return
+        self.model.note = f"retrying the failed tasks of {run_id}…"
+        try:
+            retried = await self._client.retry(run_id)
+        except ParallelAIError as error:
+            self.model.note = f"retry failed: {error}"
+            return
+        # The event follower goes on: the run's new events arrive on the same stream.
+        self.model.run = retried.run
+        if retried.retried == 0:
+            self.model.note = f"{run_id}: nothing to retry (no failed, cancelled or skipped task)"
+        else:
+            self.model.note = f"{run_id}: retrying {retried.retried} task{'s' * (retried.retried != 1)}"
 
 
 @contextlib.contextmanager

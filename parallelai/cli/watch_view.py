@@ -2,6 +2,8 @@
 
 `WatchModel.apply(event)` is O(1) per event, so a replay of a run with thousands of tasks is
 cheap; `render(model, now)` draws the whole screen and is called a few times a second at most.
+Only `running` tasks are active: a task waiting out a retry backoff (`retrying`) holds no slot,
+and is listed apart with when it runs again.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from parallelai.events import BudgetReached, Event, RunFinished, TaskRetrying, TaskStateChanged
+from parallelai.events import BudgetReached, Event, RunFinished, RunStarted, TaskRetrying, TaskStateChanged
 from parallelai.models import RunState, TaskState
 from parallelai.server.http.schemas import RunOut
 
@@ -23,6 +25,8 @@ STATE_STYLES = {
     TaskState.PENDING: "grey62",
     TaskState.READY: "medium_purple1",
     TaskState.RUNNING: "dodger_blue1",
+    TaskState.RETRYING: "orange1",
+    TaskState.INTERRUPTED: "magenta",
     TaskState.SUCCEEDED: "green3",
     TaskState.FAILED: "red1",
     TaskState.CANCELLED: "grey50",
@@ -33,9 +37,16 @@ RUN_STYLES = {
     RunState.SUCCEEDED: "bold green3",
     RunState.FAILED: "bold red1",
     RunState.CANCELLED: "bold grey50",
+    RunState.INTERRUPTED: "bold magenta",
 }
 FAILURES_SHOWN = 6
 RUNS_SHOWN = 6
+RETRYING_SHOWN = 3
+# Shown in the counts line even at zero; the others only when some task is in them.
+ALWAYS_COUNTED = frozenset(
+    {TaskState.PENDING, TaskState.READY, TaskState.RUNNING, *(state for state in TaskState if state.is_final)}
+)
+RETRYABLE = (TaskState.FAILED, TaskState.CANCELLED, TaskState.SKIPPED)
 
 
 @dataclass(slots=True)
@@ -43,6 +54,7 @@ class _Task:
     state: TaskState = TaskState.PENDING
     since: float | None = None  # when its current attempt started running
     attempt: int = 0
+    retry_at: float | None = None  # when a retrying task is ready again (epoch seconds)
 
 
 @dataclass(slots=True)
@@ -74,18 +86,25 @@ class WatchModel:
                 task = self.tasks.setdefault(event.task_id, _Task())
                 task.state, task.attempt = event.state, event.attempt
                 task.since = event.at if event.state is TaskState.RUNNING else None
+                task.retry_at = event.retry_at if event.state is TaskState.RETRYING else None
                 if event.state is TaskState.FAILED:
                     self.failures.append((event.task_id, event.reason or str(event.error_kind or "failed")))
             case TaskRetrying():
                 self.failures.append((event.task_id, f"attempt {event.attempt}: {event.message} (retrying)"))
             case BudgetReached():
                 self.note = f"{event.limit} budget reached: {event.spent:g} of {event.maximum:g}"
+            case RunStarted() if self.run is not None:
+                # Resumed or retried: it runs again (the poll fills in who executes it).
+                self.run = self.run.model_copy(
+                    update={"state": RunState.RUNNING, "finished_at": None, "active": True, "note": None}
+                )
             case RunFinished() if self.run is not None:
                 update = {
                     "state": event.state,
                     "usage": event.usage,
                     "finished_at": event.at,
                     "active": False,
+                    "executed_by": None,
                 }
                 self.run = self.run.model_copy(update=update)
             case _:
@@ -94,6 +113,11 @@ class WatchModel:
     def counts(self) -> Counter[TaskState]:
         return Counter(task.state for task in self.tasks.values())
 
+    def retryable(self) -> int:
+        """Tasks `r` would run again: the failed, cancelled and skipped ones of a run that ended."""
+        counts = self.counts()
+        return sum(counts[state] for state in RETRYABLE)
+
 
 def render(model: WatchModel, now: float, height: int = 40) -> RenderableType:
     if model.run_id is None:
@@ -101,13 +125,21 @@ def render(model: WatchModel, now: float, height: int = 40) -> RenderableType:
     else:
         counts = model.counts()
         body = [_header(model, now), _counts(counts, len(model.tasks))]
-        rows = max(3, height - 14 - FAILURES_SHOWN - RUNS_SHOWN)
+        waiting = counts[TaskState.RETRYING]
+        retry_rows = min(waiting, RETRYING_SHOWN) + (waiting > RETRYING_SHOWN)
+        rows = max(3, height - 14 - FAILURES_SHOWN - RUNS_SHOWN - (retry_rows + 2 if waiting else 0))
         body.append(_active(model, now, rows, counts[TaskState.RUNNING]))
+        if waiting:
+            body.append(_retrying(model, now, waiting))
         body.append(_failures(model))
     body.append(_runs(model))
-    footer = Text.assemble(
-        ("q", "bold"), " quit   ", ("c", "bold"), " cancel the run   ", (model.note, "yellow")
-    )
+    footer = Text.assemble(("q", "bold"), " quit   ", ("c", "bold"), " cancel the run   ")
+    run, retryable = model.run, model.retryable()
+    if run is not None and run.state.is_final and retryable:
+        footer.append_text(
+            Text.assemble(("r", "bold"), f" retry its {retryable} failed, cancelled or skipped tasks   ")
+        )
+    footer.append(model.note, style="yellow")
     return Group(*body, footer)
 
 
@@ -124,14 +156,17 @@ def _header(model: WatchModel, now: float) -> Text:
     text.append(run.state.value, style=RUN_STYLES.get(run.state, "bold"))
     text.append(f"   elapsed {_duration(max(0.0, end - run.created_at))}")
     text.append(f"   cost ${run.usage.cost_usd:.4f}   tokens {tokens:,}")
+    if run.executed_by:
+        text.append(f"   executed by {run.executed_by}", style="grey62")
     return text
 
 
 def _counts(counts: Counter[TaskState], total: int) -> Group:
     line = Text()
     for state in TaskState:
-        line.append(f"{state.value} {counts[state]}", style=STATE_STYLES[state])
-        line.append("   ")
+        if state in ALWAYS_COUNTED or counts[state]:
+            line.append(f"{state.value} {counts[state]}", style=STATE_STYLES[state])
+            line.append("   ")
     done = sum(counts[state] for state in TaskState if state.is_final)
     line.append(f"done {done}/{total}", style="bold")
     bar = Table.grid()  # a grid row ends its line; a bare ProgressBar would run into the next panel
@@ -153,6 +188,24 @@ def _active(model: WatchModel, now: float, rows: int, running: int) -> Panel:
     if len(active) > rows:
         table.add_row(f"… and {len(active) - rows} more", "", "", style="grey62")
     return Panel(table, title=f"active tasks ({running})", title_align="left", border_style="grey42")
+
+
+def _retrying(model: WatchModel, now: float, waiting: int) -> Panel:
+    table = Table(box=None, padding=(0, 2), show_header=True, header_style="grey62")
+    table.add_column("task")
+    table.add_column("failed attempt", justify="right")
+    table.add_column("runs again", justify="right")
+    retrying = sorted(
+        ((task_id, task) for task_id, task in model.tasks.items() if task.state is TaskState.RETRYING),
+        key=lambda item: item[1].retry_at or now,
+    )
+    for task_id, task in retrying[:RETRYING_SHOWN]:
+        due = "now" if task.retry_at is None else f"in {_duration(max(0.0, task.retry_at - now))}"
+        table.add_row(task_id, str(task.attempt), due, style=STATE_STYLES[TaskState.RETRYING])
+    if len(retrying) > RETRYING_SHOWN:
+        table.add_row(f"… and {len(retrying) - RETRYING_SHOWN} more", "", "", style="grey62")
+    title = f"waiting to retry ({waiting}, no slot held)"
+    return Panel(table, title=title, title_align="left", border_style="grey42")
 
 
 def _failures(model: WatchModel) -> Panel:

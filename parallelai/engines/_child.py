@@ -20,6 +20,8 @@ from pathlib import Path
 
 import anyio
 
+from parallelai.engines.agent_tags import tagged_env
+
 _CHUNK = 64 * 1024
 # Resolved programs by (name, PATH), as a shell's hash table: otherwise Popen joins every PATH
 # entry in the parent and the child tries an execve on each until one works, all while the loop
@@ -49,6 +51,7 @@ class Child:
         cls, argv: Sequence[str], *, cwd: Path | None, env: Mapping[str, str] | None, stdin: bool
     ) -> Child:
         """Start `argv` in a session of its own; OSError when it cannot be started (as Popen)."""
+        env = tagged_env(env)  # the attempt's tag, so its descendants can be found wherever they go
         fds: list[int] = []
         try:
             out_r, out_w = _pipe(fds)

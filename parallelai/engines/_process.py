@@ -13,6 +13,7 @@ from typing import Protocol
 import anyio
 
 from parallelai.engines._child import Child
+from parallelai.engines.agent_tags import current_tag, stop_tagged
 
 # What every child may see of our environment; engines add what they need (keys, base URLs).
 ENV_ALLOW_LIST = (
@@ -108,16 +109,22 @@ async def terminate_tree(process: ProcessHandle, grace_s: float) -> None:
     session one of its descendants started (Claude Code's Bash tool runs its shell in a session of
     its own). Those sessions are found through /proc (Linux) while the leader still lives: once it
     dies its descendants are orphans nobody could trace back to us, but they keep their session.
+    When an attempt's tag is current, everything carrying it is stopped as well, beside the tree:
+    that also reaches a descendant that left its session after its parent died (a double fork).
     """
     if process.returncode is None:
         # Interrupted (timeout, cancel): the tree may reach into sessions of its own.
+        tag = current_tag()
         sessions = {process.pid} | _descendant_sessions(process.pid)
         _signal_group(process, signal.SIGTERM)
         _signal_sessions(sessions, signal.SIGTERM)
-        with anyio.move_on_after(grace_s):
-            await process.wait()
-        sessions |= _descendant_sessions(process.pid)
-        _signal_sessions(sessions, signal.SIGKILL)
+        async with anyio.create_task_group() as group:
+            if tag is not None:  # with the same grace, at the same time: no second wait
+                group.start_soon(stop_tagged, tag, grace_s)
+            with anyio.move_on_after(grace_s):
+                await process.wait()
+            sessions |= _descendant_sessions(process.pid)
+            _signal_sessions(sessions, signal.SIGKILL)
     # After a normal exit the group kill suffices: the pipes drained, so nothing else holds them.
     _signal_group(process, signal.SIGKILL)
     if process.returncode is None:

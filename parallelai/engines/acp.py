@@ -40,6 +40,7 @@ from parallelai.engines._http_errors import kind_for_status
 from parallelai.engines._jsonrpc import METHOD_NOT_FOUND, ConnectionClosed, JsonRpcConnection, RpcError
 from parallelai.engines._process import child_env, terminate_tree
 from parallelai.engines._redaction import Redactor
+from parallelai.engines.agent_tags import tagged_env
 from parallelai.engines.base import Activity, Emit, EngineRequest, EngineStatus, TextDelta
 from parallelai.models import ErrorKind, TaskError, TaskResult
 
@@ -105,7 +106,7 @@ class AcpEngine:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 cwd=request.workdir,
-                env=env,
+                env=tagged_env(env),
                 start_new_session=True,
             )
         except OSError as error:

@@ -1,13 +1,16 @@
 """Prometheus metrics for runs, fed by the event bus: tasks by state and engine, durations,
-tokens and cost, retries, rate limits, concurrency and queue depth.
+tokens and cost, retries, rate limits, concurrency, queue depth and tasks waiting to retry.
 
 `RunMetrics.follow(service, after)` subscribes to the events and keeps the numbers; each
 instance has its own registry, so two daemons in one process (tests) never share counters.
-Task gauges cover the runs this process has seen start since it began.
+Task gauges cover the runs this process has seen start since it began. Only `running` tasks
+count towards concurrency: a task waiting out a retry backoff holds no slot and is counted in
+`parallelai_retrying` instead.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -29,6 +32,11 @@ from parallelai.orchestration.service import OrchestrationService
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Agents take seconds to many minutes; the default buckets stop at 10 s.
 DURATION_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+# The ended runs whose failed, cancelled, skipped and interrupted tasks are remembered, so that a
+# `retry` or `resume` moves them out of those states in the gauge instead of counting them twice.
+SETTLED_RUNS_KEPT = 256
+# What a run's end leaves in the task gauge: the states `retry` or `resume` may move a task out of.
+_SETTLED = frozenset({TaskState.FAILED, TaskState.CANCELLED, TaskState.SKIPPED, TaskState.INTERRUPTED})
 
 
 @dataclass(slots=True)
@@ -51,6 +59,11 @@ class RunMetrics:
         self.running = Gauge("parallelai_concurrency", "Tasks running right now", registry=self.registry)
         self.queued = Gauge(
             "parallelai_queue_depth", "Tasks ready to start and waiting for a slot", registry=self.registry
+        )
+        self.retrying = Gauge(
+            "parallelai_retrying",
+            "Tasks waiting out a retry backoff (they hold no slot)",
+            registry=self.registry,
         )
         self.duration = Histogram(
             "parallelai_task_duration_seconds",
@@ -75,6 +88,8 @@ class RunMetrics:
             "parallelai_runs_finished", "Runs that ended, by state", ["state"], registry=self.registry
         )
         self._tasks: dict[tuple[str, str], _Tracked] = {}  # unfinished tasks only: memory stays flat
+        # Per ended run (the newest SETTLED_RUNS_KEPT), its tasks the gauge counts in a _SETTLED state.
+        self._settled: OrderedDict[str, dict[str, _Tracked]] = OrderedDict()
         self.last_seq = 0
         self._progress = anyio.Event()
 
@@ -125,6 +140,11 @@ class RunMetrics:
     def _state_changed(self, event: TaskStateChanged) -> None:
         key = (event.run_id, event.task_id)
         tracked = self._tasks.setdefault(key, _Tracked("unknown"))
+        if tracked.state is None:
+            # A task of an ended run that is retried or resumed leaves the state the run ended it in.
+            settled = self._settled.get(event.run_id, {}).pop(event.task_id, None)
+            if settled is not None:
+                tracked.engine, tracked.state = settled.engine, settled.state
         if tracked.state is not None:
             self.tasks.labels(tracked.state.value, tracked.engine).dec()
             self._count_active(tracked.state, -1)
@@ -138,8 +158,10 @@ class RunMetrics:
                 self.duration.labels(tracked.engine, event.state.value).observe(
                     max(0.0, event.at - tracked.started_at)
                 )
-            # The gauge keeps counting it under its final state; only the bookkeeping goes.
-            del self._tasks[key]
+                tracked.started_at = None
+            if event.state is TaskState.SUCCEEDED:
+                # The gauge keeps counting it as succeeded; only the bookkeeping goes.
+                del self._tasks[key]
 
     def _usage(self, event: TaskUsage) -> None:
         tracked = self._tasks.get((event.run_id, event.task_id))
@@ -154,19 +176,29 @@ class RunMetrics:
         tracked.usage = event.usage
 
     def _forget(self, run_id: str) -> None:
-        """Drop what is left of a run (tasks it never reached, or finished before a restart)."""
+        """Drop what is left of a run (tasks it never reached, or finished before a restart); keep
+        its failed, cancelled, skipped and interrupted tasks aside, for a retry or resume."""
+        settled = self._settled.pop(run_id, {})
         for key in [key for key in self._tasks if key[0] == run_id]:
             tracked = self._tasks.pop(key)
-            if tracked.state is not None and not tracked.state.is_final:
+            if tracked.state in _SETTLED:
+                settled[key[1]] = tracked
+            elif tracked.state is not None and not tracked.state.is_final:
                 # e.g. tasks left pending when a fail-fast or budget stop ended the run
                 self.tasks.labels(tracked.state.value, tracked.engine).dec()
                 self._count_active(tracked.state, -1)
+        if settled:
+            self._settled[run_id] = settled
+            while len(self._settled) > SETTLED_RUNS_KEPT:
+                self._settled.popitem(last=False)
 
     def _count_active(self, state: TaskState, delta: int) -> None:
         if state is TaskState.RUNNING:
             self.running.inc(delta)
         elif state is TaskState.READY:
             self.queued.inc(delta)
+        elif state is TaskState.RETRYING:
+            self.retrying.inc(delta)
 
     def _engine(self, run_id: str, task_id: str) -> str:
         tracked = self._tasks.get((run_id, task_id))

@@ -1,7 +1,9 @@
 """Run notifications: a Slack incoming webhook and a generic JSON webhook, fed by the event bus.
 
 `Notifier.follow(service, after)` turns run-finished and budget-reached events into notices
-(counts, cost, a dashboard link) and hands them to a delivery task through a bounded queue.
+(counts, cost, a dashboard link) and hands them to a delivery task through a bounded queue. A run
+that ends `interrupted` (its process stopped) is neither a success nor a failure: its notice says
+so, and how to resume it.
 Nothing here can hold a run up: the bus never waits for a subscriber, a full queue drops the
 notice (with a warning), and a webhook that fails is retried with backoff in the delivery task
 only, then given up on.
@@ -28,7 +30,18 @@ from parallelai.orchestration.service import OrchestrationService
 log = logging.getLogger("parallelai.notify")
 QUEUE_SIZE = 100
 MAX_DELAY_S = 60.0
-_COUNTED = (TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED, TaskState.SKIPPED)
+# Finished tasks first, then (in an interrupted run) those it had not finished.
+_COUNTED = (
+    TaskState.SUCCEEDED,
+    TaskState.FAILED,
+    TaskState.CANCELLED,
+    TaskState.SKIPPED,
+    TaskState.INTERRUPTED,
+    TaskState.RETRYING,
+    TaskState.RUNNING,
+    TaskState.READY,
+    TaskState.PENDING,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +65,8 @@ class Notice:
         run = f"Run {self.name!r}" if self.name else f"Run {self.run_id}"
         if self.trigger == "budget":
             return f"{run} reached its budget"
+        if self.state is RunState.INTERRUPTED:
+            return f"{run} was interrupted (resumable)"
         return f"{run} {self.state.value}"
 
     @property
@@ -64,7 +79,7 @@ class Notice:
 class WebhookPayload(BaseModel):
     """What the generic webhook receives (a JSON POST)."""
 
-    event: Literal["run.succeeded", "run.failed", "run.cancelled", "run.budget_reached"]
+    event: Literal["run.succeeded", "run.failed", "run.cancelled", "run.interrupted", "run.budget_reached"]
     run_id: str
     name: str | None
     state: RunState
@@ -198,7 +213,7 @@ class Notifier:
                     usage=event.usage,
                     elapsed_s=max(0.0, event.at - row.created_at) if row else 0.0,
                     link=self._link(event.run_id),
-                    detail=event.note,
+                    detail=_resume_hint(event) if event.state is RunState.INTERRUPTED else event.note,
                 )
             case BudgetReached() if "budget" in self.config.on:
                 summary = await service.summary(event.run_id)
@@ -271,6 +286,11 @@ class Notifier:
                 delay *= 2
         self.stats.count("failed")
         log.warning("gave up on a %s notification for run %s: %s", label, notice.run_id, problem)
+
+
+def _resume_hint(event: RunFinished) -> str:
+    why = event.note or "its process stopped before it finished"
+    return f"`parallelai resume {event.run_id}` continues it, keeping the finished tasks ({why})"
 
 
 def _retry_after(response: httpx.Response) -> float | None:

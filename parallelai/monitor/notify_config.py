@@ -7,7 +7,7 @@ It is read from `$PARALLELAI_STATE_DIR/config.toml` (per user) and `.parallelai/
     slack_webhook = "https://hooks.slack.com/services/T000/B000/XXXX"
     webhook = "https://example.com/parallelai"     # any endpoint that takes a JSON POST
     webhook_headers = { Authorization = "Bearer s3cret" }
-    on = ["succeeded", "failed", "cancelled", "budget"]
+    on = ["succeeded", "failed", "cancelled", "interrupted", "budget"]
     dashboard_url = "http://127.0.0.1:8787"         # default: the daemon's own URL
 """
 
@@ -24,7 +24,9 @@ from parallelai.paths import state_dir
 
 CONFIG_NAME = "config.toml"
 PROJECT_CONFIG = Path(".parallelai") / CONFIG_NAME
-Trigger = Literal["succeeded", "failed", "cancelled", "budget"]
+# `interrupted`: the run's process stopped before it finished (it can be resumed); opt-in, since a
+# daemon that stops leaves its own runs interrupted and resumes them when it starts again.
+Trigger = Literal["succeeded", "failed", "cancelled", "interrupted", "budget"]
 
 
 class NotifyConfig(BaseModel):

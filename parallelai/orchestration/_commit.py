@@ -1,5 +1,10 @@
 """Group commits: a batch of queued writes applied in one BEGIN IMMEDIATE transaction, with the
-writes made for every task packed many rows to a statement."""
+writes made for every task packed many rows to a statement, and the batch's events numbered.
+
+Event sequence numbers come from the store, not from a process: inside the transaction, which
+holds SQLite's write lock, the batch's events take the numbers after the highest one stored. So
+any number of processes can append to one store, and `seq` stays unique and gap-free.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,9 @@ Write = tuple[str, Sequence[Any]]
 # (what a caller waits for) had the whole burst left to write. A few hundred rows per statement
 # make that a handful of waits per commit instead of one per row.
 INSERT_TASK = "INSERT INTO tasks (run_id, id, position, spec, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
-SET_TASK_STATE = "UPDATE tasks SET state = ?, reason = ?, updated_at = ? WHERE run_id = ? AND id = ?"
+SET_TASK_STATE = (
+    "UPDATE tasks SET state = ?, reason = ?, retry_at = ?, updated_at = ? WHERE run_id = ? AND id = ?"
+)
 RECORD_ATTEMPT = (
     "INSERT OR REPLACE INTO attempts (run_id, task_id, number, started_at, finished_at, state, "
     "error_kind, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -28,6 +35,7 @@ RECORD_RESULT = (
     "INSERT OR REPLACE INTO results (run_id, task_id, fingerprint, body, ok, reused, input_tokens, "
     "output_tokens, cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# Queued as (run_id, type, body); `commit` puts the event's seq in front.
 APPEND_EVENT = "INSERT INTO events (seq, run_id, type, body) VALUES (?, ?, ?, ?)"
 _MULTI_ROW_INSERTS = frozenset({INSERT_TASK, RECORD_ATTEMPT, RECORD_RESULT, APPEND_EVENT})
 # A few fixed statement sizes, so that every statement is prepared once and then found in the
@@ -45,10 +53,10 @@ def _insert_rows(sql: str, rows: int) -> str:
 
 @functools.cache
 def _set_task_states(rows: int) -> str:
-    values = ", ".join(["(?, ?, ?, ?, ?)"] * rows)  # the parameters of `SET_TASK_STATE`, in order
+    values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * rows)  # the parameters of `SET_TASK_STATE`, in order
     return (
-        "UPDATE tasks SET state = v.column1, reason = v.column2, updated_at = v.column3 "
-        f"FROM (VALUES {values}) AS v WHERE tasks.run_id = v.column4 AND tasks.id = v.column5"
+        "UPDATE tasks SET state = v.column1, reason = v.column2, retry_at = v.column3, updated_at = v.column4 "
+        f"FROM (VALUES {values}) AS v WHERE tasks.run_id = v.column5 AND tasks.id = v.column6"
     )
 
 
@@ -60,7 +68,7 @@ def _write_rows(db: sqlite3.Connection, sql: str, rows: list[Sequence[Any]]) -> 
     elif sql == SET_TASK_STATE and _UPDATE_FROM:
         # One UPDATE ... FROM applies one row per task, so only a task's last state is kept:
         # each state change sets every column, so that is what applying all of them would leave.
-        rows = list({(row[3], row[4]): row for row in rows}.values())
+        rows = list({(row[4], row[5]): row for row in rows}.values())
         many = _set_task_states
     else:
         db.executemany(sql, rows)
@@ -73,10 +81,11 @@ def _write_rows(db: sqlite3.Connection, sql: str, rows: list[Sequence[Any]]) -> 
             start += size
 
 
-def commit(db: sqlite3.Connection, batch: list[Write]) -> None:
-    """Apply `batch` in order, all or nothing."""
+def commit(db: sqlite3.Connection, batch: list[Write]) -> int:
+    """Apply `batch` in order, all or nothing; the seq its first event got (its events follow it)."""
     db.execute("BEGIN IMMEDIATE")
     try:
+        first_seq = next_seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM events").fetchone()[0]
         # Consecutive writes of one statement go together; order is kept, which matters (an
         # attempt's insert must come before its update).
         start = 0
@@ -85,9 +94,14 @@ def commit(db: sqlite3.Connection, batch: list[Write]) -> None:
             end = start + 1
             while end < len(batch) and batch[end][0] is sql:
                 end += 1
-            _write_rows(db, sql, [params for _, params in batch[start:end]])
+            rows = [params for _, params in batch[start:end]]
+            if sql is APPEND_EVENT:
+                rows = [(seq, *row) for seq, row in enumerate(rows, start=next_seq)]
+                next_seq += len(rows)
+            _write_rows(db, sql, rows)
             start = end
     except BaseException:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+    return int(first_seq)

@@ -66,6 +66,24 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX events_by_run ON events(run_id, seq);
     """,
+    # 2: many processes on one store. A run's lease (`owner`: the process executing it, NULL when
+    # none) and who last executed it; when a retrying task is due; requests (cancel a run or one
+    # task) that any process leaves for the run's owner. Event bodies no longer carry their seq:
+    # the column is the one truth, given at commit.
+    """
+    ALTER TABLE runs ADD COLUMN owner TEXT;
+    ALTER TABLE runs ADD COLUMN executor TEXT;
+    ALTER TABLE tasks ADD COLUMN retry_at REAL;
+    CREATE TABLE requests (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        task_id TEXT,
+        kind TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX runs_by_state ON runs(state);
+    """,
 )
 
 

@@ -1,13 +1,21 @@
-"""The event bus: one publisher, many subscribers, each behind its own bounded buffer.
+"""The event bus: events from the store, in seq order, to many subscribers, each behind its own
+bounded buffer.
 
-`publish` is synchronous and never waits: it numbers the event, queues it for the store and
-offers it to every subscriber. A subscriber whose buffer is full is cut off rather than
-allowed to stall the scheduler; `stream()` then catches up from the store and carries on, so
-a slow consumer loses time, never events.
+`publish` is synchronous and never waits: it queues the event for the store. An event reaches
+subscribers once it is committed and numbered (a subscriber never sees a seq a crash could take
+back), together with what other processes committed to the same store meanwhile, in order: the
+bus delivers this process's events as their commits report them, reads the events of other
+processes from the store to fill the gaps between them, and polls for them while it has nothing
+of its own to deliver. So a run executed by any process is seen live by every subscriber.
+
+A subscriber whose buffer is full is cut off rather than allowed to stall the scheduler;
+`stream()` then catches up from the store and carries on, so a slow consumer loses time, never
+events.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncGenerator, AsyncIterator
 from types import TracebackType
 
@@ -18,6 +26,9 @@ from parallelai.events import Event
 from parallelai.orchestration.store import Store
 
 DEFAULT_BUFFER = 10_000
+# How often the store is asked for other processes' events while this one commits none.
+FOREIGN_POLL_S = 0.2
+CATCH_UP_ROWS = 2000  # read from the store at a time
 
 
 class Subscription:
@@ -63,30 +74,91 @@ class Subscription:
 class EventBus:
     def __init__(self, store: Store, last_seq: int) -> None:
         self._store = store
-        self._seq = last_seq
+        self._delivered = last_seq  # every event up to here was offered (or nobody wanted it)
         self._subscribers: list[Subscription] = []
+        self._generation = 0  # changes whenever someone subscribes
+        self._committed: list[Event] = []  # ours, numbered, not yet delivered
+        self._wake = anyio.Event()
+        store.on_commit(self._on_commit)
 
     @property
     def last_seq(self) -> int:
-        return self._seq
+        """The newest seq delivered: a follower that starts after it misses nothing from now on."""
+        return self._delivered
 
     def publish(self, event: Event) -> Event:
-        self._seq += 1
-        event.seq = self._seq
         self._store.append_event(event)
-        if self._subscribers:  # a copy, since an overflowing subscriber unsubscribes itself
-            for subscriber in tuple(self._subscribers):
-                subscriber.offer(event)
         return event
 
     def subscribe(self, run_id: str | None = None, buffer: int = DEFAULT_BUFFER) -> Subscription:
         subscription = Subscription(self, run_id, buffer)
         self._subscribers.append(subscription)
+        self._generation += 1
+        self._wake.set()  # from now on, other processes' events are wanted too
         return subscription
 
     def _unsubscribe(self, subscription: Subscription) -> None:
         if subscription in self._subscribers:
             self._subscribers.remove(subscription)
+
+    def _on_commit(self, events: list[Event]) -> None:
+        self._committed.extend(events)
+        self._wake.set()
+
+    async def deliver(self) -> None:
+        """Deliver events for as long as the service runs (it starts this in its task group)."""
+        while True:
+            if not self._committed:
+                with anyio.move_on_after(FOREIGN_POLL_S if self._subscribers else math.inf):
+                    await self._wake.wait()
+                self._wake = anyio.Event()
+            ours, self._committed = self._committed, []
+            if not self._subscribers:
+                # Nobody to tell; a subscriber that comes later replays from the store.
+                if ours:
+                    self._delivered = max(self._delivered, ours[-1].seq)
+                continue
+            if not ours:
+                await self._catch_up(math.inf)
+            for event in ours:
+                if event.seq > self._delivered + 1:
+                    await self._catch_up(event.seq - 1)  # another process committed in between
+                if event.seq > self._delivered:
+                    self._offer(event)
+
+    async def _catch_up(self, until: float) -> None:
+        """Deliver what other processes stored after the last delivered event, up to `until`."""
+        while True:
+            generation = self._generation
+            complete, events = await self._store.new_events(
+                self._delivered, self._wanted_runs(), CATCH_UP_ROWS
+            )
+            if generation != self._generation:
+                continue  # someone subscribed meanwhile and may want more of this range: ask again
+            for event in events:
+                if event.seq > until:
+                    break
+                if event.seq > self._delivered:
+                    self._offer(event)
+            reached = int(min(complete, until))
+            self._delivered = max(self._delivered, reached)
+            if reached >= until or len(events) < CATCH_UP_ROWS:
+                return
+
+    def _wanted_runs(self) -> set[str] | None:
+        """The runs some subscriber follows, or None when one follows every run."""
+        runs: set[str] = set()
+        for subscriber in self._subscribers:
+            if subscriber.run_id is None:
+                return None
+            runs.add(subscriber.run_id)
+        return runs
+
+    def _offer(self, event: Event) -> None:
+        self._delivered = event.seq
+        if self._subscribers:  # a copy, since an overflowing subscriber unsubscribes itself
+            for subscriber in tuple(self._subscribers):
+                subscriber.offer(event)
 
     async def stream(
         self, after_seq: int = 0, run_id: str | None = None, buffer: int = DEFAULT_BUFFER

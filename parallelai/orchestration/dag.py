@@ -1,8 +1,9 @@
-"""Checking a run's task graph before anything starts: ids, dependencies, cycles, placeholders."""
+"""A run's task graph: checked before anything starts (ids, dependencies, cycles, placeholders),
+and walked when part of it runs again."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from parallelai.errors import DependencyCycleError, InputError, UnknownDependencyError
 from parallelai.models import Task
@@ -76,3 +77,17 @@ def dependents_of(tasks: Sequence[Task]) -> dict[str, list[str]]:
         for dependency in task.depends_on:
             result[dependency].append(task.id)
     return result
+
+
+def with_dependents(chosen: Iterable[str], tasks: Sequence[Task], keep: Callable[[str], bool]) -> list[str]:
+    """`chosen` and every task that depends on one of them, directly or not, unless `keep(task_id)`
+    (a task to leave as it is, such as one that succeeded), in a stable order."""
+    dependents = dependents_of(tasks)
+    again = dict.fromkeys(chosen)
+    pending = list(again)
+    while pending:
+        for dependent in dependents[pending.pop()]:
+            if dependent not in again and not keep(dependent):
+                again[dependent] = None
+                pending.append(dependent)
+    return list(again)

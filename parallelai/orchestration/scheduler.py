@@ -2,8 +2,11 @@
 
 Dispatch is synchronous and event-driven: whenever a task finishes, fails or its retry timer
 fires, `_dispatch` starts as many ready tasks as the global and per-engine limits allow. No task
-holds a slot while it waits to retry. Each attempt runs in its own cancel scope, so a timeout or a
-cancel reaches the engine, which tears down whatever it started.
+holds a slot while it waits to retry: it is `retrying`, not `running`, so what every surface shows
+as running never exceeds the limit. Each attempt runs in its own cancel scope, so a timeout or a
+cancel reaches the engine, which tears down whatever it started; every process the attempt's
+agent starts carries the attempt's tag, so the whole tree can be found and stopped. When the run
+is torn down (its process stops), attempts in flight are closed as `interrupted`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 import anyio
 from anyio.abc import TaskGroup
 
+from parallelai.engines.agent_tags import tagging
 from parallelai.engines.base import Engine, EngineEvent, EngineRequest
 from parallelai.events import (
     BudgetReached,
@@ -61,17 +65,20 @@ class _Slot:
     stop: StopHandle = field(default_factory=StopHandle)
     queued: bool = False  # waiting in a ready queue for a slot
     dependents: list[str] = field(default_factory=list)
+    attempt: Attempt | None = None  # the attempt in flight
 
 
 @dataclass(frozen=True, slots=True)
 class Resumption:
-    """What a resumed run already has: final states, outputs for dependents, attempts used."""
+    """What a resumed run already has: final states, outputs for dependents, attempts used; and
+    the tasks to run again whatever their state (a retry's)."""
 
     states: Mapping[str, TaskState]
     outputs: Mapping[str, str]
     attempts: Mapping[str, int]
     spent: Usage
     reused: int
+    again: frozenset[str] = frozenset()
 
 
 class RunExecution:
@@ -84,9 +91,11 @@ class RunExecution:
         bus: EventBus,
         engines: Mapping[str, Engine],
         workdir: Path,
+        agent_tag: str,
         resumption: Resumption | None = None,
     ) -> None:
         self.run_id = run_id
+        self._agent_tag = agent_tag  # the owner's and this run's: an attempt's tag continues it
         self._spec = spec
         self._limits = spec.limits
         self._store = store
@@ -128,7 +137,10 @@ class RunExecution:
     async def _execute(self) -> RunFinished:
         requeued = self._restore()
         self._store.set_run_state(self.run_id, RunState.RUNNING)
-        self._publish(RunStarted(run_id=self.run_id, resumed=self._resumption is not None, requeued=requeued))
+        self._publish(
+            RunStarted(run_id=self.run_id, resumed=self._resumption is not None, requeued=len(requeued))
+        )
+        self._announce_restored(requeued)
         try:
             async with anyio.create_task_group() as group:
                 self._group = group
@@ -173,31 +185,40 @@ class RunExecution:
 
     # -- setup -----------------------------------------------------------------------------
 
-    def _restore(self) -> int:
-        """Apply a resumption: keep succeeded and failed tasks, re-queue everything else."""
-        requeued = 0
+    def _restore(self) -> list[str]:
+        """Apply a resumption: keep succeeded and failed tasks (unless run again), re-queue the
+        rest; the re-queued tasks, for `_announce_restored`."""
+        requeued = []
         resumption = self._resumption
         if resumption is not None:
             for task_id, slot in self._slots.items():
                 previous = resumption.states.get(task_id, TaskState.PENDING)
-                if previous in (TaskState.SUCCEEDED, TaskState.FAILED):
+                if previous in (TaskState.SUCCEEDED, TaskState.FAILED) and task_id not in resumption.again:
                     slot.state = previous
                     slot.output = resumption.outputs.get(task_id, "")
                     self._finished += 1
                 else:
-                    requeued += 1
+                    requeued.append(task_id)
                 slot.attempts = resumption.attempts.get(task_id, 0)
         for slot in self._slots.values():
             if slot.state is TaskState.PENDING and slot.task.depends_on:
                 slot.waiting_on = sum(
                     1 for dep in slot.task.depends_on if self._slots[dep].state is not TaskState.SUCCEEDED
                 )
-        if resumption is not None:
-            # Dependents of tasks that failed before the resume are skipped again, with the reason.
-            for task_id, slot in self._slots.items():
-                if slot.state is TaskState.FAILED:
-                    self._skip_dependents(task_id)
         return requeued
+
+    def _announce_restored(self, requeued: list[str]) -> None:
+        """Once the run has started again: re-queued tasks are pending again (in the store too),
+        and dependents of tasks that failed before are skipped again, with the reason."""
+        resumption = self._resumption
+        if resumption is None:
+            return
+        for task_id in requeued:
+            if resumption.states.get(task_id, TaskState.PENDING) is not TaskState.PENDING:
+                self._set_state(task_id, self._slots[task_id], TaskState.PENDING)
+        for task_id, slot in self._slots.items():
+            if slot.state is TaskState.FAILED:
+                self._skip_dependents(task_id)
 
     # -- dispatch --------------------------------------------------------------------------
 
@@ -290,7 +311,7 @@ class RunExecution:
             self._settle(task_id, self._stop_as, self._stopping)
             return
         slot.attempts += 1
-        attempt = Attempt(number=slot.attempts, started_at=time.time())
+        attempt = slot.attempt = Attempt(number=slot.attempts, started_at=time.time())
         slot.state = TaskState.RUNNING
         self._store.set_task_state(self.run_id, task_id, TaskState.RUNNING)
         self._store.record_attempt(self.run_id, task_id, attempt)
@@ -300,6 +321,7 @@ class RunExecution:
             )
         )
         result = await self._call_engine(task_id, slot, prompt, outputs)
+        slot.attempt = None
         attempt.finished_at = time.time()
         attempt.error = result.error
         attempt.state = TaskState.SUCCEEDED if result.ok else TaskState.FAILED
@@ -316,6 +338,11 @@ class RunExecution:
             self._skip_dependents(task_id)
         elif error.kind.retryable and slot.attempts <= task.options.retries and self._stopping is None:
             delay = self._backoff.delay(slot.attempts, error.retry_after, self._rng)
+            retry_at = time.time() + delay
+            reason = (
+                f"attempt {slot.attempts} failed ({error.kind}: {error.message}); retrying in {delay:.1f}s"
+            )
+            self._set_state(task_id, slot, TaskState.RETRYING, reason, error.kind, retry_at)
             self._publish(
                 TaskRetrying(
                     run_id=self.run_id,
@@ -326,7 +353,6 @@ class RunExecution:
                     message=error.message,
                 )
             )
-            slot.state = TaskState.READY
             assert self._group is not None
             self._group.start_soon(self._retry_later, task_id, delay)
         else:
@@ -350,7 +376,10 @@ class RunExecution:
             context=outputs,
         )
         engine = self._engines[slot.engine.name]
-        return await call_engine(engine, request, slot.stop, lambda event: self._relay(task_id, slot, event))
+        with tagging(f"{self._agent_tag}/{task_id}/{slot.attempts}"):
+            return await call_engine(
+                engine, request, slot.stop, lambda event: self._relay(task_id, slot, event)
+            )
 
     def _relay(self, task_id: str, slot: _Slot, event: EngineEvent) -> None:
         bus = bus_event(self.run_id, task_id, slot.engine.name, event)
@@ -409,9 +438,23 @@ class RunExecution:
         slot = self._slots[task_id]
         if slot.state.is_final:
             return
-        slot.state = state
         self._finished += 1
-        self._store.set_task_state(self.run_id, task_id, state, reason)
+        self._set_state(task_id, slot, state, reason, error_kind, reused=reused)
+
+    def _set_state(
+        self,
+        task_id: str,
+        slot: _Slot,
+        state: TaskState,
+        reason: str | None = None,
+        error_kind: ErrorKind | None = None,
+        retry_at: float | None = None,
+        *,
+        reused: bool = False,
+    ) -> None:
+        """A task's new state, in the store and on the bus."""
+        slot.state = state
+        self._store.set_task_state(self.run_id, task_id, state, reason, retry_at)
         self._publish(
             TaskStateChanged(
                 run_id=self.run_id,
@@ -421,6 +464,7 @@ class RunExecution:
                 reason=reason,
                 error_kind=error_kind,
                 reused=reused,
+                retry_at=retry_at,
             )
         )
 
@@ -474,7 +518,23 @@ class RunExecution:
         if self._finished >= len(self._slots):
             self._done.set()
 
+    def _close_interrupted(self) -> None:
+        """The run stops unfinished: attempts in flight were cut off, and nothing waits for a slot."""
+        now = time.time()
+        for task_id, slot in self._slots.items():
+            if slot.state is TaskState.RUNNING:
+                if slot.attempt is not None:
+                    slot.attempt.finished_at = now
+                    slot.attempt.state = TaskState.INTERRUPTED
+                    self._store.record_attempt(self.run_id, task_id, slot.attempt)
+                    slot.attempt = None
+                self._set_state(task_id, slot, TaskState.INTERRUPTED, "its process stopped mid-attempt")
+            elif slot.state in (TaskState.READY, TaskState.RETRYING):
+                self._set_state(task_id, slot, TaskState.PENDING)
+
     def _finish(self) -> RunFinished:
+        if not self._cancelled and not self._done.is_set():
+            self._close_interrupted()
         counts = dict.fromkeys(TaskState, 0)
         for slot in self._slots.values():
             counts[slot.state] += 1

@@ -1,7 +1,8 @@
 """The orchestration service: the one object every surface (CLI, API, MCP, LSP) calls.
 
 It plans and validates runs, persists them before anything starts, executes them in the
-background under one task group, and answers questions about them from the store.
+background under one task group, and answers questions about them from the store, which it
+may share with other processes (each executes only the runs it holds the lease of).
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Collection, Mapping, Sequence
+from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,16 +21,20 @@ from pydantic import ValidationError
 
 from parallelai.engines.base import Engine, EngineStatus
 from parallelai.engines.registry import EngineRegistry, default_registry
-from parallelai.errors import InputError, RunNotFoundError, TaskNotFoundError, sole_exception
+from parallelai.errors import InputError, RunBusyError, RunNotFoundError, TaskNotFoundError, sole_exception
 from parallelai.events import Event, RunCreated, RunFinished
 from parallelai.models import EngineSpec, RunSpec, RunState, RunSummary, Task, TaskRecord, TaskState
+from parallelai.orchestration.abandoned import close_abandoned, close_run, stop_agents
 from parallelai.orchestration.bus import EventBus
-from parallelai.orchestration.dag import assign_ids, validate_graph
+from parallelai.orchestration.dag import assign_ids, validate_graph, with_dependents
+from parallelai.orchestration.lease import Owner, Role
 from parallelai.orchestration.scheduler import Resumption, RunExecution
 from parallelai.orchestration.store import RunRow, RunTotals, Store
 from parallelai.paths import default_store_path
 
-OUTSIDE_CANCEL_POLL_S = 0.5
+REQUEST_POLL_S = 0.5  # how soon an owner acts on a request left in the store by another process
+SWEEPS_PER_POLL = 4  # every 2 s: runs whose process died are closed as interrupted
+CANCEL_WAIT_S = 60.0  # how long `cancel` waits for another process to stop its run
 
 
 @dataclass(slots=True)
@@ -40,24 +45,44 @@ class _ActiveRun:
 
 
 class OrchestrationService:
-    def __init__(self, store: Store, bus: EventBus, registry: EngineRegistry, group: TaskGroup) -> None:
+    """Plans, persists and executes runs; many services (in many processes) may share one store.
+
+    A service executes the runs it leases (see `lease.py`): those it submits, resumes or retries.
+    A run another live process executes is followed through the store and steered with requests;
+    a run whose process died is taken over: its agents stopped, its cut-off attempts closed.
+    """
+
+    def __init__(
+        self, store: Store, bus: EventBus, registry: EngineRegistry, group: TaskGroup, owner: Owner
+    ) -> None:
         self.store = store
         self.bus = bus
         self.registry = registry
+        self.owner = owner
         self._group = group
         self._active: dict[str, _ActiveRun] = {}
 
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, store_path: Path | None = None, registry: EngineRegistry | None = None
+        cls, store_path: Path | None = None, registry: EngineRegistry | None = None, *, role: Role = "local"
     ) -> AsyncIterator[OrchestrationService]:
-        """Open the store and run the service; on exit, runs still going are left resumable."""
+        """Open the store and run the service; on exit, runs still going are left resumable.
+
+        `role="daemon"` marks the runs it executes as the daemon's: a daemon resumes those at start.
+        """
+        owner = Owner.new(role)
+        owner.open()
         try:
             async with Store.open(store_path or default_store_path()) as store:
                 bus = EventBus(store, await store.last_seq())
                 async with anyio.create_task_group() as group:
-                    service = cls(store, bus, registry or default_registry(), group)
+                    service = cls(store, bus, registry or default_registry(), group, owner)
+                    group.start_soon(bus.deliver, name="event delivery")
+                    await service.recover_abandoned()
+                    group.start_soon(
+                        service._housekeeping, await store.last_request_id(), name="housekeeping"
+                    )
                     try:
                         yield service
                     finally:
@@ -66,6 +91,8 @@ class OrchestrationService:
                 bus.close()
         except BaseExceptionGroup as group_error:
             raise sole_exception(group_error) from None
+        finally:
+            owner.close()
 
     # -- planning ----------------------------------------------------------------------------
 
@@ -92,7 +119,7 @@ class OrchestrationService:
         spec = self.plan(spec)
         engines = self._engines_for(spec)
         run_id = _new_run_id()
-        await self.store.create_run(run_id, spec)
+        await self.store.create_run(run_id, spec, self.owner)
         self.bus.publish(
             RunCreated(run_id=run_id, name=spec.name, strategy=spec.strategy, task_count=len(spec.tasks))
         )
@@ -103,17 +130,62 @@ class OrchestrationService:
         return await self.wait(await self.submit(spec))
 
     async def resume(self, run_id: str) -> str:
-        """Continue a run: finished tasks stay as they are, everything else is queued again."""
+        """Continue a run that stopped before it finished (interrupted, or its process died):
+        finished tasks stay as they are, everything else is queued again. A finished run is left
+        as it is (`retry` re-runs its failed tasks). Raises RunBusyError if another live process
+        executes it."""
         if run_id in self._active:
             return run_id
         row = await self._row(run_id)
-        if row.state is RunState.SUCCEEDED:
+        if row.state.is_final:
             return run_id
+        previous = await self._take_over(row)
+        await close_abandoned(self.store, self.bus, row.id, row.state, previous, announce=False)
+        await self._start_from_store(run_id, ())
+        return run_id
+
+    async def retry(self, run_id: str, task_ids: Sequence[str] = ()) -> int:
+        """Run failed, cancelled and skipped tasks again (all, or those named), with the tasks that
+        depend on them; successes are kept. Returns how many tasks were queued again (0: nothing
+        to retry, nothing changed). Raises RunBusyError while a live process executes the run."""
+        if run_id in self._active:
+            raise RunBusyError(run_id, self.owner.describe())
+        row = await self._row(run_id)
+        records = {record.task.id: record for record in await self.store.task_records(run_id)}
+        chosen = _retryable(run_id, records, task_ids)
+        if not chosen and row.state.is_final:
+            return 0
+        previous = await self._take_over(row)
+        await close_abandoned(self.store, self.bus, row.id, row.state, previous, announce=False)
+        again = with_dependents(
+            chosen,
+            [record.task for record in records.values()],
+            lambda t: records[t].state is TaskState.SUCCEEDED,
+        )
+        await self._start_from_store(run_id, again)
+        return len(again)
+
+    async def _take_over(self, row: RunRow) -> Owner | None:
+        """Lease the run to this service; returns the dead owner it had, if any (whose agents
+        and cut-off attempts are the caller's to deal with). Raises RunBusyError while it lives."""
+        previous = Owner.from_json(row.owner)
+        if previous is not None and previous.alive():
+            raise RunBusyError(row.id, previous.describe())
+        if not await self.store.claim_run(row.id, self.owner, row.owner):
+            # Another process took it between our read and our claim.
+            now = Owner.from_json((await self._row(row.id)).owner)
+            raise RunBusyError(row.id, now.describe() if now else "another process")
+        return previous
+
+    async def _start_from_store(self, run_id: str, again: Collection[str]) -> None:
+        """Start executing a leased run from what the store holds; `again` are run as if new."""
+        row = await self._row(run_id)
         records = await self.store.task_records(run_id)
         spec = row.spec.model_copy(update={"tasks": [record.task for record in records]})
         totals = await self.store.run_totals(run_id)
         resumption = Resumption(
             states={record.task.id: record.state for record in records},
+            again=frozenset(again),
             outputs={
                 r.task.id: r.result.text for r in records if r.result and r.state is TaskState.SUCCEEDED
             },
@@ -121,13 +193,47 @@ class OrchestrationService:
             spent=totals.usage,
             reused=totals.reused,
         )
-        self._start(run_id, spec, self._engines_for(spec), resumption)
-        return run_id
+        try:
+            engines = self._engines_for(spec)
+        except BaseException:
+            self.store.release_run(run_id, self.owner)
+            raise
+        self._start(run_id, spec, engines, resumption)
+
+    async def recover_abandoned(self) -> list[str]:
+        """Close the runs whose process died without finishing them: their agents are stopped,
+        cut-off attempts closed, and the run left `interrupted` (a daemon resumes its own runs
+        instead). Returns their ids."""
+        return await self._sweep(resume=self.owner.role == "daemon")
 
     async def resume_interrupted(self) -> list[str]:
-        """Resume every run whose process stopped before it finished (used by the daemon at start)."""
-        ids = await self.store.run_ids_in_state([RunState.RUNNING, RunState.INTERRUPTED, RunState.PENDING])
-        return [await self.resume(run_id) for run_id in ids if run_id not in self._active]
+        """Resume the runs a daemon was executing when it stopped or died (the daemon calls this
+        at start); runs of other processes that died stay `interrupted` for their user to resume."""
+        return await self._sweep(resume=True)
+
+    async def _sweep(self, *, resume: bool) -> list[str]:
+        """Runs nobody executes any more: closed as interrupted, or (the daemon's own, when
+        `resume`) continued here. Runs that another live process executes are left alone."""
+        handled = []
+        for lease in await self.store.leases():
+            owner = Owner.from_json(lease.owner)
+            ours = lease.executor == "daemon" and self.owner.role == "daemon"
+            if lease.run_id in self._active or (owner is not None and owner.alive()):
+                continue
+            if lease.state is RunState.INTERRUPTED and owner is None and not (ours and resume):
+                continue  # closed already, waiting for its user
+            if ours and not resume:
+                continue  # the daemon resumes it at start, after its surfaces are listening
+            if not await self.store.claim_run(lease.run_id, self.owner, lease.owner, to_execute=ours):
+                continue  # another process got to it first
+            await close_abandoned(self.store, self.bus, lease.run_id, lease.state, owner, announce=not ours)
+            if ours:
+                await self._start_from_store(lease.run_id, ())
+            else:
+                self.store.release_run(lease.run_id, self.owner)
+            handled.append(lease.run_id)
+        await self.store.flush()
+        return handled
 
     def _start(
         self, run_id: str, spec: RunSpec, engines: dict[str, Engine], resumption: Resumption | None
@@ -139,6 +245,7 @@ class OrchestrationService:
             bus=self.bus,
             engines=engines,
             workdir=Path(spec.workdir or os.getcwd()),
+            agent_tag=f"{self.owner.tag}/{run_id}",
             resumption=resumption,
         )
         active = _ActiveRun(execution, anyio.Event())
@@ -149,54 +256,99 @@ class OrchestrationService:
                 for engine in engines.values():
                     stack.push_async_callback(engine.aclose)
                 try:
-                    async with anyio.create_task_group() as watchers:
-                        watchers.start_soon(self._watch_for_outside_cancel, run_id, execution)
-                        active.outcome = await execution.execute()
-                        watchers.cancel_scope.cancel()
+                    active.outcome = await execution.execute()
                 finally:
+                    # After everything the run wrote: the lease goes last.
+                    self.store.release_run(run_id, self.owner)
                     del self._active[run_id]
                     active.finished.set()
 
         self._group.start_soon(execute, name=f"run {run_id}")
 
-    async def _watch_for_outside_cancel(self, run_id: str, execution: RunExecution) -> None:
-        """`parallelai cancel` from another process marks the stored run; the owner notices here."""
+    async def _housekeeping(self, last_request: int) -> None:
+        """Act on requests other processes left for our runs; now and then, close runs whose
+        process died (so no surface shows them running forever)."""
+        polls = 0
         while True:
-            await anyio.sleep(OUTSIDE_CANCEL_POLL_S)
-            if await self.store.run_state(run_id) is RunState.CANCELLED:
-                execution.cancel("run cancelled from another process")
-                return
+            await anyio.sleep(REQUEST_POLL_S)
+            for request in await self.store.requests_after(last_request):
+                last_request = request.id
+                active = self._active.get(request.run_id)
+                if active is None:
+                    continue
+                if request.kind == "cancel":
+                    active.execution.cancel(request.reason)
+                elif request.task_id is not None:
+                    active.execution.cancel_task(request.task_id)
+            polls += 1
+            if polls % SWEEPS_PER_POLL == 0:
+                await self.recover_abandoned()
 
     async def wait(self, run_id: str) -> RunSummary:
+        """The run's summary once it has finished or stopped, whoever executes it."""
         active = self._active.get(run_id)
         if active is not None:
             await active.finished.wait()
+            return await self.summary(run_id)
+        after = self.bus.last_seq
+        summary = await self.summary(run_id)
+        if summary.executed_by is None or summary.state not in (RunState.PENDING, RunState.RUNNING):
+            return summary
+        # Its `run.finished` (or, should its process die, the one our sweep publishes) is yet to come.
+        async with aclosing(self.events(after, run_id)) as events:
+            async for event in events:
+                if isinstance(event, RunFinished):
+                    break
         return await self.summary(run_id)
 
-    async def cancel(self, run_id: str) -> RunSummary:
+    async def cancel(self, run_id: str, reason: str = "run cancelled") -> RunSummary:
+        """Cancel a run, whoever executes it: this service at once, another live process through a
+        request (waiting, up to CANCEL_WAIT_S, until it has stopped), a dead one by taking over."""
         active = self._active.get(run_id)
         if active is not None:
-            active.execution.cancel()
+            active.execution.cancel(reason)
             await active.finished.wait()
-        else:
-            row = await self._row(run_id)
-            if not row.state.is_final:
-                for record in await self.store.task_records(run_id):
-                    if not record.state.is_final:
-                        self.store.set_task_state(
-                            run_id, record.task.id, TaskState.CANCELLED, "run cancelled"
-                        )
-                self.store.set_run_state(run_id, RunState.CANCELLED, "run cancelled")
+            return await self.summary(run_id)
+        row = await self._row(run_id)
+        if row.state.is_final:
+            return await self.summary(run_id)
+        owner = Owner.from_json(row.owner)
+        if owner is not None and owner.alive():
+            await self.store.add_request(run_id, None, "cancel", reason)
+            with anyio.move_on_after(CANCEL_WAIT_S):
+                while True:
+                    row = await self._row(run_id)
+                    owner = Owner.from_json(row.owner)
+                    if row.state.is_final or owner is None or not owner.alive():
+                        break
+                    await anyio.sleep(REQUEST_POLL_S / 2)
+            if row.state.is_final or (owner is not None and owner.alive()):
+                return await self.summary(run_id)
+        try:
+            previous = await self._take_over(row)
+        except RunBusyError:
+            return await self.summary(run_id)  # someone else took it over; their run now
+        if previous is not None:
+            await stop_agents(previous, run_id)
+        await close_run(self.store, self.bus, run_id, RunState.CANCELLED, reason)
+        self.store.release_run(run_id, self.owner)
         return await self.summary(run_id)
 
     async def cancel_task(self, run_id: str, task_id: str) -> bool:
+        """Cancel one task; False when nothing executes its run (there is nothing to stop)."""
         active = self._active.get(run_id)
-        if active is None:
-            await self._row(run_id)
+        if active is not None:
+            if not active.execution.has_task(task_id):
+                raise TaskNotFoundError(run_id, task_id)
+            return active.execution.cancel_task(task_id)
+        row = await self._row(run_id)
+        owner = Owner.from_json(row.owner)
+        if row.state.is_final or owner is None or not owner.alive():
             return False
-        if not active.execution.has_task(task_id):
+        if not await self.store.task_records(run_id, task_id):
             raise TaskNotFoundError(run_id, task_id)
-        return active.execution.cancel_task(task_id)
+        await self.store.add_request(run_id, task_id, "cancel_task", "cancelled by request")
+        return True
 
     # -- questions ---------------------------------------------------------------------------
 
@@ -205,7 +357,7 @@ class OrchestrationService:
         found = await self.store.run_with_totals(run_id)
         if found is None:
             raise RunNotFoundError(run_id)
-        return _summary(*found)
+        return self._summary(*found)
 
     async def spec(self, run_id: str) -> RunSpec:
         """The run as it was planned: its tasks, limits and (resolved) workdir."""
@@ -214,7 +366,7 @@ class OrchestrationService:
     async def list_runs(self, state: RunState | None = None, limit: int = 50) -> list[RunSummary]:
         await self.store.flush()
         return [
-            _summary(row, await self.store.run_totals(row.id))
+            self._summary(row, await self.store.run_totals(row.id))
             for row in await self.store.list_runs(state, limit)
         ]
 
@@ -250,28 +402,31 @@ class OrchestrationService:
         return statuses
 
     def is_active(self, run_id: str) -> bool:
+        """Executing in this service (`RunSummary.executed_by` tells whether any process executes it)."""
         return run_id in self._active
+
+    def _summary(self, row: RunRow, totals: RunTotals) -> RunSummary:
+        owner = Owner.from_json(row.owner)
+        live = owner is not None and (row.id in self._active or owner.alive())
+        return RunSummary(
+            id=row.id,
+            name=row.name,
+            strategy=row.spec.strategy,
+            state=row.state,
+            created_at=row.created_at,
+            finished_at=row.finished_at,
+            counts=totals.counts,
+            usage=totals.usage,
+            reused=totals.reused,
+            note=row.note,
+            executed_by=owner.describe() if owner is not None and live else None,
+        )
 
     async def _row(self, run_id: str) -> RunRow:
         row = await self.store.get_run(run_id)
         if row is None:
             raise RunNotFoundError(run_id)
         return row
-
-
-def _summary(row: RunRow, totals: RunTotals) -> RunSummary:
-    return RunSummary(
-        id=row.id,
-        name=row.name,
-        strategy=row.spec.strategy,
-        state=row.state,
-        created_at=row.created_at,
-        finished_at=row.finished_at,
-        counts=totals.counts,
-        usage=totals.usage,
-        reused=totals.reused,
-        note=row.note,
-    )
 
 
 def plan_spec(spec: RunSpec, registry: EngineRegistry) -> RunSpec:
@@ -290,6 +445,25 @@ def plan_spec(spec: RunSpec, registry: EngineRegistry) -> RunSpec:
             if not path.is_file():
                 raise InputError(f"task {task.id!r}: input file {name!r} does not exist in {workdir}")
     return spec.model_copy(update={"tasks": tasks, "workdir": str(workdir)})
+
+
+def _retryable(run_id: str, records: Mapping[str, TaskRecord], task_ids: Sequence[str]) -> list[str]:
+    """The tasks a retry runs again: those named, or every failed, cancelled and skipped one."""
+    if not task_ids:
+        return [task_id for task_id, record in records.items() if record.state in _RETRYABLE]
+    for task_id in task_ids:
+        record = records.get(task_id)
+        if record is None:
+            raise TaskNotFoundError(run_id, task_id)
+        if record.state not in _RETRYABLE:
+            raise InputError(
+                f"task {task_id!r} of run {run_id!r} is {record.state}; only failed, cancelled or "
+                "skipped tasks are retried"
+            )
+    return list(dict.fromkeys(task_ids))
+
+
+_RETRYABLE = frozenset({TaskState.FAILED, TaskState.CANCELLED, TaskState.SKIPPED})
 
 
 def _engine_names(tasks: Sequence[Task], default: str) -> set[str]:

@@ -5,16 +5,18 @@ queued without waiting and committed by one writer task in group commits (whatev
 the previous commit was running goes into the next), so the scheduler never waits on fsync and
 a SIGKILL loses at most what was not yet committed — work that `resume` re-queues. Reads use a
 second connection; both connections are only touched from worker threads, never the event loop.
+
+Many processes may use one store at once: each commit numbers its events after the highest
+stored (see `_commit`), a run's lease is taken by compare-and-swap (`claim_run`), and requests
+for a run (cancel it, cancel one task) wait in the store for whichever process owns the run.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,19 +24,16 @@ import anyio
 from pydantic import BaseModel
 
 from parallelai.errors import StoreError
-from parallelai.events import EVENT_ADAPTER, Event
+from parallelai.events import Event
 from parallelai.models import (
     Attempt,
-    ErrorKind,
     RunSpec,
     RunState,
-    Task,
-    TaskError,
     TaskRecord,
     TaskResult,
     TaskState,
-    Usage,
 )
+from parallelai.orchestration import _queries as queries
 from parallelai.orchestration._commit import (
     APPEND_EVENT,
     INSERT_TASK,
@@ -44,28 +43,11 @@ from parallelai.orchestration._commit import (
     Write,
     commit,
 )
+from parallelai.orchestration._queries import Lease, Request, RequestKind, RunRow, RunTotals
 from parallelai.orchestration._schema import connect_pair
+from parallelai.orchestration.lease import Owner
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class RunRow:
-    id: str
-    name: str | None
-    strategy: str
-    state: RunState
-    spec: RunSpec
-    created_at: float
-    finished_at: float | None
-    note: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class RunTotals:
-    counts: dict[TaskState, int]
-    usage: Usage
-    reused: int
 
 
 class Store:
@@ -78,6 +60,8 @@ class Store:
         self._write_lock = anyio.CapacityLimiter(1)
         self._read_lock = anyio.CapacityLimiter(1)
         self._pending: list[Write] = []
+        self._pending_events: list[Event] = []  # the events among `_pending`, in order
+        self._on_commit: Callable[[list[Event]], None] | None = None
         self._queued = 0  # writes queued so far
         self._committed = 0  # writes durably committed so far
         self._wake = anyio.Event()
@@ -91,13 +75,16 @@ class Store:
         store = cls(path, writer, reader)
         try:
             async with anyio.create_task_group() as group:
-                group.start_soon(store._write_loop)
+                # Shielded: a cancel from outside (SIGTERM, a caller's deadline) cancels everything
+                # around the store at once, and what is still being written must get written.
+                writing = anyio.CancelScope(shield=True)
+                group.start_soon(store._write_loop, writing)
                 try:
                     yield store
                 finally:
                     with anyio.CancelScope(shield=True):
                         await store.flush()
-                    group.cancel_scope.cancel()
+                    writing.cancel()
         finally:
             writer.close()
             reader.close()
@@ -130,21 +117,56 @@ class Store:
             progress = self._progress
             await progress.wait()
 
-    async def _write_loop(self) -> None:
+    def on_commit(self, listener: Callable[[list[Event]], None]) -> None:
+        """Call `listener` with the events of each commit, numbered, once they are durable."""
+        self._on_commit = listener
+
+    async def _write_loop(self, scope: anyio.CancelScope) -> None:
+        with scope:
+            await self._write_batches()
+
+    async def _write_batches(self) -> None:
         while True:
             await self._wake.wait()
             self._wake = anyio.Event()
             batch, self._pending = self._pending, []
+            events, self._pending_events = self._pending_events, []
             if not batch:
                 continue
             try:
-                await anyio.to_thread.run_sync(commit, self._writer, batch, limiter=self._write_lock)
+                first_seq = await anyio.to_thread.run_sync(
+                    commit, self._writer, batch, limiter=self._write_lock
+                )
             except sqlite3.Error as error:
                 self._failure = error
             else:
                 self._committed += len(batch)
+                for seq, event in enumerate(events, start=first_seq):
+                    event.seq = seq
+                if events and self._on_commit is not None:
+                    self._on_commit(events)
             progress, self._progress = self._progress, anyio.Event()
             progress.set()
+
+    async def transact(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` in a transaction of its own, after everything queued so far: for writes
+        whose outcome decides what happens next (taking a lease)."""
+        await self.flush()
+
+        def in_transaction(db: sqlite3.Connection) -> T:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                answer = work(db)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            return answer
+
+        try:
+            return await anyio.to_thread.run_sync(in_transaction, self._writer, limiter=self._write_lock)
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot write to the store at {self.path}: {error}") from error
 
     async def write_now(self, writes: Iterable[Write]) -> None:
         """Queue `writes` and wait for their commit (for things that must be durable first)."""
@@ -153,12 +175,23 @@ class Store:
 
     # -- runs and tasks ----------------------------------------------------------------------
 
-    async def create_run(self, run_id: str, spec: RunSpec) -> None:
+    async def create_run(self, run_id: str, spec: RunSpec, owner: Owner) -> None:
+        """The run and its tasks, durably, leased to `owner` from the start."""
         now = time.time()
         writes: list[Write] = [
             (
-                "INSERT INTO runs (id, name, strategy, state, spec, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (run_id, spec.name, spec.strategy, RunState.PENDING, _spec_json(spec), now),
+                "INSERT INTO runs (id, name, strategy, state, spec, created_at, owner, executor) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    spec.name,
+                    spec.strategy,
+                    RunState.PENDING,
+                    _spec_json(spec),
+                    now,
+                    owner.to_json(),
+                    owner.role,
+                ),
             )
         ]
         pending = TaskState.PENDING
@@ -169,14 +202,55 @@ class Store:
         await self.write_now(writes)
 
     def set_run_state(self, run_id: str, state: RunState, note: str | None = None) -> None:
+        """The run's state and note (a run that starts again loses the note of how it last stopped)."""
         finished = time.time() if state.is_final else None
         self.enqueue(
-            "UPDATE runs SET state = ?, finished_at = ?, note = COALESCE(?, note) WHERE id = ?",
+            "UPDATE runs SET state = ?, finished_at = ?, note = ? WHERE id = ?",
             (state, finished, note, run_id),
         )
 
-    def set_task_state(self, run_id: str, task_id: str, state: TaskState, reason: str | None = None) -> None:
-        self.enqueue(SET_TASK_STATE, (state, reason, time.time(), run_id, task_id))
+    def set_task_state(
+        self,
+        run_id: str,
+        task_id: str,
+        state: TaskState,
+        reason: str | None = None,
+        retry_at: float | None = None,
+    ) -> None:
+        self.enqueue(SET_TASK_STATE, (state, reason, retry_at, time.time(), run_id, task_id))
+
+    # -- leases and requests -----------------------------------------------------------------
+
+    async def claim_run(
+        self, run_id: str, owner: Owner, expected: str | None, *, to_execute: bool = True
+    ) -> bool:
+        """Take the run's lease if it is still held by `expected` (None: by nobody). Taken
+        `to_execute`, the run becomes `owner`'s role's (a daemon resumes its own runs); taken only
+        to close it, it stays whose it was."""
+
+        def swap(db: sqlite3.Connection) -> bool:
+            cursor = db.execute(
+                "UPDATE runs SET owner = ?, executor = CASE WHEN ? THEN ? ELSE executor END "
+                "WHERE id = ? AND owner IS ?",
+                (owner.to_json(), to_execute, owner.role, run_id, expected),
+            )
+            return cursor.rowcount == 1
+
+        return await self.transact(swap)
+
+    def release_run(self, run_id: str, owner: Owner) -> None:
+        """Give the lease back (queued after everything the owner wrote for the run)."""
+        self.enqueue("UPDATE runs SET owner = NULL WHERE id = ? AND owner = ?", (run_id, owner.to_json()))
+
+    async def add_request(self, run_id: str, task_id: str | None, kind: RequestKind, reason: str) -> None:
+        await self.write_now(
+            [
+                (
+                    "INSERT INTO requests (run_id, task_id, kind, reason, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (run_id, task_id, kind, reason, time.time()),
+                )
+            ]
+        )
 
     def record_attempt(self, run_id: str, task_id: str, attempt: Attempt) -> None:
         error = attempt.error
@@ -212,141 +286,62 @@ class Store:
         )
 
     def append_event(self, event: Event) -> None:
-        self.enqueue(APPEND_EVENT, (event.seq, event.run_id, event.type, _json(event)))
+        """Queue an event; it gets its seq when committed (then `on_commit` hands it on)."""
+        self.enqueue(APPEND_EVENT, (event.run_id, event.type, _event_json(event)))
+        self._pending_events.append(event)
 
-    # -- reads -------------------------------------------------------------------------------
+    # -- reads: one trip to the reader thread each (the queries are in `_queries`) ----------------
 
     async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
         return await anyio.to_thread.run_sync(query, self._reader, limiter=self._read_lock)
 
     async def get_run(self, run_id: str) -> RunRow | None:
-        row = await self._read(lambda db: db.execute(_SELECT_RUN, (run_id,)).fetchone())
-        return _run_row(row) if row else None
+        return await self._read(lambda db: queries.run(db, run_id))
 
     async def run_with_totals(self, run_id: str) -> tuple[RunRow, RunTotals] | None:
         """`get_run` and `run_totals` in one trip to the reader thread (a summary needs both)."""
-
-        def query(db: sqlite3.Connection) -> tuple[tuple[Any, ...], RunTotals] | None:
-            row = db.execute(_SELECT_RUN, (run_id,)).fetchone()
-            return (row, _totals(db, run_id)) if row else None
-
-        found = await self._read(query)
-        return (_run_row(found[0]), found[1]) if found else None
+        return await self._read(lambda db: queries.run_with_totals(db, run_id))
 
     async def run_state(self, run_id: str) -> RunState | None:
         """Just the state of a run: cheaper than `get_run`, which parses the whole spec."""
-        row = await self._read(
-            lambda db: db.execute("SELECT state FROM runs WHERE id = ?", (run_id,)).fetchone()
-        )
-        return RunState(row[0]) if row else None
+        return await self._read(lambda db: queries.run_state(db, run_id))
 
     async def list_runs(self, state: RunState | None = None, limit: int = 50) -> list[RunRow]:
-        where, params = ("WHERE state = ?", (state, limit)) if state else ("", (limit,))
-        rows = await self._read(
-            lambda db: db.execute(
-                "SELECT id, name, strategy, state, spec, created_at, finished_at, note FROM runs "
-                f"{where} ORDER BY created_at DESC LIMIT ?",
-                params,
-            ).fetchall()
-        )
-        return [_run_row(row) for row in rows]
-
-    async def run_ids_in_state(self, states: Sequence[RunState]) -> list[str]:
-        marks = ",".join("?" * len(states))
-        rows = await self._read(
-            lambda db: db.execute(f"SELECT id FROM runs WHERE state IN ({marks})", tuple(states)).fetchall()
-        )
-        return [row[0] for row in rows]
+        return await self._read(lambda db: queries.list_runs(db, state, limit))
 
     async def run_totals(self, run_id: str) -> RunTotals:
-        return await self._read(lambda db: _totals(db, run_id))
+        return await self._read(lambda db: queries.totals(db, run_id))
 
     async def task_records(self, run_id: str, task_id: str | None = None) -> list[TaskRecord]:
         """Tasks of a run in plan order, with results and attempts (one task when `task_id` is given)."""
-
-        def query(db: sqlite3.Connection) -> list[TaskRecord]:
-            only = " AND t.id = ?" if task_id else ""
-            params: tuple[str, ...] = (run_id, task_id) if task_id else (run_id,)
-            rows = db.execute(
-                "SELECT t.id, t.spec, t.state, t.reason, r.body FROM tasks t LEFT JOIN results r "
-                f"ON r.run_id = t.run_id AND r.task_id = t.id WHERE t.run_id = ?{only} ORDER BY t.position",
-                params,
-            ).fetchall()
-            attempts: dict[str, list[Attempt]] = {}
-            for row in db.execute(
-                "SELECT task_id, number, started_at, finished_at, state, error_kind, error_message "
-                f"FROM attempts WHERE run_id = ?{only.replace('t.id', 'task_id')} ORDER BY task_id, number",
-                params,
-            ):
-                error = TaskError(kind=ErrorKind(row[5]), message=row[6] or "") if row[5] else None
-                attempts.setdefault(row[0], []).append(
-                    Attempt(
-                        number=row[1],
-                        started_at=row[2],
-                        finished_at=row[3],
-                        state=TaskState(row[4]),
-                        error=error,
-                    )
-                )
-            return [
-                TaskRecord(
-                    run_id=run_id,
-                    task=Task.model_validate_json(spec),
-                    state=TaskState(state),
-                    reason=reason,
-                    result=TaskResult.model_validate_json(body) if body else None,
-                    attempts=attempts.get(tid, []),
-                )
-                for tid, spec, state, reason, body in rows
-            ]
-
-        return await self._read(query)
+        return await self._read(lambda db: queries.task_records(db, run_id, task_id))
 
     async def cached_result(self, fingerprint: str) -> TaskResult | None:
-        row = await self._read(
-            lambda db: db.execute(
-                "SELECT body FROM results WHERE fingerprint = ? AND ok = 1 LIMIT 1", (fingerprint,)
-            ).fetchone()
-        )
-        return TaskResult.model_validate_json(row[0]) if row else None
+        return await self._read(lambda db: queries.cached_result(db, fingerprint))
 
     async def events_after(self, seq: int, run_id: str | None = None, limit: int = 5000) -> list[Event]:
-        def query(db: sqlite3.Connection) -> list[str]:
-            if run_id is None:
-                cursor = db.execute(
-                    "SELECT body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
-                )
-            else:
-                cursor = db.execute(
-                    "SELECT body FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                    (run_id, seq, limit),
-                )
-            return [row[0] for row in cursor]
+        return await self._read(lambda db: queries.events_after(db, seq, run_id, limit))
 
-        return [EVENT_ADAPTER.validate_json(body) for body in await self._read(query)]
+    async def new_events(
+        self, after: int, run_ids: Collection[str] | None, limit: int
+    ) -> tuple[int, list[Event]]:
+        """Events after `after` (of `run_ids` only, unless None), and the seq up to which that is
+        complete: the newest stored, or the last returned when `limit` cut the answer short (then
+        there may be more)."""
+        return await self._read(lambda db: queries.new_events(db, after, run_ids, limit))
 
     async def last_seq(self) -> int:
-        row = await self._read(lambda db: db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone())
-        return int(row[0])
+        return await self._read(queries.last_seq)
 
+    async def leases(self) -> list[Lease]:
+        """Every run that has not finished, with its lease."""
+        return await self._read(queries.leases)
 
-_SELECT_RUN = "SELECT id, name, strategy, state, spec, created_at, finished_at, note FROM runs WHERE id = ?"
+    async def requests_after(self, request_id: int) -> list[Request]:
+        return await self._read(lambda db: queries.requests_after(db, request_id))
 
-
-def _totals(db: sqlite3.Connection, run_id: str) -> RunTotals:
-    counts = dict.fromkeys(TaskState, 0)
-    for state, count in db.execute(
-        "SELECT state, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY state", (run_id,)
-    ):
-        counts[TaskState(state)] = count
-    # A reused result keeps what it cost when it was made; this run spent nothing on it.
-    sums = db.execute(
-        "SELECT COALESCE(SUM(input_tokens * (1 - reused)), 0), COALESCE(SUM(output_tokens * (1 - reused)), 0), "
-        "COALESCE(SUM(cost_usd * (1 - reused)), 0), COALESCE(SUM(reused), 0) FROM results WHERE run_id = ?",
-        (run_id,),
-    ).fetchone()
-    usage = Usage(input_tokens=sums[0], output_tokens=sums[1], cost_usd=sums[2])
-    return RunTotals(counts=counts, usage=usage, reused=sums[3])
+    async def last_request_id(self) -> int:
+        return await self._read(queries.last_request_id)
 
 
 def _json(model: BaseModel, *, exclude_unset: bool = False) -> str:
@@ -354,23 +349,17 @@ def _json(model: BaseModel, *, exclude_unset: bool = False) -> str:
     return model.__pydantic_serializer__.to_json(model, exclude_unset=exclude_unset).decode()
 
 
+def _event_json(event: Event) -> str:
+    # Without its seq: the column holds it, given only when the event is committed.
+    return event.__pydantic_serializer__.to_json(event, exclude=_NO_SEQ).decode()
+
+
+_NO_SEQ = {"seq"}
+
+
 def _spec_json(spec: RunSpec) -> str:
     # Tasks live in their own rows; the run keeps the rest of its spec.
     return spec.model_dump_json(exclude={"tasks"})
 
 
-def _run_row(row: tuple[Any, ...]) -> RunRow:
-    spec = RunSpec.model_validate({**json.loads(row[4]), "tasks": []})
-    return RunRow(
-        id=row[0],
-        name=row[1],
-        strategy=row[2],
-        state=RunState(row[3]),
-        spec=spec,
-        created_at=row[5],
-        finished_at=row[6],
-        note=row[7],
-    )
-
-
-__all__ = ["RunRow", "RunTotals", "Store"]
+__all__ = ["Lease", "Request", "RequestKind", "RunRow", "RunTotals", "Store"]

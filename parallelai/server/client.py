@@ -7,7 +7,7 @@ daemon restarts with `Last-Event-ID`, so a follower misses nothing and sees noth
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -27,9 +27,11 @@ from parallelai.server.http.schemas import (
     EngineOut,
     ErrorBody,
     Health,
+    RetryRun,
     RunCreated,
     RunFindings,
     RunOut,
+    RunRetried,
     TaskDetail,
     TaskOut,
     TemplateOut,
@@ -101,6 +103,10 @@ class DaemonClient:
 
     async def resume(self, run_id: str) -> RunOut:
         return await self._call("POST", f"/v1/runs/{run_id}/resume", RunOut, run_id=run_id)
+
+    async def retry(self, run_id: str, task_ids: Sequence[str] = ()) -> RunRetried:
+        body = RetryRun(tasks=list(task_ids)).model_dump(mode="json")
+        return await self._call("POST", f"/v1/runs/{run_id}/retry", RunRetried, json=body, run_id=run_id)
 
     async def tasks(self, run_id: str) -> list[TaskOut]:
         return await self._call("GET", f"/v1/runs/{run_id}/tasks", list[TaskOut], run_id=run_id)

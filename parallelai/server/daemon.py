@@ -1,17 +1,17 @@
 """`serve()`: the long-running daemon — the service, its resumed runs, and the HTTP API on a socket.
 
-Start-up order matters: take the state-dir lock (one daemon per state dir), bind the socket
+Start-up order matters: take the state-dir lock (one daemon per state dir; a daemon that finds
+it taken exits with EXIT_STATE_DIR_BUSY, so its starter waits for the holder), bind the socket
 (so port 0 yields a real port and early clients queue in the backlog), open the service,
-resume what was in flight, publish the discovery file, then serve. Shutdown (SIGTERM/SIGINT)
-runs it backwards: uvicorn drains (SSE streams end), runs still going are left resumable,
-and the discovery file is removed.
+resume what was in flight, publish the discovery file, then serve. Shutdown (SIGTERM, SIGINT
+or SIGHUP) runs it backwards: uvicorn drains (SSE streams end), runs still going are left
+resumable, and the discovery file is removed.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import logging
 import os
 import re
@@ -27,23 +27,17 @@ import uvicorn
 from parallelai.errors import InputError, ParallelAIError
 from parallelai.monitor.notify_config import load_notify_config
 from parallelai.orchestration.service import OrchestrationService
-from parallelai.paths import default_store_path, ensure_private_dir, state_dir
+from parallelai.paths import default_store_path
 from parallelai.server.auth import is_loopback_host, new_token
-from parallelai.server.discovery import (
-    discovery_path,
-    new_info,
-    read_discovery,
-    remove_discovery,
-    write_discovery,
-)
-from parallelai.server.errors import DaemonError, DaemonRunningError
+from parallelai.server.discovery import discovery_path, new_info, remove_discovery, write_discovery
+from parallelai.server.errors import StateDirBusyError
 from parallelai.server.http.app import AppSettings, create_app
 from parallelai.server.launcher import DEFAULT_HOST, DEFAULT_PORT, ORIGINS_ENV
 from parallelai.server.mcp.http import mount_mcp
+from parallelai.server.state_lock import EXIT_STATE_DIR_BUSY, hold_state_dir
 from parallelai.templates.run import open_service
 
 log = logging.getLogger("parallelai.server")
-LOCK_NAME = "daemon.lock"
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
 
@@ -54,13 +48,17 @@ async def serve(
     allow_remote: bool = False,
     allowed_origins: Sequence[str] = (),
 ) -> None:
-    """Run the daemon until SIGTERM or SIGINT. Raises InputError for a refused host, DaemonError if taken."""
+    """Run the daemon until SIGTERM, SIGINT or SIGHUP.
+
+    Raises InputError for a refused host or port, StateDirBusyError when another daemon holds the
+    state dir.
+    """
     check_host(host, allow_remote)
     origins = checked_origins([*allowed_origins, *_origins_from_env()])
     store_path = store or default_store_path()
-    with _state_lock(), bind_socket(host, port) as sock:
+    with hold_state_dir(), bind_socket(host, port) as sock:
         # Template tasks declare an output schema; this service checks answers against it.
-        async with open_service(store_path) as service:
+        async with open_service(store_path, role="daemon") as service:
             token = new_token()
             settings = AppSettings(
                 loopback_only=not allow_remote,
@@ -115,7 +113,8 @@ class DaemonServer(uvicorn.Server):
 
 
 async def _stop_on_signal(server: DaemonServer) -> None:
-    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+    # SIGHUP too: a foreground daemon whose terminal closes stops cleanly, its runs resumable.
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async for _ in signals:
             server.stop()
 
@@ -175,24 +174,6 @@ def socket_url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-@contextlib.contextmanager
-def _state_lock() -> Iterator[None]:
-    """One daemon per state dir; the kernel drops the lock when the process dies, even by SIGKILL."""
-    directory = ensure_private_dir(state_dir())
-    descriptor = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            running = read_discovery()
-            if running is not None:
-                raise DaemonRunningError(running.url, running.pid) from None
-            raise DaemonError(f"another daemon is starting in {directory}; try again in a moment") from None
-        yield
-    finally:
-        os.close(descriptor)
-
-
 def configure_logging() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     log.setLevel(logging.INFO)  # our own start-up and resume notes; third-party chatter stays at WARNING
@@ -218,6 +199,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         print(f"parallelai serve: error: {error}", file=sys.stderr)
         return 2
+    except StateDirBusyError as error:
+        # Not a failure of the start: whoever started this one waits for that daemon instead.
+        print(f"parallelai serve: not starting: {error}", file=sys.stderr)
+        return EXIT_STATE_DIR_BUSY
     except ParallelAIError as error:
         print(f"parallelai serve: error: {error}", file=sys.stderr)
         return 1

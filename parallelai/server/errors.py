@@ -2,10 +2,13 @@
 
 ParallelAIError
 └── DaemonError            the daemon cannot start, be reached, or refused a request
-    └── DaemonRunningError another daemon already owns this state dir
+    └── StateDirBusyError  another daemon holds this state dir (it is starting, or running)
+        └── DaemonRunningError  … and it is up, at a known URL
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from parallelai.errors import ParallelAIError
 
@@ -17,8 +20,23 @@ class DaemonError(ParallelAIError):
         self.code = code  # the error body's code, when the daemon answered
 
 
-class DaemonRunningError(DaemonError):
-    def __init__(self, url: str, pid: int) -> None:
-        super().__init__(f"a daemon is already running at {url} (pid {pid}); `parallelai stop` stops it")
+class StateDirBusyError(DaemonError):
+    def __init__(self, directory: Path, pid: int | None, message: str | None = None) -> None:
+        holder = f"another daemon (pid {pid})" if pid is not None else "another daemon"
+        super().__init__(
+            message
+            or f"{holder} holds the state dir {directory} and is still starting; it will be reachable "
+            "once it is up (`parallelai status` shows it)"
+        )
+        self.directory = directory
+        self.pid = pid  # None when the holder has not written its pid yet
+
+
+class DaemonRunningError(StateDirBusyError):
+    def __init__(self, url: str, pid: int, directory: Path) -> None:
+        super().__init__(
+            directory,
+            pid,
+            f"a daemon is already running at {url} (pid {pid}); `parallelai stop` stops it",
+        )
         self.url = url
-        self.pid = pid

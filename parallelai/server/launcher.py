@@ -15,6 +15,7 @@ import anyio
 from parallelai.paths import ensure_private_dir, state_dir
 from parallelai.server.discovery import DaemonInfo, pid_alive, read_discovery
 from parallelai.server.errors import DaemonError
+from parallelai.server.state_lock import EXIT_STATE_DIR_BUSY, lock_holder
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
@@ -46,21 +47,52 @@ async def start_detached(
     allowed_origins: Sequence[str] = (),
     timeout_s: float = START_TIMEOUT_S,
 ) -> DaemonInfo:
-    """Start the daemon in its own session, logging to the state dir; return once it is reachable."""
-    running = read_discovery()
-    if running is not None:
-        return running
+    """Start the daemon in its own session, logging to the state dir; return once a daemon is reachable.
+
+    Many clients may do this at once. Each spawns a daemon; one takes the state dir and the others
+    exit with EXIT_STATE_DIR_BUSY, and their starters then wait for the holder to come up and
+    return it. Should the holder end without coming up, the start is tried again.
+    """
     log_path = ensure_private_dir(state_dir()) / LOG_NAME
-    process = _spawn(daemon_command(host, port, store, allow_remote, allowed_origins), log_path)
+    command = daemon_command(host, port, store, allow_remote, allowed_origins)
     with anyio.move_on_after(timeout_s):
         while True:
-            info = read_discovery()
-            if info is not None and info.pid == process.pid:
-                return info
-            if process.poll() is not None:
-                raise DaemonError(f"the daemon exited with status {process.returncode}; its log: {log_path}")
-            await anyio.sleep(_POLL_S)
+            running = read_discovery()
+            if running is not None:
+                return running
+            started = await _start_one(command, log_path)
+            if started is not None:
+                return started
+            holder = await _wait_for_holder()
+            if holder is not None:
+                return holder
     raise DaemonError(f"the daemon did not come up within {timeout_s:.0f}s; its log: {log_path}")
+
+
+async def _start_one(command: list[str], log_path: Path) -> DaemonInfo | None:
+    """Spawn a daemon and wait until it is up; None if another daemon held the state dir."""
+    process = _spawn(command, log_path)
+    while True:
+        info = read_discovery()
+        if info is not None and info.pid == process.pid:
+            return info
+        status = process.poll()
+        if status == EXIT_STATE_DIR_BUSY:
+            return None
+        if status is not None:
+            raise DaemonError(f"the daemon exited with status {status}; its log: {log_path}")
+        await anyio.sleep(_POLL_S)
+
+
+async def _wait_for_holder() -> DaemonInfo | None:
+    """The daemon that holds the state dir, once it is up; None once nobody holds it."""
+    while True:
+        info = read_discovery()
+        if info is not None:
+            return info
+        if lock_holder() is None:
+            return None
+        await anyio.sleep(_POLL_S)
 
 
 async def stop_daemon(timeout_s: float = STOP_TIMEOUT_S) -> DaemonInfo | None:

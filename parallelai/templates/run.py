@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from parallelai.engines.registry import EngineRegistry, default_registry
+from parallelai.orchestration.lease import Role
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.reports.results import TemplateResults
 from parallelai.templates.plan import TemplatePlan
@@ -15,11 +16,11 @@ from parallelai.templates.validating import validating_registry
 
 @asynccontextmanager
 async def open_service(
-    store_path: Path | None = None, registry: EngineRegistry | None = None
+    store_path: Path | None = None, registry: EngineRegistry | None = None, *, role: Role = "local"
 ) -> AsyncIterator[OrchestrationService]:
     """A service whose engines validate answers against their task's output schema (re-asking once)."""
     async with OrchestrationService.open(
-        store_path, validating_registry(registry or default_registry())
+        store_path, validating_registry(registry or default_registry()), role=role
     ) as service:
         yield service
 

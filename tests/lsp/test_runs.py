@@ -1,7 +1,8 @@
-"""`parallelai lsp` end to end: runs started, followed, listed, cancelled and refused over real stdio."""
+"""`parallelai lsp` end to end: runs started, followed, listed, cancelled, retried and refused over real stdio."""
 
 from __future__ import annotations
 
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
+from parallelai.events import RunFinished
 from parallelai.server.client import DaemonClient
 from parallelai.server.lsp import protocol
 from tests.lsp._session import Inbox, Session
@@ -48,6 +50,7 @@ async def test_initialize_declares_every_command_and_code_actions(session: Sessi
         "parallelai.server.listRuns",
         "parallelai.server.getRun",
         "parallelai.server.cancelRun",
+        "parallelai.server.retryRun",
         "parallelai.server.listTemplates",
         "parallelai.server.openTaskResult",
     }
@@ -170,6 +173,7 @@ async def test_caller_mistakes_are_invalid_params_errors_and_the_server_carries_
         (protocol.GET_RUN, {"runId": "r-nope"}),
         (protocol.GET_TASK, {"runId": "r-nope", "taskId": "t1"}),
         (protocol.CANCEL_RUN, {"runId": "r-nope"}),
+        (protocol.RETRY_RUN, {"runId": "r-nope"}),
         (protocol.WATCH_RUN, {"runId": "r-nope"}),
         (protocol.GET_RUN, {}),
         (protocol.LIST_RUNS, {"state": "sleeping"}),
@@ -191,8 +195,87 @@ async def test_caller_mistakes_are_invalid_params_errors_and_the_server_carries_
     assert all(isinstance(error, JsonRpcInvalidParams) for error in [*errors, by_command.value])
     assert "r-nope" in errors[0].message
     assert errors[0].data == {"type": "RunNotFoundError"}
-    assert "runId" in errors[4].message
+    assert "runId" in errors[5].message
     assert "wacth" in errors[-1].message
+
+
+def run_ends(inbox: Inbox, run_id: str, at_least: int = 1) -> list[dict[str, Any]] | None:
+    """The run's `run.finished` events received so far, once there are `at_least` of them."""
+    ends = [
+        event
+        for event in inbox.of(protocol.RUN_EVENT)
+        if event["run_id"] == run_id and event["type"] == "run.finished"
+    ]
+    return ends if len(ends) >= at_least else None
+
+
+def broken_dag() -> dict[str, Any]:
+    """`bad` fails its first attempt for good (an execution error), so `after` is skipped."""
+    broken = {"retries": 0, "engine_options": {"fail_attempts": 1, "failure_kind": "execution"}}
+    work = {
+        "strategy": "dag",
+        "tasks": [
+            {"id": "ok", "prompt": "fine"},
+            {"id": "bad", "prompt": "broken", "options": broken},
+            {"id": "after", "prompt": "then", "depends_on": ["bad"]},
+        ],
+    }
+    return {"engine": "echo", "work": work}
+
+
+async def next_end(daemon: DaemonClient, run_id: str, after: int = 0) -> RunFinished:
+    async with aclosing(daemon.events(run_id, after=after)) as events:
+        async for event in events:
+            if isinstance(event, RunFinished):
+                return event
+    raise AssertionError("the event stream ended")
+
+
+async def test_retrying_a_failed_run_runs_its_failed_tasks_again_and_streams_the_retry_to_its_end(
+    session: Session,
+) -> None:
+    with anyio.fail_after(DEADLINE_S):
+        started = await session.request(protocol.START_RUN, {"run": broken_dag(), "progress": False})
+        run_id = started["id"]
+        [failed] = await session.inbox.wait_for(lambda inbox: run_ends(inbox, run_id))
+        retried = await session.request(protocol.RETRY_RUN, {"runId": run_id})
+        _, *ends = await session.inbox.wait_for(lambda inbox: run_ends(inbox, run_id, at_least=2))
+        again = await session.command("parallelai.server.retryRun", {"runId": run_id})
+        detail = await session.request(protocol.GET_RUN, {"runId": run_id})
+
+    assert failed["state"] == "failed"
+    # The failed task and the one skipped because of it run again; the success is kept.
+    assert retried["retried"] == 2
+    assert [end["state"] for end in ends] == ["succeeded"]
+    retry_events = [
+        event
+        for event in session.inbox.of(protocol.RUN_EVENT)
+        if event["run_id"] == run_id and event["seq"] > failed["seq"]
+    ]
+    assert retry_events[0]["type"] == "run.started"
+    succeeded = {
+        e["task_id"] for e in retry_events if e["type"] == "task.state" and e["state"] == "succeeded"
+    }
+    assert succeeded == {"bad", "after"}
+    assert again["retried"] == 0  # nothing failed any more: nothing changes
+    assert detail["run"]["state"] == "succeeded"
+    assert {task["id"]: task["attempts"] for task in detail["tasks"]} == {"ok": 1, "bad": 2, "after": 1}
+
+
+async def test_watching_a_retried_run_replays_it_to_its_last_end_not_its_first(session: Session) -> None:
+    with anyio.fail_after(DEADLINE_S):
+        quiet = {"watch": False, "progress": False}
+        run_id = (await session.request(protocol.START_RUN, {"run": broken_dag(), **quiet}))["id"]
+        async with await DaemonClient.connect() as daemon:
+            first = await next_end(daemon, run_id)
+            await session.request(protocol.RETRY_RUN, {"runId": run_id, "watch": False})
+            last = await next_end(daemon, run_id, after=first.seq)
+        assert await session.request(protocol.WATCH_RUN, {"runId": run_id}) is None
+        # Replayed from its start: both ends arrive (a follower that stopped at the first never sends the second).
+        ends = await session.inbox.wait_for(lambda inbox: run_ends(inbox, run_id, at_least=2))
+
+    assert (first.state, last.state) == ("failed", "succeeded")
+    assert [(end["seq"], end["state"]) for end in ends] == [(first.seq, "failed"), (last.seq, "succeeded")]
 
 
 async def test_the_server_exits_when_its_editor_goes_away_and_the_run_goes_on(session: Session) -> None:

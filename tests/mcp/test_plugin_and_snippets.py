@@ -23,7 +23,7 @@ SNIPPETS = REPO / "docs" / "snippets"
 CLAUDE_CLI = REPO / ".tools" / "npm" / "node_modules" / ".bin" / "claude"
 # As a plugin server the tools are `mcp__plugin_<plugin>_<server>__x`; configured directly, `mcp__<server>__x`.
 TOOL_REFERENCE = re.compile(r"mcp__(?:plugin_parallelai_)?parallelai__([a-z_]+)")
-COMMANDS = {"parallel-run", "parallel-review", "parallel-status", "parallel-cancel"}
+COMMANDS = {"parallel-run", "parallel-review", "parallel-status", "parallel-cancel", "parallel-retry"}
 
 
 def load(path: Path) -> Any:

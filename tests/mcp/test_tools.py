@@ -22,6 +22,7 @@ TOOLS = {
     "list_runs",
     "get_results",
     "cancel_run",
+    "retry_run",
     "list_templates",
     "describe_template",
     "list_engines",
@@ -182,6 +183,30 @@ async def test_cancel_run_stops_a_running_run_and_keeps_it_listed(
     assert cancelled["counts"] == {"cancelled": 2}
     assert [run["run_id"] for run in runs["runs"]] == [started["run_id"]]
     assert not service.is_active(started["run_id"])
+
+
+async def test_retry_run_reruns_the_failed_tasks_and_says_when_there_is_nothing_to_retry(
+    client: Client,
+) -> None:
+    with anyio.fail_after(DEADLINE_S):
+        failing = await call_ok(
+            client,
+            "start_run",
+            {
+                "tasks": ["a", "b"],
+                "engine_options": {"fail_attempts": 1, "failure_kind": "auth"},
+                "wait": True,
+            },
+        )
+        retried = await call_ok(client, "retry_run", {"run_id": failing["run_id"], "wait": True})
+        again = await call_ok(client, "retry_run", {"run_id": failing["run_id"]})
+        unknown = await call_error(client, "retry_run", {"run_id": failing["run_id"], "task_ids": ["zz"]})
+    assert failing["state"] == "failed"
+    assert "retry_run" in failing["next_step"]
+    assert retried["state"] == "succeeded"
+    assert retried["counts"] == {"succeeded": 2}
+    assert again == retried  # nothing left to retry: the run is returned as it is
+    assert "'zz'" in unknown
 
 
 async def test_cancelling_a_waiting_call_stops_the_wait_but_not_the_run(

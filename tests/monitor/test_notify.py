@@ -10,13 +10,14 @@ from typing import Any
 import anyio
 import pytest
 
-from parallelai.models import RunLimits, RunSpec, Task, TaskState
+from parallelai.models import RunLimits, RunSpec, RunState, Task, TaskOptions, TaskState
 from parallelai.monitor.notify import Notifier, WebhookPayload
 from parallelai.monitor.notify_config import NotifyConfig, load_notify_config
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.server.http.app import AppSettings
 from parallelai.server.http.schemas import RunCreated
 from tests.monitor._receiver import webhook_receiver
+from tests.orchestration._support import wait_for_state
 from tests.server._support import parse, running_app
 
 pytestmark = pytest.mark.anyio
@@ -138,3 +139,52 @@ async def test_a_dead_webhook_never_holds_up_runs_and_excess_notices_are_dropped
                 await notifier.stats.wait_until(lambda stats: stats.dropped >= 2)
                 group.cancel_scope.cancel()
     assert notifier.stats.sent == 0
+
+
+async def _interrupted_elsewhere(store_path: Path) -> str:
+    """A run another process on the store (a `parallelai run`) was executing when it stopped."""
+    async with OrchestrationService.open(store_path) as other:
+        slow = Task(id="slow", prompt="y", options=TaskOptions(engine_options={"hang": True}))
+        run_id = await other.submit(RunSpec(tasks=[Task(id="done", prompt="x"), slow], limits=RunLimits()))
+        await wait_for_state(other, run_id, "done", TaskState.SUCCEEDED)
+        await wait_for_state(other, run_id, "slow", TaskState.RUNNING)
+    return run_id
+
+
+async def test_a_run_interrupted_by_its_process_stopping_is_notified_as_resumable_not_failed(
+    tmp_path: Path,
+) -> None:
+    async with webhook_receiver() as receiver:
+        config = NotifyConfig.model_validate({"webhook": f"{receiver.url}/hook", "on": ["interrupted"]})
+        settings = AppSettings(ping_s=0.2, notify=config)
+        async with running_app(tmp_path / "db.sqlite", settings):
+            with anyio.fail_after(DEADLINE_S):
+                run_id = await _interrupted_elsewhere(tmp_path / "db.sqlite")
+                [hook] = await receiver.wait_for("/hook")
+
+    payload = WebhookPayload.model_validate(hook)
+    assert payload.event == "run.interrupted"
+    assert payload.run_id == run_id
+    assert payload.state is RunState.INTERRUPTED
+    assert payload.counts[TaskState.SUCCEEDED] == 1
+    assert payload.counts[TaskState.INTERRUPTED] == 1
+    assert payload.text.startswith(
+        f"Run {run_id} was interrupted (resumable): 1 succeeded, 1 interrupted of 2"
+    )
+    assert f"`parallelai resume {run_id}` continues it" in payload.text
+    assert "failed" not in payload.text
+
+
+async def test_interrupted_runs_are_not_notified_unless_asked_for(tmp_path: Path) -> None:
+    async with webhook_receiver() as receiver:
+        config = NotifyConfig.model_validate({"webhook": f"{receiver.url}/hook"})  # the default `on`
+        settings = AppSettings(ping_s=0.2, notify=config)
+        async with running_app(tmp_path / "db.sqlite", settings) as daemon:
+            with anyio.fail_after(DEADLINE_S):
+                await _interrupted_elsewhere(tmp_path / "db.sqlite")
+                # Notices are delivered in order: once the later run's arrives, the earlier one would have.
+                run_id = parse(await daemon.http.post("/v1/runs", json={"prompts": ["x"]}), RunCreated).id
+                [hook] = await receiver.wait_for("/hook")
+
+    assert WebhookPayload.model_validate(hook).event == "run.succeeded"
+    assert hook["run_id"] == run_id

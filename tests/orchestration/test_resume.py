@@ -73,7 +73,17 @@ async def test_resuming_a_run_killed_with_sigkill_reruns_no_finished_task_and_lo
         before = {record.task.id: record for record in await service.tasks(run_id)}
         last_seq_before = await service.store.last_seq()
         done_before = {task_id for task_id, record in before.items() if record.state is TaskState.SUCCEEDED}
-        assert (await service.summary(run_id)).state is RunState.RUNNING
+        found = await service.summary(run_id)
+        # Opening the store found the run's process dead and closed what it left.
+        assert found.state is RunState.INTERRUPTED
+        assert "stopped without finishing it" in (found.note or "")
+        assert found.executed_by is None
+        cut_off = [
+            r.attempts[-1] for r in before.values() if r.attempts and r.state is not TaskState.SUCCEEDED
+        ]
+        assert cut_off
+        assert all(a.state is TaskState.INTERRUPTED and a.finished_at for a in cut_off)
+        assert not [r for r in before.values() if r.state in (TaskState.RUNNING, TaskState.READY)]
         assert len(before) == TASKS
         assert 0 < len(done_before) < TASKS
 
@@ -129,6 +139,7 @@ async def test_a_failed_task_is_not_retried_on_resume_and_its_dependents_stay_sk
         await service.resume(summary.id)
         resumed = await service.wait(summary.id)
 
+    assert resumed == summary
     assert resumed.state is RunState.FAILED
     records = {record.task.id: record for record in await service.tasks(summary.id)}
     assert records["broken"].state is TaskState.FAILED
@@ -166,13 +177,16 @@ async def test_closing_the_service_mid_run_leaves_it_interrupted_and_resume_fini
 
     assert interrupted.state is RunState.INTERRUPTED
     assert before["quick"].state is TaskState.SUCCEEDED
-    # Closing started nothing new: no more attempts were left in flight than the run's limit.
+    # Closing started nothing new: no more attempts were cut off than the run's limit, and each
+    # was closed as interrupted, its task with it.
     in_flight = [
         task_id
         for task_id, record in before.items()
-        if record.attempts and not record.attempts[-1].finished_at
+        if record.attempts and record.attempts[-1].state is TaskState.INTERRUPTED
     ]
     assert 1 <= len(in_flight) <= 2
+    assert all(before[task_id].state is TaskState.INTERRUPTED for task_id in in_flight)
+    assert not [r for r in before.values() if r.attempts and r.attempts[-1].state is TaskState.RUNNING]
     assert peak_running(events) <= 2
     assert summary.state is RunState.SUCCEEDED
     assert after["quick"].attempts == before["quick"].attempts

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from parallelai.events import RateLimited, TaskRetrying
+from parallelai.events import RateLimited, TaskRetrying, TaskStateChanged
 from parallelai.models import ErrorKind, RunState, TaskState
 from parallelai.orchestration.retry import Backoff
 from parallelai.orchestration.service import OrchestrationService
@@ -109,3 +109,23 @@ def test_backoff_never_waits_less_than_retry_after_and_is_capped() -> None:
     assert all(2.0 <= backoff.delay(10, None, rng) <= 4.0 for _ in range(50))
     assert backoff.delay(1, 30.0, rng) == 30.0
     assert all(0.5 <= backoff.delay(1, None, rng) <= 1.0 for _ in range(50))
+
+
+async def test_a_task_waiting_to_retry_is_retrying_with_its_time_not_running(
+    service: OrchestrationService,
+) -> None:
+    task = echo_task("flaky", fail_attempts=1, failure_kind="transient", retry_after=30)
+    run_id = await service.submit(run_spec([task]))
+
+    change = await wait_for_event(service, run_id, TaskStateChanged, lambda e: e.state is TaskState.RETRYING)
+    record = await service.task(run_id, "flaky")
+    summary = await service.summary(run_id)
+    await service.cancel(run_id)
+
+    assert record.state is TaskState.RETRYING
+    assert change.retry_at is not None
+    assert record.retry_at == pytest.approx(change.retry_at)
+    assert change.retry_at - change.at == pytest.approx(30, abs=1)
+    assert "transient" in (record.reason or "")
+    assert summary.counts[TaskState.RETRYING] == 1
+    assert summary.counts[TaskState.RUNNING] == 0

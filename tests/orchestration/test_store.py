@@ -11,6 +11,7 @@ import pytest
 from parallelai.errors import RunNotFoundError, StoreError, TaskNotFoundError
 from parallelai.models import Attempt, RunState, TaskState
 from parallelai.orchestration._schema import MIGRATIONS
+from parallelai.orchestration.lease import Owner
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.orchestration.store import Store
 from tests.orchestration._support import echo_task, run_spec, run_to_end
@@ -141,7 +142,7 @@ async def test_a_group_commit_of_many_rows_keeps_their_order_and_each_task_s_las
     # 257 tasks: several multi-row statements of every size, and single rows left over.
     spec = run_spec([echo_task(f"t{i}") for i in range(257)])
     async with Store.open(store_path) as store:
-        await store.create_run("r1", spec)
+        await store.create_run("r1", spec, Owner.new("local"))
         for task in spec.tasks:  # one run of 514 updates, two for every task
             store.set_task_state("r1", task.id, TaskState.RUNNING)
             store.set_task_state("r1", task.id, TaskState.SUCCEEDED, "done")

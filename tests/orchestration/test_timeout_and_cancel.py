@@ -183,7 +183,7 @@ async def test_cancelling_an_unknown_task_or_a_finished_one_says_so(service: Orc
     assert await service.cancel_task(run_id, "stuck") is False
 
 
-async def test_a_cancelled_run_can_be_resumed_to_completion(service: OrchestrationService) -> None:
+async def test_a_cancelled_run_can_be_retried_to_completion(service: OrchestrationService) -> None:
     spec = run_spec([echo_task(f"t{i}", latency=0.2) for i in range(3)], max_parallel=3)
     run_id = await service.submit(spec)
     for i in range(3):
@@ -192,7 +192,7 @@ async def test_a_cancelled_run_can_be_resumed_to_completion(service: Orchestrati
     assert cancelled.counts[TaskState.CANCELLED] == 3
 
     with anyio.fail_after(DEADLINE_S):
-        await service.resume(run_id)
+        assert await service.retry(run_id) == 3
         summary = await service.wait(run_id)
 
     assert summary.state is RunState.SUCCEEDED

@@ -76,6 +76,22 @@ def echo_run(count: int, latency: float = 0.0, **extra: Any) -> dict[str, Any]:
     return body | extra
 
 
+# A run with one task waiting ten minutes to retry (its provider asked for that) and one running.
+RETRYING_AND_BUSY: dict[str, Any] = {
+    "work": {
+        "strategy": "parallel",
+        "tasks": [
+            {
+                "id": "flaky",
+                "prompt": "x",
+                "options": {"retries": 1, "engine_options": {"fail_attempts": 1, "retry_after": 600}},
+            },
+            {"id": "busy", "prompt": "y", "options": {"engine_options": {"hang": True}}},
+        ],
+    }
+}
+
+
 async def collect_events(
     http: httpx.AsyncClient,
     path: str,

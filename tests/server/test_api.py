@@ -13,6 +13,7 @@ from parallelai.server.http.schemas import (
     Health,
     RunCreated,
     RunOut,
+    RunRetried,
     TaskDetail,
     TaskOut,
     TemplateOut,
@@ -119,7 +120,9 @@ async def test_cancelling_one_task_leaves_the_others_running_to_success(daemon: 
     assert summary.state is not RunState.RUNNING
 
 
-async def test_resuming_a_run_reruns_only_what_had_not_finished(daemon: Harness) -> None:
+async def test_retrying_a_run_reruns_only_what_had_not_succeeded_and_resume_leaves_it_alone(
+    daemon: Harness,
+) -> None:
     # fail_fast: the failing task stops the run while the slow one is still going.
     work = {
         "strategy": "parallel",
@@ -137,6 +140,11 @@ async def test_resuming_a_run_reruns_only_what_had_not_finished(daemon: Harness)
         }
         resumed = await daemon.http.post(f"/v1/runs/{run_id}/resume")
         assert resumed.status_code == 200
+        assert parse(resumed, RunOut).state is RunState.FAILED  # finished: resume changes nothing
+        retried = parse(
+            await daemon.http.post(f"/v1/runs/{run_id}/retry", json={"tasks": ["slow"]}), RunRetried
+        )
+        assert retried.retried == 1
         await daemon.service.wait(run_id)
         after = {
             task.id: task for task in parse(await daemon.http.get(f"/v1/runs/{run_id}/tasks"), list[TaskOut])

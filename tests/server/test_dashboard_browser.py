@@ -1,20 +1,27 @@
 """The web dashboard in a real headless Chromium (Debian's package, driven by Playwright).
 
 It logs in through the one-time link, follows a run of 200 echo tasks live until all succeeded,
-shows a task's output on click, and cancels a run with its button (a cookie-authenticated,
-same-origin POST). A screenshot of the finished run is saved to test-artifacts/dashboard.png.
+shows a task's output on click, cancels a run with its button and retries a failed one with its
+button (cookie-authenticated, same-origin POSTs). A task waiting out a retry backoff shows as
+retrying, never as running; tasks cut off by their process stopping show as interrupted, and
+Resume runs them again. A screenshot of the finished run is saved to test-artifacts/dashboard.png.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
+from parallelai.models import RunLimits, RunSpec, RunState, TaskState
+from parallelai.orchestration.service import OrchestrationService
 from parallelai.server.http.schemas import DashboardLink, RunCreated
+from tests.orchestration._support import echo_task, wait_for_state
 from tests.server._support import Harness, echo_run, parse
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -96,6 +103,111 @@ async def test_the_cancel_button_stops_a_running_run(daemon: Harness, page: Page
         await page.click("#cancel")
         await expect(page.locator("#run-state")).to_have_text("cancelled")
         await expect(page.locator('#grid .cell[data-state="cancelled"]')).to_have_count(4)
-        await expect(page.locator("#resume")).to_be_enabled()
+        # A finished run is not resumed but retried: Resume is off, Retry offers the 4 tasks.
+        await expect(page.locator("#resume")).to_be_disabled()
+        await expect(page.locator("#retry")).to_be_visible()
     run = await daemon.service.summary(run_id)
     assert run.state.value == "cancelled"
+
+
+def _task(task_id: str, retries: int = 0, **engine_options: Any) -> dict[str, Any]:
+    return {
+        "id": task_id,
+        "prompt": f"do {task_id}",
+        "options": {"retries": retries, "engine_options": engine_options},
+    }
+
+
+async def test_a_task_waiting_out_a_retry_backoff_shows_as_retrying_and_is_not_counted_running(
+    daemon: Harness, page: Page
+) -> None:
+    work = {
+        "strategy": "parallel",
+        "tasks": [
+            # Its first attempt fails; the provider asks for 10 minutes before the next one.
+            _task("flaky", retries=1, fail_attempts=1, retry_after=600),
+            _task("busy", hang=True),
+        ],
+    }
+    with anyio.fail_after(DEADLINE_S):
+        await _log_in(daemon, page)
+        run_id = parse(await daemon.http.post("/v1/runs", json={"work": work}), RunCreated).id
+        await page.goto(f"{daemon.url}/#/runs/{run_id}")
+
+        await expect(page.locator('#grid .cell[data-task="flaky"]')).to_have_attribute(
+            "data-state", "retrying"
+        )
+        await expect(page.locator('#grid .cell[data-task="busy"]')).to_have_attribute("data-state", "running")
+        await expect(page.locator("#s-retrying")).to_have_text("1")
+        await expect(page.locator("#s-running")).to_have_text("1")
+        await expect(page.locator("#c-cc")).to_have_text("1")
+        await expect(page.locator("#legend")).to_contain_text("retrying")
+        await expect(page.locator("#run-executor")).to_have_text(re.compile(r"^executed by .*pid \d+"))
+
+        await page.locator('#grid .cell[data-task="flaky"]').click()
+        await expect(page.locator("#d-state")).to_have_text("retrying")
+        await expect(page.locator("#d-retry-at")).to_have_text(re.compile(r"^in \d+m \d+s$"))
+        first = page.locator('#d-attempts li[data-attempt="1"]')
+        await expect(first.locator(".badge")).to_have_text("failed")
+        await expect(first).to_contain_text("simulated transient failure")
+
+
+async def test_the_retry_button_runs_the_failed_tasks_of_a_finished_run_again_until_it_succeeds(
+    daemon: Harness, page: Page
+) -> None:
+    # Two tasks fail their first attempt for good (an execution error is not retried within the run).
+    broken: dict[str, Any] = {"fail_attempts": 1, "failure_kind": "execution"}
+    work = {
+        "strategy": "parallel",
+        "tasks": [_task("ok1"), _task("ok2"), _task("bad1", **broken), _task("bad2", **broken)],
+    }
+    with anyio.fail_after(DEADLINE_S):
+        await _log_in(daemon, page)
+        run_id = parse(await daemon.http.post("/v1/runs", json={"work": work}), RunCreated).id
+        await daemon.service.wait(run_id)
+        await page.goto(f"{daemon.url}/#/runs/{run_id}")
+        await expect(page.locator("#run-state")).to_have_text("failed")
+        await expect(page.locator('#grid .cell[data-state="failed"]')).to_have_count(2)
+        await expect(page.locator("#failures li")).to_have_count(2)
+        await expect(page.locator("#resume")).to_be_disabled()
+        await expect(page.locator("#run-executor")).to_be_hidden()
+
+        await page.click("#retry")
+        await expect(page.locator("#run-state")).to_have_text("succeeded")
+        await expect(page.locator('#grid .cell[data-state="succeeded"]')).to_have_count(4)
+        await expect(page.locator("#s-failed")).to_have_text("0")
+        await expect(page.locator("#failures li")).to_have_count(0)
+        await expect(page.locator("#retry")).to_be_hidden()
+
+        await page.locator('#grid .cell[data-task="bad1"]').click()
+        await expect(page.locator("#d-attempts li .badge")).to_have_text(["failed", "succeeded"])
+    summary = await daemon.service.summary(run_id)
+    assert summary.state is RunState.SUCCEEDED
+    assert summary.counts[TaskState.SUCCEEDED] == 4
+
+
+async def test_tasks_cut_off_by_their_process_stopping_show_as_interrupted_and_resume_runs_them_again(
+    daemon: Harness, page: Page, tmp_path: Path
+) -> None:
+    with anyio.fail_after(DEADLINE_S):
+        # Another process on the same store (a `parallelai run`) stops while its tasks are running.
+        async with OrchestrationService.open(tmp_path / "db.sqlite") as other:
+            spec = RunSpec(tasks=[echo_task(f"t{i}", hang=True) for i in range(3)], limits=RunLimits())
+            run_id = await other.submit(spec)
+            for i in range(3):
+                await wait_for_state(other, run_id, f"t{i}", TaskState.RUNNING)
+        await _log_in(daemon, page)
+        await page.goto(f"{daemon.url}/#/runs/{run_id}")
+        await expect(page.locator("#run-state")).to_have_text("interrupted")
+        await expect(page.locator('#grid .cell[data-state="interrupted"]')).to_have_count(3)
+        await expect(page.locator("#s-interrupted")).to_have_text("3")
+        await expect(page.locator("#s-running")).to_have_text("0")
+        await expect(page.locator("#retry")).to_be_hidden()
+        await page.locator('#grid .cell[data-task="t0"]').click()
+        await expect(page.locator("#d-attempts li .badge")).to_have_text(["interrupted"])
+
+        await page.click("#resume")
+        await expect(page.locator('#grid .cell[data-state="running"]')).to_have_count(3)
+        await expect(page.locator("#s-interrupted")).to_have_text("0")
+        await expect(page.locator("#run-state")).to_have_text("running")
+        await expect(page.locator("#run-executor")).to_be_visible()

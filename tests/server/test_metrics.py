@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from parallelai.models import TaskState
+from parallelai.models import RunState, TaskState
 from parallelai.server.http.schemas import RunCreated
-from tests.server._support import DEADLINE_S, Harness, parse
+from tests.orchestration._support import wait_for_state
+from tests.server._support import DEADLINE_S, RETRYING_AND_BUSY, Harness, parse
 
 pytestmark = pytest.mark.anyio
 
@@ -97,3 +99,66 @@ async def test_the_grafana_dashboard_only_uses_metrics_the_daemon_exports(daemon
     # Counters are exported as NAME_total; a family that has no sample yet still has its HELP line.
     missing = {name for name in used if name not in exported and name not in text}
     assert not missing, missing
+
+
+async def _metrics_now(daemon: Harness) -> Callable[..., float]:
+    """The metrics once they have taken in every event stored so far, as `value(name, **labels)`."""
+    await daemon.service.store.flush()
+    stored = await daemon.service.store.events_after(0)
+    await daemon.app.state.metrics.caught_up(stored[-1].seq)
+    samples = _samples((await daemon.http.get("/metrics")).text)
+
+    def value(name: str, **labels: str) -> float:
+        return samples.get((name, frozenset(labels.items())), 0.0)
+
+    return value
+
+
+async def test_a_task_waiting_out_a_retry_backoff_counts_as_retrying_not_running(daemon: Harness) -> None:
+    with anyio.fail_after(DEADLINE_S):
+        run_id = parse(await daemon.http.post("/v1/runs", json=RETRYING_AND_BUSY), RunCreated).id
+        await wait_for_state(daemon.service, run_id, "flaky", TaskState.RETRYING)
+        await wait_for_state(daemon.service, run_id, "busy", TaskState.RUNNING)
+        during = await _metrics_now(daemon)
+        await daemon.http.post(f"/v1/runs/{run_id}/cancel")
+        await daemon.service.wait(run_id)
+        after = await _metrics_now(daemon)
+
+    assert during("parallelai_concurrency") == 1
+    assert during("parallelai_retrying") == 1
+    assert during("parallelai_tasks", state="retrying", engine="echo") == 1
+    assert during("parallelai_tasks", state="running", engine="echo") == 1
+    assert after("parallelai_concurrency") == 0
+    assert after("parallelai_retrying") == 0
+    assert after("parallelai_tasks", state="retrying", engine="echo") == 0
+    assert after("parallelai_tasks", state="cancelled", engine="echo") == 2
+
+
+async def test_retrying_a_failed_run_moves_its_tasks_out_of_failed_in_the_task_gauge(daemon: Harness) -> None:
+    broken = {"retries": 0, "engine_options": {"fail_attempts": 1, "failure_kind": "execution"}}
+    work = {
+        "strategy": "dag",
+        "tasks": [
+            {"id": "ok", "prompt": "a"},
+            {"id": "bad", "prompt": "b", "options": broken},
+            {"id": "after", "prompt": "c", "depends_on": ["bad"]},
+        ],
+    }
+    with anyio.fail_after(DEADLINE_S):
+        run_id = parse(await daemon.http.post("/v1/runs", json={"work": work}), RunCreated).id
+        failed = await daemon.service.wait(run_id)
+        before = await _metrics_now(daemon)
+        retried = await daemon.http.post(f"/v1/runs/{run_id}/retry")
+        assert retried.status_code == 200, retried.text
+        succeeded = await daemon.service.wait(run_id)
+        after = await _metrics_now(daemon)
+
+    assert failed.state is RunState.FAILED
+    assert before("parallelai_tasks", state="failed", engine="echo") == 1
+    assert before("parallelai_tasks", state="skipped", engine="echo") == 1
+    assert succeeded.state is RunState.SUCCEEDED
+    for state in TaskState:
+        expected = 3 if state is TaskState.SUCCEEDED else 0
+        assert after("parallelai_tasks", state=state.value, engine="echo") == expected, state
+    assert after("parallelai_runs_finished_total", state="failed") == 1
+    assert after("parallelai_runs_finished_total", state="succeeded") == 1

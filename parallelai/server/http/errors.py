@@ -5,6 +5,7 @@
     InputError (and subclasses)     422 (UnknownEngineError: code `unknown_engine`)
     RunNotFoundError                404 `run_not_found`
     TaskNotFoundError               404 `task_not_found`
+    RunBusyError                    409 `run_busy` (another process executes the run)
     StoreError                      503 `store_unavailable`
     HTTPException (routing)         its status (404 unknown path, 405 wrong method)
     anything else                   500 `internal`, logged with its traceback
@@ -26,6 +27,7 @@ from starlette.types import ExceptionHandler
 from parallelai.errors import (
     InputError,
     ParallelAIError,
+    RunBusyError,
     RunNotFoundError,
     StoreError,
     TaskNotFoundError,
@@ -74,6 +76,8 @@ def response_for(error: Exception) -> Response:
         return error_response(404, "run_not_found", str(error))
     if isinstance(error, TaskNotFoundError):
         return error_response(404, "task_not_found", str(error))
+    if isinstance(error, RunBusyError):
+        return error_response(409, "run_busy", str(error))
     if isinstance(error, StoreError):
         return error_response(503, "store_unavailable", str(error))
     if isinstance(error, HTTPException):

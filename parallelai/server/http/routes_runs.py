@@ -1,4 +1,4 @@
-"""Runs: create, list, get (counts, cost, timing), cancel and resume."""
+"""Runs: create, list, get (counts, cost, timing), cancel, resume and retry."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from parallelai.models import RunSpec, Task
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.orchestration.strategies import compile_work
 from parallelai.server.http.endpoint import Endpoint, json_response, read_body, read_query
-from parallelai.server.http.schemas import CreateRun, ListRunsQuery, RunCreated, RunOut
+from parallelai.server.http.schemas import CreateRun, ListRunsQuery, RetryRun, RunCreated, RunOut, RunRetried
 from parallelai.tasksfile import RunOptions
 from parallelai.templates.catalog import TemplateCatalog
 
@@ -49,7 +49,7 @@ def _spec_from_template(body: CreateRun, name: str, catalog: TemplateCatalog) ->
 
 def run_endpoints(service: OrchestrationService, catalog: TemplateCatalog) -> list[Endpoint]:
     async def run_out(run_id: str) -> RunOut:
-        return RunOut.of(await service.summary(run_id), service.is_active(run_id))
+        return RunOut.of(await service.summary(run_id))
 
     async def create_run(request: Request) -> Response:
         body = await read_body(request, CreateRun)
@@ -59,7 +59,7 @@ def run_endpoints(service: OrchestrationService, catalog: TemplateCatalog) -> li
     async def list_runs(request: Request) -> Response:
         query = read_query(request, ListRunsQuery)
         runs = await service.list_runs(query.state, query.limit)
-        return json_response([RunOut.of(run, service.is_active(run.id)) for run in runs])
+        return json_response([RunOut.of(run) for run in runs])
 
     async def get_run(request: Request) -> Response:
         return json_response(await run_out(request.path_params["run_id"]))
@@ -67,11 +67,19 @@ def run_endpoints(service: OrchestrationService, catalog: TemplateCatalog) -> li
     async def cancel_run(request: Request) -> Response:
         run_id = request.path_params["run_id"]
         summary = await service.cancel(run_id)
-        return json_response(RunOut.of(summary, service.is_active(run_id)))
+        return json_response(RunOut.of(summary))
 
     async def resume_run(request: Request) -> Response:
         run_id = await service.resume(request.path_params["run_id"])
         return json_response(await run_out(run_id))
+
+    async def retry_run(request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        # No body means every failed, cancelled and skipped task.
+        empty = request.headers.get("content-length", "") == "0" or not request.headers.get("content-type")
+        body = RetryRun() if empty else await read_body(request, RetryRun)
+        retried = await service.retry(run_id, body.tasks)
+        return json_response(RunRetried(retried=retried, run=await run_out(run_id)))
 
     return [
         Endpoint(
@@ -112,8 +120,18 @@ def run_endpoints(service: OrchestrationService, catalog: TemplateCatalog) -> li
             "POST",
             "/v1/runs/{run_id}/resume",
             resume_run,
-            "Continue a run: finished tasks are kept, the rest re-queued",
+            "Continue an interrupted run: finished tasks are kept, the rest re-queued (a finished run "
+            "is left as it is)",
             response=RunOut,
-            errors=(404,),
+            errors=(404, 409),
+        ),
+        Endpoint(
+            "POST",
+            "/v1/runs/{run_id}/retry",
+            retry_run,
+            "Run failed, cancelled and skipped tasks again, with their dependents; successes are kept",
+            body=RetryRun,
+            response=RunRetried,
+            errors=(404, 409, 422),
         ),
     ]

@@ -59,6 +59,14 @@ class CreateRun(_Body):
         return self
 
 
+class RetryRun(_Body):
+    tasks: list[str] = Field(
+        default_factory=list,
+        description="the failed, cancelled or skipped tasks to run again (default: all of them); "
+        "the tasks that depend on them run again too",
+    )
+
+
 class ListRunsQuery(_Body):
     state: RunState | None = None
     limit: int = Field(50, gt=0, le=1000)
@@ -88,21 +96,29 @@ class RunOut(BaseModel):
     usage: Usage
     reused: int = 0
     note: str | None = None
-    active: bool = Field(description="executing in this daemon right now")
+    executed_by: str | None = Field(
+        default=None, description="the live process executing it now, e.g. the daemon or a `parallelai run`"
+    )
+    active: bool = Field(description="being executed right now, by this daemon or another process")
 
     @classmethod
-    def of(cls, summary: RunSummary, active: bool) -> RunOut:
+    def of(cls, summary: RunSummary) -> RunOut:
         end = summary.finished_at or time.time()
         return cls(
             **summary.model_dump(),
             total=summary.total,
             elapsed_s=max(0.0, end - summary.created_at),
-            active=active,
+            active=summary.executed_by is not None,
         )
 
 
 class RunCreated(BaseModel):
     id: str
+    run: RunOut
+
+
+class RunRetried(BaseModel):
+    retried: int = Field(description="tasks queued again (0: nothing to retry, the run is unchanged)")
     run: RunOut
 
 
@@ -115,6 +131,7 @@ class TaskOut(BaseModel):
     attempts: int
     depends_on: list[str]
     reason: str | None = None
+    retry_at: float | None = Field(default=None, description="when a retrying task is ready again")
     error: str | None = None
     duration_s: float | None = None
     cost_usd: float = 0.0
@@ -129,6 +146,7 @@ class TaskOut(BaseModel):
             attempts=len(record.attempts),
             depends_on=record.task.depends_on,
             reason=record.reason,
+            retry_at=record.retry_at,
             error=result.error.message if result and result.error else None,
             duration_s=result.duration_s if result else None,
             cost_usd=result.usage.cost_usd if result else 0.0,

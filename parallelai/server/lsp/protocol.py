@@ -21,6 +21,7 @@ LIST_RUNS = "parallelai/listRuns"
 GET_RUN = "parallelai/getRun"
 GET_TASK = "parallelai/getTask"
 CANCEL_RUN = "parallelai/cancelRun"
+RETRY_RUN = "parallelai/retryRun"
 LIST_TEMPLATES = "parallelai/listTemplates"
 WATCH_RUN = "parallelai/watchRun"
 UNWATCH_RUN = "parallelai/unwatchRun"
@@ -33,6 +34,7 @@ COMMAND_START_RUN = "parallelai.server.startRun"
 COMMAND_LIST_RUNS = "parallelai.server.listRuns"
 COMMAND_GET_RUN = "parallelai.server.getRun"
 COMMAND_CANCEL_RUN = "parallelai.server.cancelRun"
+COMMAND_RETRY_RUN = "parallelai.server.retryRun"
 COMMAND_LIST_TEMPLATES = "parallelai.server.listTemplates"
 COMMAND_OPEN_TASK_RESULT = "parallelai.server.openTaskResult"
 
@@ -68,6 +70,15 @@ class ListRunsParams(_Message):
 
 class RunRef(_Message):
     run_id: str = Field(min_length=1)
+
+
+class RetryRunParams(_Message):
+    run_id: str = Field(min_length=1)
+    tasks: list[str] = Field(
+        default_factory=list, description="the failed, cancelled or skipped tasks to run again (default: all)"
+    )
+    # Send the retry's events as `parallelai/runEvent`, and its findings as diagnostics at its end.
+    watch: bool = True
 
 
 class TaskRef(_Message):

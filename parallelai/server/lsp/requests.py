@@ -26,6 +26,7 @@ from parallelai.server.lsp.protocol import (
     DaemonConnection,
     ListRunsParams,
     NoParams,
+    RetryRunParams,
     RunRef,
     StartRunParams,
     TaskRef,
@@ -104,6 +105,16 @@ class Requests:
         params = RunRef.model_validate(raw or {})
         client = await self._link.client()
         return (await client.cancel(params.run_id)).model_dump(mode="json")
+
+    async def retry_run(self, raw: Json) -> Json:
+        params = RetryRunParams.model_validate(raw or {})
+        client = await self._link.client()
+        # Events from here on are the retry's: a watch starts there, not at the run's first end.
+        after = (await client.health()).last_seq
+        retried = await client.retry(params.run_id, params.tasks)
+        if retried.retried and params.watch:
+            self._followers.follow(params.run_id, forward=True, after=after)
+        return retried.model_dump(mode="json")
 
     async def list_templates(self, raw: Json) -> Json:
         NoParams.model_validate(raw or {})

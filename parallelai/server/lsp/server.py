@@ -112,6 +112,7 @@ def build_language_server(
         protocol.GET_RUN: requests.get_run,
         protocol.GET_TASK: requests.get_task,
         protocol.CANCEL_RUN: requests.cancel_run,
+        protocol.RETRY_RUN: requests.retry_run,
         protocol.LIST_TEMPLATES: requests.list_templates,
         protocol.WATCH_RUN: requests.watch_run,
         protocol.UNWATCH_RUN: requests.unwatch_run,
@@ -123,6 +124,7 @@ def build_language_server(
         protocol.COMMAND_LIST_RUNS: requests.list_runs,
         protocol.COMMAND_GET_RUN: requests.get_run,
         protocol.COMMAND_CANCEL_RUN: requests.cancel_run,
+        protocol.COMMAND_RETRY_RUN: requests.retry_run,
         protocol.COMMAND_LIST_TEMPLATES: requests.list_templates,
         protocol.COMMAND_OPEN_TASK_RESULT: requests.open_task_result,
     }

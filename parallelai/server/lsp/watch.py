@@ -1,9 +1,12 @@
 """Following runs in the background: each run's events forwarded as `parallelai/runEvent`, and its progress.
 
-One follower per run reads the daemon's event stream of that run from its start. It forwards
-events while the run is watched, drives the run's work-done progress if it has one, and when
-the run finishes hands it to `finished` (which publishes its findings). A follower with nothing
-left to do — unwatched and without progress — stops.
+One follower per run reads the daemon's event stream of that run from its start (a retry's, from
+the retry on). It forwards events while the run is watched, drives the run's work-done progress
+if it has one, and when the run finishes hands it to `finished` (which publishes its findings). A
+follower with nothing left to do — unwatched and without progress — stops.
+
+A run that was retried or resumed after it ended has more than one `run.finished`: the follower
+ends at the one that ends the run as it stands, never at an earlier one in its history.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import anyio
 
 from parallelai.events import RunFinished
 from parallelai.server.client import DaemonClient
+from parallelai.server.http.schemas import RunOut
 from parallelai.server.lsp.background import Background
 from parallelai.server.lsp.link import DaemonLink
 from parallelai.server.lsp.progress import RunProgress
@@ -35,6 +39,7 @@ class _Follower:
     run_id: str
     forward: bool
     progress: RunProgress | None
+    after: int | None = None  # follow from the event after this seq (None: from the run's first)
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
 
 
@@ -48,8 +53,11 @@ class RunFollowers:
         self._all_runs = anyio.CancelScope()
         self._all_runs_following = anyio.Event()
 
-    def follow(self, run_id: str, *, forward: bool, progress: RunProgress | None = None) -> None:
-        """Start following `run_id` from its first event; a run already followed is not followed twice."""
+    def follow(
+        self, run_id: str, *, forward: bool, progress: RunProgress | None = None, after: int | None = None
+    ) -> None:
+        """Start following `run_id` from its first event (or the one after seq `after`); a run
+        already followed is not followed twice."""
         known = self._followers.get(run_id)
         if known is not None:
             if not forward or known.forward:
@@ -59,7 +67,7 @@ class RunFollowers:
             # start, which that follower has passed, so a new one replays them (progress carried over).
             progress, known.progress = known.progress or progress, None
             known.scope.cancel()
-        follower = _Follower(run_id, forward, progress)
+        follower = _Follower(run_id, forward, progress, after)
         self._followers[run_id] = follower
         self._background.spawn(lambda: self._follow(follower), f"following run {run_id}")
 
@@ -116,13 +124,28 @@ class RunFollowers:
         shared = await self._link.client()
         # Its own connection: the stream's reconnects (a restarted daemon) never touch the
         # connection requests use, and closing it ends the stream at once.
-        async with DaemonClient(shared.info) as client, aclosing(client.events(follower.run_id)) as events:
-            async for event in events:
-                if follower.forward:
-                    self._notify(event.model_dump(mode="json"))
-                if follower.progress is not None:
-                    follower.progress.update(event)
-                if isinstance(event, RunFinished):
+        async with DaemonClient(shared.info) as client:
+            # In this order: a run that ends (or starts again) in between is still told apart right.
+            history_ends = (await client.health()).last_seq
+            now = await client.run(follower.run_id)
+            async with aclosing(client.events(follower.run_id, after=follower.after)) as events:
+                async for event in events:
                     if follower.forward:
-                        await self._finished(follower.run_id)
-                    return
+                        self._notify(event.model_dump(mode="json"))
+                    if follower.progress is not None:
+                        follower.progress.update(event)
+                    if isinstance(event, RunFinished) and _ends_the_run(event, now, history_ends):
+                        if follower.forward:
+                            await self._finished(follower.run_id)
+                        return
+
+
+def _ends_the_run(event: RunFinished, now: RunOut, history_ends: int) -> bool:
+    """Whether `event` is the run's end as it stands: any `run.finished` after the history read
+    when following began, or, in that history, one that ended the run as it is now (a run
+    retried or resumed since has an earlier `run.finished` that is not its end)."""
+    if event.seq > history_ends:
+        return True
+    as_now = {state: count for state, count in now.counts.items() if count}
+    as_then = {state: count for state, count in event.counts.items() if count}
+    return not now.active and event.state is now.state and as_then == as_now

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from parallelai.errors import InputError, RunNotFoundError, TaskNotFoundError
+from parallelai.errors import InputError, RunBusyError, RunNotFoundError, TaskNotFoundError
 from parallelai.orchestration.service import OrchestrationService
 
 RECENT_RUNS_LISTED = 5
@@ -24,7 +24,7 @@ async def caller_mistakes(service: OrchestrationService) -> AsyncIterator[None]:
         yield
     except RunNotFoundError as error:
         raise ToolError(await _unknown_run_message(service, error.run_id)) from None
-    except (InputError, TaskNotFoundError) as error:
+    except (InputError, TaskNotFoundError, RunBusyError) as error:
         raise ToolError(str(error)) from None
 
 

@@ -63,7 +63,7 @@ async def wait_with_progress(
     whole history is then replayed and the count climbs from zero.
     """
     after = service.bus.last_seq if after_seq is None else after_seq
-    if not service.is_active(run_id):
+    if (await service.summary(run_id)).executed_by is None:
         return await service.summary(run_id)
     records = await service.tasks(run_id)
     tally = _Tally(report, len(records))

@@ -58,6 +58,9 @@ class RunStatus(BaseModel):
     created_at: float
     finished_at: float | None
     note: str | None = Field(description="Why the run stopped early (budget, fail-fast), if it did.")
+    executed_by: str | None = Field(
+        default=None, description="The process executing it right now (the daemon, or a CLI run)."
+    )
     next_step: str = Field(description="What to do next with this run.")
 
     @classmethod
@@ -77,6 +80,7 @@ class RunStatus(BaseModel):
             created_at=summary.created_at,
             finished_at=summary.finished_at,
             note=summary.note,
+            executed_by=summary.executed_by,
             next_step=_next_step(summary),
         )
 
@@ -85,7 +89,10 @@ def _next_step(summary: RunSummary) -> str:
     if summary.state is RunState.SUCCEEDED:
         return f"call get_results(run_id={summary.id!r}) to read the outputs"
     if summary.state.is_final:
-        return f"call get_results(run_id={summary.id!r}) to read outputs and errors of each task"
+        return (
+            f"call get_results(run_id={summary.id!r}) to read outputs and errors of each task; "
+            f"retry_run(run_id={summary.id!r}) runs the tasks that did not succeed again"
+        )
     if summary.state is RunState.INTERRUPTED:
         return f"the run's process stopped; resume it with `parallelai resume {summary.id}`"
     return (

@@ -1,4 +1,4 @@
-"""The MCP tools: start, watch, read, cancel runs of sub-agents, and find engines and templates.
+"""The MCP tools: start, watch, read, cancel and retry runs of sub-agents, and find engines and templates.
 
 Each tool's docstring is the prompt the model reads to decide when and how to call it.
 """
@@ -244,6 +244,33 @@ def register_tools(server: MCPServer, service: OrchestrationService, catalog: Te
         """
         async with caller_mistakes(service):
             return RunStatus.of(await service.cancel(run_id))
+
+    @_tool(server, ToolAnnotations(destructive_hint=False, open_world_hint=True))
+    async def retry_run(
+        ctx: Context,
+        run_id: RunId,
+        task_ids: Annotated[
+            list[str],
+            Field(description="Only these tasks (failed, cancelled or skipped ones). Default: all of them."),
+        ] = [],  # noqa: B006 - the SDK reads the default from the signature; it is never mutated
+        wait: Annotated[
+            bool, Field(description="Block until the run finishes again, reporting progress.")
+        ] = False,
+        max_wait_s: MaxWait = None,
+    ) -> RunStatus:
+        """Run a finished run's failed, cancelled and skipped tasks again, with the tasks that depend
+        on them; tasks that succeeded keep their answers and are not run again.
+
+        Use it after fixing what made tasks fail (a missing key, a rate limit that has passed).
+        A run with nothing to retry is returned unchanged.
+        """
+        async with caller_mistakes(service):
+            after = service.bus.last_seq
+            retried = await service.retry(run_id, task_ids)
+            if not wait or not retried:
+                return RunStatus.of(await service.summary(run_id))
+            summary = await wait_with_progress(service, run_id, ctx.report_progress, after, max_wait_s)
+            return RunStatus.of(summary)
 
     @_tool(server, _READ_ONLY)
     async def list_templates() -> TemplateList:

@@ -38,6 +38,9 @@ export function activateWith(
         cancel: async (runId) => {
           await vscode.commands.executeCommand('parallelai.cancelRun', runId);
         },
+        retry: async (runId) => {
+          await vscode.commands.executeCommand('parallelai.retryRun', runId);
+        },
         showTask: async (runId, taskId) => {
           await vscode.commands.executeCommand('parallelai.showTask', runId, taskId);
         },

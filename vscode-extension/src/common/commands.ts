@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import type { Connector } from './connector';
 import type { DaemonApi } from './daemon/api';
 import { DaemonError, errorMessage } from './daemon/errors';
-import type { CreateRun, RunOut, TemplateOut } from './daemon/types';
+import { RETRYABLE_STATES, type CreateRun, type RunOut, type RunRetried, type TemplateOut } from './daemon/types';
 import { isRecord } from './daemon/validate';
 import type { RunPanels } from './panel/panel';
 import type { RunsController } from './runs/controller';
@@ -48,6 +48,7 @@ export function registerCommands(services: Services): vscode.Disposable[] {
     register('parallelai.runTemplate', (name) => runTemplate(services, name)),
     register('parallelai.showRuns', (arg) => showRuns(services, arg)),
     register('parallelai.cancelRun', (arg) => cancelRun(services, arg)),
+    register('parallelai.retryRun', (arg) => retryRun(services, arg)),
     register('parallelai.openDashboard', () => openDashboard(services)),
     register('parallelai.connect', (args) => connect(services, args)),
     register('parallelai.disconnect', () => disconnect(services)),
@@ -244,10 +245,11 @@ interface RunPick extends vscode.QuickPickItem {
   runId: string;
 }
 
-function runPicks(runs: readonly (RunView | RunOut)[]): RunPick[] {
+/** A pick per run; `note` adds to its description. */
+function runPicks<R extends RunView | RunOut>(runs: readonly R[], note?: (run: R) => string): RunPick[] {
   return runs.map((run) => ({
     label: runLabel(run),
-    description: `${run.state} · ${formatCost(run.usage.cost_usd)}`,
+    description: `${run.state} · ${formatCost(run.usage.cost_usd)}${note === undefined ? '' : ` · ${note(run)}`}`,
     detail: `${run.id} · started ${new Date(run.created_at * 1000).toLocaleString()}`,
     runId: run.id,
   }));
@@ -312,6 +314,53 @@ async function cancelRun(services: Services, arg: unknown): Promise<RunOut | und
   services.controller.model.upsert(run);
   void vscode.window.showInformationMessage(`ParallelAI: run ${runLabel(run)} is ${run.state}.`);
   return run;
+}
+
+/** Tasks a retry of this finished run would run again (0 for a run still going). */
+function retryable(run: RunOut): number {
+  if (run.active || (run.state !== 'succeeded' && run.state !== 'failed' && run.state !== 'cancelled')) {
+    return 0;
+  }
+  return RETRYABLE_STATES.reduce((sum, state) => sum + (run.counts[state] ?? 0), 0);
+}
+
+/**
+ * Runs a finished run's failed, cancelled and skipped tasks again: the run given (a Runs view row,
+ * the panel's button) or one chosen among those with failures. Its panel then follows it again.
+ */
+async function retryRun(services: Services, arg: unknown): Promise<RunRetried | undefined> {
+  const api = requireApi(services);
+  let runId = runIdOf(arg);
+  if (runId === undefined) {
+    const failed = (await api.listRuns({ limit: 100 })).filter((run) => retryable(run) > 0);
+    if (failed.length === 0) {
+      void vscode.window.showInformationMessage('ParallelAI: no finished run has failed, cancelled or skipped tasks.');
+      return undefined;
+    }
+    const picked = await vscode.window.showQuickPick(
+      runPicks(failed, (run) => `${retryable(run)} to retry`),
+      { title: 'ParallelAI: Retry Failed Tasks', placeHolder: 'Run whose failed tasks to run again', matchOnDetail: true },
+    );
+    if (picked === undefined) {
+      return undefined;
+    }
+    runId = picked.runId;
+  }
+  const id = runId;
+  const retried = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `ParallelAI: retrying the failed tasks of ${id}…` },
+    () => api.retryRun(id),
+  );
+  services.controller.model.upsert(retried.run);
+  if (retried.retried === 0) {
+    void vscode.window.showInformationMessage(`ParallelAI: run ${runLabel(retried.run)} has nothing to retry.`);
+    return retried;
+  }
+  services.log.info(`retrying ${retried.retried} tasks of run ${id}`);
+  services.panels.show(api, id);
+  const tasks = retried.retried === 1 ? '1 task' : `${retried.retried} tasks`;
+  void vscode.window.showInformationMessage(`ParallelAI: retrying ${tasks} of run ${runLabel(retried.run)}.`);
+  return retried;
 }
 
 /** Opens the daemon's dashboard through a one-time link: the token never goes into a URL. */

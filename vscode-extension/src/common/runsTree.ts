@@ -9,6 +9,7 @@ import {
   formatCost,
   formatDuration,
   isActive,
+  retryableCount,
   runLabel,
   tasksOf,
   usageOf,
@@ -27,6 +28,8 @@ const TASK_ICONS: Record<TaskState, Icon> = {
   pending: { id: 'circle-outline' },
   ready: { id: 'clock', color: 'charts.blue' },
   running: { id: 'sync~spin', color: 'charts.yellow' },
+  retrying: { id: 'history', color: 'charts.orange' },
+  interrupted: { id: 'debug-pause', color: 'charts.purple' },
   succeeded: { id: 'pass', color: 'testing.iconPassed' },
   failed: { id: 'error', color: 'testing.iconFailed' },
   cancelled: { id: 'circle-slash', color: 'charts.orange' },
@@ -42,23 +45,29 @@ const RUN_ICONS: Record<RunState, Icon> = {
   interrupted: { id: 'debug-pause', color: 'charts.orange' },
 };
 
+/** A state from a newer daemon that this version does not know. */
+const UNKNOWN_ICON: Icon = { id: 'question' };
+
 export function taskStateIcon(state: TaskState): Icon {
-  return TASK_ICONS[state];
+  return (TASK_ICONS as Partial<Record<string, Icon>>)[state] ?? UNKNOWN_ICON;
 }
 
 export function runStateIcon(state: RunState): Icon {
-  return RUN_ICONS[state];
+  return (RUN_ICONS as Partial<Record<string, Icon>>)[state] ?? UNKNOWN_ICON;
 }
 
 function themeIcon(icon: Icon): vscode.ThemeIcon {
   return icon.color === undefined ? new vscode.ThemeIcon(icon.id) : new vscode.ThemeIcon(icon.id, new vscode.ThemeColor(icon.color));
 }
 
-/** "running · 3/10 · 1 failed · $0.02": the state, tasks succeeded of all, what went wrong, the cost. */
+/**
+ * "running · 3/10 · 1 retrying · 1 failed · $0.02": the state, tasks succeeded of all, tasks waiting
+ * to retry or cut off, what went wrong, the cost.
+ */
 export function runDescription(run: RunView): string {
   const counts = countsOf(run);
   const parts = [run.state, `${counts.succeeded}/${Math.max(run.total, run.order.length)}`];
-  for (const state of ['failed', 'cancelled', 'skipped'] as const) {
+  for (const state of ['retrying', 'interrupted', 'failed', 'cancelled', 'skipped'] as const) {
     if (counts[state] > 0) {
       parts.push(`${counts[state]} ${state}`);
     }
@@ -72,6 +81,9 @@ export function taskDescription(task: TaskView): string {
   if (task.attempts > 1) {
     parts.push(`attempt ${task.attempts}`);
   }
+  if (task.state === 'retrying' && task.retry_at !== null) {
+    parts.push(`again at ${clockTime(task.retry_at)}`);
+  }
   if (task.duration_s !== null && task.state !== 'running') {
     parts.push(formatDuration(task.duration_s));
   }
@@ -81,15 +93,31 @@ export function taskDescription(task: TaskView): string {
   return parts.join(' · ');
 }
 
+/** "14:03:12": when something happens, in the user's clock (a countdown would go stale in a tree). */
+export function clockTime(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toLocaleTimeString();
+}
+
+/** `run.active` (cancel offered), `run.retryable` (finished with tasks to retry) or `run.finished`. */
+export function runContext(run: RunView): string {
+  if (isActive(run)) {
+    return 'run.active';
+  }
+  return retryableCount(run) > 0 ? 'run.retryable' : 'run.finished';
+}
+
 export function runTreeItem(run: RunView): vscode.TreeItem {
   const item = new vscode.TreeItem(runLabel(run), vscode.TreeItemCollapsibleState.Collapsed);
   item.id = `run:${run.id}`;
   item.description = runDescription(run);
   item.iconPath = themeIcon(runStateIcon(run.state));
-  item.contextValue = isActive(run) ? 'run.active' : 'run.finished';
+  item.contextValue = runContext(run);
   const tooltip = new vscode.MarkdownString(undefined, true);
   tooltip.appendMarkdown(`**${escapeMarkdown(runLabel(run))}** — ${run.state}\n\n`);
   tooltip.appendMarkdown(`run \`${run.id}\`, ${run.strategy}, started ${new Date(run.created_at * 1000).toLocaleString()}\n\n`);
+  if (run.executed_by !== null) {
+    tooltip.appendMarkdown(`executed by ${escapeMarkdown(run.executed_by)}\n\n`);
+  }
   const counts = countsOf(run);
   tooltip.appendMarkdown(
     (Object.entries(counts) as [TaskState, number][])

@@ -1,4 +1,7 @@
-/** The status-bar item: how many tasks are running across the runs going, and what they cost. */
+/**
+ * The status-bar item: how many tasks are running across the runs going, and what they cost.
+ * Only `running` tasks count as running; tasks waiting out a retry backoff hold no slot.
+ */
 
 import * as vscode from 'vscode';
 import type { ConnectionStatus, RunsController } from './runs/controller';
@@ -53,7 +56,9 @@ export function statusBarText(status: ConnectionStatus, runs: readonly RunView[]
     queued += counts.pending + counts.ready;
     const usage = usageOf(run);
     cost += usage.cost_usd;
-    lines.push(`${runLabel(run)}: ${counts.running} running, ${counts.pending + counts.ready} queued, ${formatCost(usage.cost_usd)}`);
+    const retrying = counts.retrying > 0 ? `, ${counts.retrying} waiting to retry` : '';
+    const where = run.executed_by !== null ? ` (${run.executed_by})` : '';
+    lines.push(`${runLabel(run)}${where}: ${counts.running} running${retrying}, ${counts.pending + counts.ready} queued, ${formatCost(usage.cost_usd)}`);
   }
   const tasks = running > 0 || queued === 0 ? `${running} running` : `${queued} queued`;
   const runsWord = active.length === 1 ? '1 run' : `${active.length} runs`;

@@ -9,6 +9,11 @@ import { initialPanelState, panelView, reducePanel, type PanelState, type PanelV
 import { TASK_STATES } from '../common/daemon/types';
 import { formatCost, formatDuration, formatTokens, type TaskView } from '../common/runs/runView';
 
+/** "14:03:12": when a task waiting to retry runs again. */
+function clockTime(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toLocaleTimeString();
+}
+
 interface VsCodeApi {
   postMessage(message: WebviewMessage): void;
   /** Kept by VS Code through a reload of the window, and handed to the panel serializer. */
@@ -72,6 +77,12 @@ function render(): void {
   const cancel = element('cancel') as HTMLButtonElement;
   cancel.disabled = !view.active;
   cancel.hidden = !view.active;
+  const retry = element('retry') as HTMLButtonElement;
+  retry.hidden = view.retryable === 0;
+  retry.disabled = view.retryable === 0;
+  retry.title = `Run the ${view.retryable} failed, cancelled or skipped tasks again, with the tasks that depend on them`;
+  element('executed-by-fact').hidden = view.executedBy === null;
+  setText('executed-by', view.executedBy ?? '–');
   for (const taskState of TASK_STATES) {
     setText(`count-${taskState}`, String(view.counts[taskState]));
   }
@@ -105,7 +116,8 @@ function renderGrid(tasks: readonly TaskView[]): void {
       cell.className = `cell state-${task.state}`;
     }
     const attempts = task.attempts > 1 ? ` · attempt ${task.attempts}` : '';
-    const label = `${task.id}: ${task.state}${attempts}${task.error === null ? '' : ` — ${task.error}`}`;
+    const again = task.state === 'retrying' && task.retry_at !== null ? ` · runs again at ${clockTime(task.retry_at)}` : '';
+    const label = `${task.id}: ${task.state}${attempts}${again}${task.error === null ? '' : ` — ${task.error}`}`;
     if (cell.title !== label) {
       cell.title = label;
       cell.setAttribute('aria-label', label);
@@ -160,6 +172,10 @@ document.addEventListener('click', (event) => {
 });
 
 element('cancel').addEventListener('click', () => vscode.postMessage({ type: 'cancel' }));
+element('retry').addEventListener('click', () => {
+  (element('retry') as HTMLButtonElement).disabled = true; // until the run's events say it runs again
+  vscode.postMessage({ type: 'retry' });
+});
 element('dashboard').addEventListener('click', () => vscode.postMessage({ type: 'openDashboard' }));
 
 // The elapsed time moves while the run does.

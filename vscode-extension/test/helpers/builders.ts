@@ -41,9 +41,12 @@ export const ev = {
   created: (runId: string, taskCount: number, name: string | null = null): DaemonEvent => ({
     type: 'run.created', seq: nextSeq(), at: 1_800_000_000, run_id: runId, name, strategy: 'parallel', task_count: taskCount,
   }),
-  started: (runId: string): DaemonEvent => ({ type: 'run.started', seq: nextSeq(), at: 1_800_000_001, run_id: runId, resumed: false, requeued: 0 }),
-  task: (runId: string, taskId: string, state: TaskState, extra: { reason?: string; attempt?: number } = {}): DaemonEvent => ({
+  started: (runId: string, requeued?: number): DaemonEvent => ({
+    type: 'run.started', seq: nextSeq(), at: 1_800_000_001, run_id: runId, resumed: requeued !== undefined, requeued: requeued ?? 0,
+  }),
+  task: (runId: string, taskId: string, state: TaskState, extra: { reason?: string; attempt?: number; retryAt?: number } = {}): DaemonEvent => ({
     type: 'task.state', seq: nextSeq(), at: 1_800_000_002, run_id: runId, task_id: taskId, state, attempt: extra.attempt ?? (state === 'running' ? 1 : 0), reason: extra.reason ?? null, error_kind: null, reused: false,
+    ...(extra.retryAt === undefined ? {} : { retry_at: extra.retryAt }),
   }),
   usage: (runId: string, taskId: string, value: Usage): DaemonEvent => ({ type: 'task.usage', seq: nextSeq(), at: 1_800_000_003, run_id: runId, task_id: taskId, usage: value }),
   output: (runId: string, taskId: string, text: string): DaemonEvent => ({ type: 'task.output', seq: nextSeq(), at: 1_800_000_003, run_id: runId, task_id: taskId, text }),

@@ -3,7 +3,7 @@
 import type { DaemonApi, EventsOptions, ListRunsQuery } from '../../src/common/daemon/api';
 import { DaemonError } from '../../src/common/daemon/errors';
 import type { StreamStatus } from '../../src/common/daemon/sse';
-import type { CreateRun, DaemonEvent, DashboardLink, RunCreated, RunOut, RunWithTasks, TaskDetail, TaskOut, TemplateOut } from '../../src/common/daemon/types';
+import type { CreateRun, DaemonEvent, DashboardLink, RunCreated, RunOut, RunRetried, RunWithTasks, TaskDetail, TaskOut, TemplateOut } from '../../src/common/daemon/types';
 import { runOut } from './builders';
 
 interface Stream {
@@ -17,6 +17,7 @@ export class FakeApi implements DaemonApi {
   readonly runs = new Map<string, { run: RunOut; tasks: TaskOut[] }>();
   readonly started: CreateRun[] = [];
   readonly cancelled: string[] = [];
+  readonly retried: { runId: string; tasks: readonly string[] }[] = [];
   readonly calls: string[] = [];
   readonly streams: Stream[] = [];
   templates: TemplateOut[] = [{ name: 'code_review', description: 'Review', params: ['path'] }];
@@ -54,6 +55,22 @@ export class FakeApi implements DaemonApi {
       entry.run = run;
     }
     return Promise.resolve(run);
+  }
+
+  /** Like the daemon: the failed, cancelled and skipped tasks go back to pending and the run runs again. */
+  retryRun(runId: string, tasks: readonly string[] = []): Promise<RunRetried> {
+    this.retried.push({ runId, tasks });
+    const entry = this.runs.get(runId);
+    if (entry === undefined) {
+      return Promise.reject(new DaemonError(404, 'run_not_found', `no run ${runId}`));
+    }
+    const again = entry.tasks.filter((task) => ['failed', 'cancelled', 'skipped'].includes(task.state) && (tasks.length === 0 || tasks.includes(task.id)));
+    if (again.length === 0) {
+      return Promise.resolve({ retried: 0, run: entry.run });
+    }
+    entry.tasks = entry.tasks.map((task) => (again.includes(task) ? { ...task, state: 'pending' } : task));
+    entry.run = { ...entry.run, state: 'running', active: true, finished_at: null, executed_by: 'the daemon (pid 1)' };
+    return Promise.resolve({ retried: again.length, run: entry.run });
   }
 
   listTemplates(): Promise<TemplateOut[]> {

@@ -94,6 +94,17 @@ export async function startFakeDaemon(token = 'secret-token'): Promise<FakeDaemo
         json(response, 200, run?.run);
         return;
       }
+      case 'POST /v1/runs/*/retry': {
+        const body = request.body === '' ? {} : (JSON.parse(request.body) as { tasks?: string[] });
+        const named = body.tasks ?? [];
+        const again = (run?.tasks ?? []).filter((t) => ['failed', 'cancelled', 'skipped'].includes(t.state) && (named.length === 0 || named.includes(t.id)));
+        if (run !== undefined && again.length > 0) {
+          run.tasks = run.tasks.map((t) => (again.includes(t) ? { ...t, state: 'pending' } : t));
+          run.run = { ...run.run, state: 'running', active: true, finished_at: null, executed_by: 'the daemon (pid 1)' };
+        }
+        json(response, 200, { retried: again.length, run: run?.run });
+        return;
+      }
       case 'GET /v1/events':
       case 'GET /v1/runs/*/events': {
         const header = request.headers['last-event-id'];

@@ -14,7 +14,7 @@ import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonError } from '../../src/common/daemon/errors';
 import { LspDaemonApi } from '../../src/common/daemon/lspApi';
-import type { DaemonEvent } from '../../src/common/daemon/types';
+import type { DaemonEvent, RunRetried } from '../../src/common/daemon/types';
 import { mergeSnapshot, applyEvents, countsOf } from '../../src/common/runs/runView';
 
 const parallelai = process.env.PARALLELAI_BIN ?? resolve(__dirname, '../../../.venv/bin/parallelai');
@@ -113,6 +113,31 @@ describe.skipIf(!existsSync(parallelai))('LspDaemonApi against `parallelai lsp`'
     expect(detail.task.prompt).toContain('code review');
     expect((await api.listRuns({ limit: 5 })).map((r) => r.id)).toContain(created.id);
     expect((await api.cancelRun(created.id)).state).toBe('succeeded'); // a finished run stays as it ended
+  }, 60_000);
+
+  it('retries a failed run through the server: its failed task runs again, on the same event stream, to success', async () => {
+    const failing = { engine: 'echo', prompts: ['flaky'], engine_settings: { echo: { fail_attempts: 1, failure_kind: 'execution' } } };
+    const created = await api.startRun(failing);
+    const ends: DaemonEvent[] = [];
+    const abort = new AbortController();
+    let retried: Promise<RunRetried> | undefined;
+    for await (const event of api.events({ runId: created.id, after: 0, signal: abort.signal })) {
+      if (event.type !== 'run.finished') {
+        continue;
+      }
+      ends.push(event);
+      if (ends.length === 1) {
+        retried = api.retryRun(created.id); // the stream goes on: the retry's events follow
+      } else {
+        abort.abort();
+      }
+    }
+    expect(ends.map((end) => end.type === 'run.finished' && end.state)).toEqual(['failed', 'succeeded']);
+    expect(await retried).toMatchObject({ retried: 1 });
+    const { run, tasks } = await api.getRun(created.id);
+    expect(run).toMatchObject({ state: 'succeeded', active: false, executed_by: null });
+    expect(tasks.map((task) => [task.state, task.attempts])).toEqual([['succeeded', 2]]);
+    expect((await api.retryRun(created.id)).retried).toBe(0); // nothing failed any more
   }, 60_000);
 
   it('publishes the review findings as diagnostics on the files (the run was watched)', async () => {

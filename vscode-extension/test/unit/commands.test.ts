@@ -5,7 +5,7 @@ import type { Connector } from '../../src/common/connector';
 import { RunPanels } from '../../src/common/panel/panel';
 import { RunsController } from '../../src/common/runs/controller';
 import { silentLogger } from '../../src/common/util/logger';
-import { runOut } from '../helpers/builders';
+import { runOut, taskOut } from '../helpers/builders';
 import { FakeApi } from '../helpers/fakeApi';
 import { until } from '../helpers/server';
 import { env, fake, Uri as FakeUri } from '../fakes/vscode';
@@ -28,7 +28,11 @@ async function setUp(api: FakeApi | undefined, isWeb = false): Promise<{ service
   if (api !== undefined) {
     controller.connect(api);
   }
-  const panels = new RunPanels(vscode.Uri.file('/ext'), { cancel: () => Promise.resolve(), showTask: () => Promise.resolve(), openDashboard: () => Promise.resolve() }, silentLogger);
+  const panels = new RunPanels(
+    vscode.Uri.file('/ext'),
+    { cancel: () => Promise.resolve(), retry: () => Promise.resolve(), showTask: () => Promise.resolve(), openDashboard: () => Promise.resolve() },
+    silentLogger,
+  );
   const services: Services = { controller, panels, connector: new FakeConnector(api), log: silentLogger, isWeb };
   registerCommands(services);
   return { services, run: async (id, ...args) => vscode.commands.executeCommand(id, ...args) };
@@ -109,6 +113,45 @@ describe('commands', () => {
     const { run } = await setUp(api);
     await run('parallelai.cancelRun', { kind: 'run', runId: 'r1' });
     expect(api.cancelled).toEqual(['r1']);
+  });
+
+  it('Retry Failed Tasks offers only finished runs with failed, cancelled or skipped tasks, retries the one chosen and shows it', async () => {
+    api.runs.set('r1', { run: runOut('r1', { name: 'going' }), tasks: [taskOut('t1', 'failed')] });
+    api.runs.set('r2', { run: runOut('r2', { name: 'fine', state: 'succeeded', active: false, counts: { succeeded: 3 } }), tasks: [] });
+    api.runs.set('r3', {
+      run: runOut('r3', { name: 'broken', state: 'failed', active: false, counts: { succeeded: 1, failed: 1, skipped: 1 } }),
+      tasks: [taskOut('a', 'succeeded'), taskOut('b', 'failed'), taskOut('c', 'skipped')],
+    });
+    const { services, run } = await setUp(api);
+    let offered: unknown[] = [];
+    fake.quickPickChoice = (items) => {
+      offered = items;
+      return items[0];
+    };
+    await run('parallelai.retryRun');
+    expect(offered.map((item) => (item as { runId: string }).runId)).toEqual(['r3']);
+    expect((offered[0] as { description: string }).description).toContain('2 to retry');
+    expect(api.retried).toEqual([{ runId: 'r3', tasks: [] }]);
+    expect(fake.messages.at(-1)).toEqual({ level: 'info', text: 'ParallelAI: retrying 2 tasks of run broken.' });
+    expect(fake.panels).toHaveLength(1); // it follows the run again
+    expect(services.controller.model.get('r3')?.executed_by).toBe(null); // the events say it started; a snapshot then says who runs it
+  });
+
+  it('Retry Failed Tasks from a Runs view row retries that run without asking, and says when there is nothing to retry', async () => {
+    api.runs.set('r1', { run: runOut('r1', { name: 'fine', state: 'succeeded', active: false }), tasks: [taskOut('t1', 'succeeded')] });
+    const { run } = await setUp(api);
+    await run('parallelai.retryRun', { kind: 'run', runId: 'r1' });
+    expect(api.retried).toEqual([{ runId: 'r1', tasks: [] }]);
+    expect(fake.messages.at(-1)).toEqual({ level: 'info', text: 'ParallelAI: run fine has nothing to retry.' });
+    expect(fake.panels).toHaveLength(0);
+  });
+
+  it('Retry Failed Tasks says so when no finished run has failures', async () => {
+    api.runs.set('r1', { run: runOut('r1'), tasks: [] });
+    const { run } = await setUp(api);
+    await run('parallelai.retryRun');
+    expect(api.retried).toEqual([]);
+    expect(fake.messages).toEqual([{ level: 'info', text: 'ParallelAI: no finished run has failed, cancelled or skipped tasks.' }]);
   });
 
   it('Open Dashboard opens the one-time link, never a URL with the token', async () => {

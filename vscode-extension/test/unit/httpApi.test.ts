@@ -50,6 +50,17 @@ describe('HttpDaemonApi', () => {
     expect(link.url).not.toContain(daemon.token);
   });
 
+  it('retries a run: all its failed tasks with an empty body, or those named', async () => {
+    daemon.runs.set('r1', { run: runOut('r1', { state: 'failed', active: false }), tasks: [taskOut('t1', 'failed'), taskOut('t2', 'skipped')] });
+    const retried = await api.retryRun('r1', ['t1']);
+    expect(retried).toMatchObject({ retried: 1, run: { state: 'running', active: true, executed_by: 'the daemon (pid 1)' } });
+    expect(daemon.requests.at(-1)).toMatchObject({ method: 'POST', url: '/v1/runs/r1/retry' });
+    expect(JSON.parse(daemon.requests.at(-1)!.body)).toEqual({ tasks: ['t1'] });
+    expect((await api.retryRun('r1')).retried).toBe(1);
+    expect(JSON.parse(daemon.requests.at(-1)!.body)).toEqual({});
+    expect((await api.retryRun('r1')).retried).toBe(0);
+  });
+
   it("turns the daemon's JSON error into a DaemonError with its code", async () => {
     const error = await api.getRun('nope').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DaemonError);

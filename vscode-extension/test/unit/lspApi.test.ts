@@ -38,6 +38,7 @@ describe('LspDaemonApi', () => {
       [LSP_METHODS.getRun]: () => ({ run: runOut('r1'), tasks: [] }),
       [LSP_METHODS.getTask]: () => ({ run_id: 'r1', task: { id: 't1', prompt: 'p' }, state: 'pending', attempts: [] }),
       [LSP_METHODS.cancelRun]: () => runOut('r1', { state: 'cancelled' }),
+      [LSP_METHODS.retryRun]: () => ({ retried: 1, run: runOut('r1') }),
       [LSP_METHODS.listTemplates]: () => [{ name: 'code_review' }],
     });
     const api = new LspDaemonApi(server);
@@ -47,6 +48,8 @@ describe('LspDaemonApi', () => {
     await api.getRun('r1');
     await api.getTask('r1', 't1');
     await api.cancelRun('r1');
+    expect((await api.retryRun('r1')).retried).toBe(1);
+    await api.retryRun('r1', ['t1']);
     await api.listTemplates();
     expect(server.calls).toEqual([
       { method: 'parallelai/startRun', params: { run, watch: true, progress: false } },
@@ -54,6 +57,8 @@ describe('LspDaemonApi', () => {
       { method: 'parallelai/getRun', params: { runId: 'r1' } },
       { method: 'parallelai/getTask', params: { runId: 'r1', taskId: 't1' } },
       { method: 'parallelai/cancelRun', params: { runId: 'r1' } },
+      { method: 'parallelai/retryRun', params: { runId: 'r1', watch: true } },
+      { method: 'parallelai/retryRun', params: { runId: 'r1', tasks: ['t1'], watch: true } },
       { method: 'parallelai/listTemplates', params: {} },
     ]);
   });

@@ -4,9 +4,10 @@ import { applyEvents, mergeSnapshot } from '../../src/common/runs/runView';
 import { ev, runOut, taskOut } from '../helpers/builders';
 
 describe('messages from the webview', () => {
-  it('accepts exactly the four requests the panel can make', () => {
+  it('accepts exactly the five requests the panel can make', () => {
     expect(parseWebviewMessage({ type: 'ready' })).toEqual({ type: 'ready' });
     expect(parseWebviewMessage({ type: 'cancel' })).toEqual({ type: 'cancel' });
+    expect(parseWebviewMessage({ type: 'retry' })).toEqual({ type: 'retry' });
     expect(parseWebviewMessage({ type: 'openDashboard' })).toEqual({ type: 'openDashboard' });
     expect(parseWebviewMessage({ type: 'showTask', taskId: 'review-a.py.1' })).toEqual({ type: 'showTask', taskId: 'review-a.py.1' });
   });
@@ -19,6 +20,7 @@ describe('messages from the webview', () => {
       {},
       { type: 'startRun', run: {} },
       { type: 'cancel', runId: 'someone-elses-run' },
+      { type: 'retry', tasks: ['t1'] },
       { type: 'ready', token: 'x' },
       { type: 'showTask' },
       { type: 'showTask', taskId: 42 },

@@ -16,6 +16,7 @@ describe('the run panel (extension host side)', () => {
   const asked: string[] = [];
   const actions: PanelActions = {
     cancel: (runId) => Promise.resolve(void asked.push(`cancel ${runId}`)),
+    retry: (runId) => Promise.resolve(void asked.push(`retry ${runId}`)),
     showTask: (runId, taskId) => Promise.resolve(void asked.push(`showTask ${runId} ${taskId}`)),
     openDashboard: () => Promise.resolve(void asked.push('openDashboard')),
   };
@@ -91,10 +92,41 @@ describe('the run panel (extension host side)', () => {
     panel.webview.send({ type: 'cancel' });
     panel.webview.send({ type: 'showTask', taskId: 't2' });
     panel.webview.send({ type: 'openDashboard' });
+    panel.webview.send({ type: 'retry' });
     panel.webview.send({ type: 'cancel', runId: 'r2' });
     panel.webview.send({ type: 'eval', code: 'alert(1)' });
-    await until(() => asked.length === 3);
-    expect(asked).toEqual(['cancel r1', 'showTask r1 t2', 'openDashboard']);
+    await until(() => asked.length === 4);
+    expect(asked).toEqual(['cancel r1', 'showTask r1 t2', 'openDashboard', 'retry r1']);
+    panels.dispose();
+  });
+
+  it('follows a retried run on the same stream, and reads again who executes it once it starts again', async () => {
+    daemon.runs.set('r2', {
+      run: runOut('r2', { state: 'failed', active: false, total: 2, counts: { succeeded: 1, failed: 1 } }),
+      tasks: [taskOut('a', 'succeeded'), taskOut('b', 'failed', { reason: 'execution: exit 1' })],
+    });
+    daemon.events.push(ev.created('r2', 2), ev.started('r2'), ev.task('r2', 'a', 'succeeded'), ev.task('r2', 'b', 'failed', { reason: 'execution: exit 1' }), ev.finished('r2', 'failed', { succeeded: 1, failed: 1 }));
+    const panels = new RunPanels(vscode.Uri.file('/ext'), actions, silentLogger);
+    panels.show(api, 'r2');
+    const shown = (): ReturnType<typeof panelView> | undefined => {
+      const run = panels.get('r2')?.current.run;
+      return run === undefined ? undefined : panelView(run);
+    };
+    await until(() => shown()?.state === 'failed' && daemon.streams() === 1);
+    expect(shown()).toMatchObject({ retryable: 1, executedBy: null });
+
+    await api.retryRun('r2'); // the daemon now says who executes it
+    daemon.publish(ev.started('r2', 1));
+    daemon.publish(ev.task('r2', 'b', 'pending'));
+    await until(() => shown()?.executedBy === 'the daemon (pid 1)');
+    expect(shown()).toMatchObject({ state: 'running', active: true, retryable: 0 });
+    expect(shown()?.counts).toMatchObject({ pending: 1, failed: 0, succeeded: 1 });
+
+    daemon.publish(ev.task('r2', 'b', 'running', { attempt: 2 }));
+    daemon.publish(ev.task('r2', 'b', 'succeeded'));
+    daemon.publish(ev.finished('r2', 'succeeded', { succeeded: 2 }));
+    await until(() => shown()?.state === 'succeeded');
+    expect(shown()).toMatchObject({ finished: 2, retryable: 0, executedBy: null, failures: [] });
     panels.dispose();
   });
 

@@ -14,10 +14,18 @@ describe('the panel state reducer', () => {
     state = reducePanel(state, { type: 'events', events: [ev.finished('r1', 'failed', { succeeded: 1, failed: 1, skipped: 1 }, usage(0.01, 100, 20))] });
     const view = panelView(state.run!);
     expect(view).toMatchObject({ title: 'review', state: 'failed', active: false, total: 3, finished: 3 });
-    expect(view.counts).toEqual({ pending: 0, ready: 0, running: 0, succeeded: 1, failed: 1, cancelled: 0, skipped: 1 });
+    expect(view.counts).toEqual({ pending: 0, ready: 0, running: 0, retrying: 0, interrupted: 0, succeeded: 1, failed: 1, cancelled: 0, skipped: 1 });
+    expect(view.retryable).toBe(2); // the failed task and the one skipped because of it
     expect(view.usage).toEqual({ input_tokens: 100, output_tokens: 20, cost_usd: 0.01 });
     expect(view.failures).toEqual([{ taskId: 't2', message: 'exit 2' }]);
     expect(view.tasks.map((task) => task.state)).toEqual(['succeeded', 'failed', 'skipped']);
+  });
+
+  it('offers no retry while the run goes, and says who executes it only then', () => {
+    const going = mergeSnapshot(undefined, runOut('r1', { executed_by: 'the daemon (pid 812)' }), [taskOut('t1', 'failed'), taskOut('t2', 'running')]);
+    expect(panelView(going)).toMatchObject({ active: true, retryable: 0, executedBy: 'the daemon (pid 812)' });
+    const ended = reducePanel({ ...initialPanelState, run: going }, { type: 'events', events: [ev.task('r1', 't2', 'succeeded'), ev.finished('r1', 'failed', { failed: 1, succeeded: 1 })] });
+    expect(panelView(ended.run!)).toMatchObject({ active: false, retryable: 1, executedBy: null });
   });
 
   it('is unchanged by a batch of events that show nothing new', () => {

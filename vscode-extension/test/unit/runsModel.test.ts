@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RunsModel, type RunsChange } from '../../src/common/runs/runsModel';
-import { applyEvents, countsOf, failuresOf, mergeSnapshot, usageOf } from '../../src/common/runs/runView';
+import { parseDaemonEvent } from '../../src/common/daemon/validate';
+import { applyEvents, countsOf, failuresOf, isActive, mergeSnapshot, retryableCount, usageOf } from '../../src/common/runs/runView';
 import { ev, runOut, taskOut, usage } from '../helpers/builders';
 
 describe('a run folded from events', () => {
@@ -94,6 +95,79 @@ describe('a run folded from events', () => {
     const reread = mergeSnapshot(after, runOut('r1', { total: 4, counts: { succeeded: 4 } }), ['t1', 't2', 't3', 't4'].map((id) => taskOut(id, 'succeeded')));
     expect(reread.stale).toBe(false);
     expect(countsOf(reread)).toMatchObject({ succeeded: 4, running: 0 });
+  });
+});
+
+describe('retrying and interrupted tasks', () => {
+  it('counts a task waiting out a retry backoff as retrying, never as running, and knows when it runs again', () => {
+    const retryAt = 1_800_000_060;
+    let run = applyEvents(undefined, [
+      ev.created('r1', 2),
+      ev.task('r1', 't1', 'running'),
+      ev.task('r1', 't2', 'running'),
+      ev.task('r1', 't1', 'retrying', { attempt: 1, reason: 'attempt 1 failed (rate_limited: slow down); retrying in 60.0s', retryAt }),
+      ev.retrying('r1', 't1', 'slow down'),
+    ])!;
+    expect(countsOf(run)).toMatchObject({ running: 1, retrying: 1 });
+    expect(run.tasks.t1).toMatchObject({ state: 'retrying', retry_at: retryAt, error: 'attempt 1 failed (rate_limited: slow down); retrying in 60.0s' });
+    expect(failuresOf(run)).toEqual([]);
+
+    run = applyEvents(run, [ev.task('r1', 't1', 'ready'), ev.task('r1', 't1', 'running', { attempt: 2 })])!;
+    expect(countsOf(run)).toMatchObject({ running: 2, retrying: 0 });
+    expect(run.tasks.t1).toMatchObject({ attempts: 2, retry_at: null, error: null });
+  });
+
+  it('never takes a task waiting to retry back to running when a snapshot read before that arrives', () => {
+    const live = applyEvents(mergeSnapshot(undefined, runOut('r1', { total: 1 }), [taskOut('t1', 'running')]), [ev.task('r1', 't1', 'retrying', { retryAt: 1_800_000_060 })])!;
+    const merged = mergeSnapshot(live, runOut('r1', { total: 1 }), [taskOut('t1', 'running')]);
+    expect(merged.tasks.t1).toMatchObject({ state: 'retrying', retry_at: 1_800_000_060 });
+    const newer = mergeSnapshot(undefined, runOut('r1', { total: 1 }), [taskOut('t1', 'retrying', { retry_at: 1_800_000_090, reason: 'retrying in 30s' })]);
+    expect(newer.tasks.t1).toMatchObject({ state: 'retrying', retry_at: 1_800_000_090, error: 'retrying in 30s' });
+  });
+
+  it('shows tasks cut off by their process as interrupted, and the run as neither going nor retryable', () => {
+    const run = applyEvents(undefined, [
+      ev.created('r1', 3),
+      ev.started('r1'),
+      ev.task('r1', 't1', 'succeeded'),
+      ev.task('r1', 't2', 'running'),
+      ev.task('r1', 't2', 'interrupted', { reason: 'its process stopped mid-attempt' }),
+      ev.finished('r1', 'interrupted', { succeeded: 1, interrupted: 1, pending: 1 }),
+    ])!;
+    expect(countsOf(run)).toMatchObject({ succeeded: 1, interrupted: 1, pending: 1, running: 0 });
+    expect(run.tasks.t2?.error).toBe('its process stopped mid-attempt');
+    expect(isActive(run)).toBe(false);
+    expect(retryableCount(run)).toBe(0);
+  });
+
+  it('follows a retried run: its failed and skipped tasks go back to pending and run again, and the run is read again', () => {
+    let run = applyEvents(undefined, [
+      ev.created('r1', 3),
+      ev.started('r1'),
+      ev.task('r1', 'a', 'succeeded'),
+      ev.task('r1', 'b', 'failed', { reason: 'execution: exit 1' }),
+      ev.task('r1', 'c', 'skipped', { reason: 'a dependency failed' }),
+      ev.finished('r1', 'failed', { succeeded: 1, failed: 1, skipped: 1 }),
+    ])!;
+    expect(retryableCount(run)).toBe(2);
+    run = { ...run, stale: false, executed_by: null };
+    run = applyEvents(run, [ev.started('r1', 2), ev.task('r1', 'b', 'pending'), ev.task('r1', 'c', 'pending')])!;
+    expect(run.state).toBe('running');
+    expect(run.stale).toBe(true); // who executes it now, from a fresh snapshot
+    expect(retryableCount(run)).toBe(0);
+    expect(countsOf(run)).toMatchObject({ succeeded: 1, pending: 2, failed: 0, skipped: 0 });
+    expect(failuresOf(run)).toEqual([]);
+    expect(run.tasks.b?.error).toBeNull();
+  });
+
+  it("accepts a newer daemon's run.finished counts, whatever states they name", () => {
+    const finished = { ...ev.finished('r1', 'interrupted', {}), counts: { pending: 1, retrying: 0, interrupted: 2, teleported: 1 } };
+    const parsed = parseDaemonEvent(JSON.parse(JSON.stringify(finished)));
+    expect(parsed).toMatchObject({ type: 'run.finished', state: 'interrupted' });
+    expect(parseDaemonEvent({ ...finished, counts: { pending: 'one' } })).toBeUndefined();
+    const run = applyEvents(applyEvents(undefined, [ev.created('r1', 3)]), [parsed!])!;
+    expect(run.state).toBe('interrupted');
+    expect(run.counts).toMatchObject({ interrupted: 2 });
   });
 });
 

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import * as vscode from 'vscode';
 import { RunsController } from '../../src/common/runs/controller';
 import { applyEvents, mergeSnapshot } from '../../src/common/runs/runView';
-import { RunsTreeProvider, runTreeItem, taskStateIcon, taskTreeItem, type RunsNode } from '../../src/common/runsTree';
+import { clockTime, RunsTreeProvider, runTreeItem, taskStateIcon, taskTreeItem, type RunsNode } from '../../src/common/runsTree';
 import { TASK_STATES } from '../../src/common/daemon/types';
 import { silentLogger } from '../../src/common/util/logger';
 import { ev, runOut, taskOut, usage } from '../helpers/builders';
@@ -28,7 +28,8 @@ describe('Runs view items', () => {
     expect(item.collapsibleState).toBe(vscode.TreeItemCollapsibleState.Collapsed);
     expect(item.command).toMatchObject({ command: 'parallelai.openRun', arguments: ['r1'] });
     const finished = runTreeItem({ ...run, state: 'succeeded' });
-    expect(finished.contextValue).toBe('run.finished');
+    expect(finished.contextValue).toBe('run.retryable'); // finished, with a failed task to run again
+    expect(runTreeItem({ ...run, state: 'succeeded', tasks: { ...run.tasks, t2: { ...run.tasks.t2!, state: 'succeeded' } } }).contextValue).toBe('run.finished');
     expect(((finished.iconPath as vscode.ThemeIcon).color as FakeThemeColor | undefined)?.id).toBe('testing.iconPassed');
   });
 
@@ -37,6 +38,41 @@ describe('Runs view items', () => {
     expect(new Set(icons).size).toBe(TASK_STATES.length);
     expect(taskStateIcon('failed')).toEqual({ id: 'error', color: 'testing.iconFailed' });
     expect(taskStateIcon('running').id).toBe('sync~spin');
+  });
+
+  it('offers Retry Failed Tasks on a finished run with failures, and says who executes a run', () => {
+    const failed = mergeSnapshot(undefined, runOut('r1', { name: 'review', state: 'failed', active: false, total: 3 }), [
+      taskOut('t1', 'succeeded'),
+      taskOut('t2', 'failed'),
+      taskOut('t3', 'skipped'),
+    ]);
+    const item = runTreeItem(failed);
+    expect(item.contextValue).toBe('run.retryable');
+    expect(item.description).toBe('failed · 1/3 · 1 failed · 1 skipped · $0');
+    const going = mergeSnapshot(undefined, runOut('r2', { executed_by: 'pid 4242 (parallelai run)', total: 2 }), [taskOut('a', 'running'), taskOut('b', 'retrying')]);
+    expect(runTreeItem(going).contextValue).toBe('run.active');
+    expect(runTreeItem(going).description).toBe('running · 0/2 · 1 retrying · $0');
+    expect((runTreeItem(going).tooltip as vscode.MarkdownString).value).toContain('executed by pid 4242 \\(parallelai run\\)');
+    const interrupted = mergeSnapshot(undefined, runOut('r3', { state: 'interrupted', active: false, total: 2 }), [taskOut('a', 'interrupted'), taskOut('b', 'failed')]);
+    expect(runTreeItem(interrupted).contextValue).toBe('run.finished'); // resumed, not retried
+    expect(runTreeItem(interrupted).description).toBe('interrupted · 0/2 · 1 interrupted · 1 failed · $0');
+  });
+
+  it('shows a task waiting to retry with when it runs again, and an interrupted one with why', () => {
+    const retryAt = 1_800_000_060;
+    const run = applyEvents(undefined, [
+      ev.created('r1', 2),
+      ev.task('r1', 't1', 'running'),
+      ev.task('r1', 't1', 'retrying', { attempt: 1, reason: 'attempt 1 failed (transient: boom); retrying in 60.0s', retryAt }),
+      ev.task('r1', 't2', 'interrupted', { reason: 'its process stopped mid-attempt' }),
+    ])!;
+    const waiting = taskTreeItem('r1', run.tasks.t1!);
+    expect(waiting.description).toBe(`retrying · again at ${clockTime(retryAt)}`);
+    expect(waiting.tooltip).toBe('t1: retrying\nattempt 1 failed (transient: boom); retrying in 60.0s');
+    expect((waiting.iconPath as vscode.ThemeIcon).id).toBe('history');
+    const cut = taskTreeItem('r1', run.tasks.t2!);
+    expect(cut.tooltip).toBe('t2: interrupted\nits process stopped mid-attempt');
+    expect((cut.iconPath as vscode.ThemeIcon).id).toBe('debug-pause');
   });
 
   it('shows a task with its attempts and error, opening its detail on click', () => {

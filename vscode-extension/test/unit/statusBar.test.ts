@@ -25,6 +25,17 @@ describe('status-bar text', () => {
     expect(text.command).toBe('parallelai.showRuns');
   });
 
+  it('never counts a task waiting to retry as running, and says who executes each run', () => {
+    const waiting = mergeSnapshot(undefined, runOut('r5', { name: 'flaky', total: 3, executed_by: 'the daemon (pid 812)' }), [
+      taskOut('t1', 'running'),
+      taskOut('t2', 'retrying'),
+      taskOut('t3', 'pending'),
+    ]);
+    const text = statusBarText('live', [waiting], false);
+    expect(text.text).toBe('$(sync~spin) 1 running · $0');
+    expect(text.tooltip).toBe('1 run going\nflaky (the daemon (pid 812)): 1 running, 1 waiting to retry, 1 queued, $0');
+  });
+
   it('shows queued tasks when none is running yet', () => {
     const queued = applyEvents(undefined, [ev.created('r4', 5)])!;
     expect(statusBarText('live', [queued], false).text).toBe('$(sync~spin) 5 queued · $0');

@@ -25,4 +25,23 @@ describe('the task document', () => {
     expect(text).toContain('| 1 | failed | 1.5s | exit \\| 1 |');
     expect(text).toContain('| 2 | running | … |  |');
   });
+
+  it('says when a task waiting to retry runs again, and shows an attempt cut off as interrupted', () => {
+    const retryAt = 1_800_000_060;
+    const text = taskMarkdown({
+      run_id: 'r1',
+      task: { id: 't1', prompt: 'p' },
+      state: 'retrying',
+      reason: 'attempt 2 failed (transient: boom); retrying in 60.0s',
+      retry_at: retryAt,
+      attempts: [
+        { number: 1, started_at: 100, finished_at: 101, state: 'interrupted' },
+        { number: 2, started_at: 102, finished_at: 103, state: 'failed', error: { kind: 'transient', message: 'boom' } },
+      ],
+    });
+    expect(text).toContain('# Task t1 — retrying');
+    expect(text).toContain('> attempt 2 failed (transient: boom); retrying in 60.0s');
+    expect(text).toContain(`Runs again at ${new Date(retryAt * 1000).toLocaleTimeString()}.`);
+    expect(text).toContain('| 1 | interrupted | 1.0s |  |');
+  });
 });

@@ -1,7 +1,7 @@
 // The extension in the real VS Code for the Web, in headless Chromium, against a real daemon:
 // connect through the command palette, start a template run and watch the panel, the status bar
-// and the Runs view follow it live to the end, cancel a second run from the panel's button, and
-// find the panel again after a reload of the window.
+// and the Runs view follow it live to the end, cancel a second run from the panel's button, retry
+// it from the panel's Retry button, and find the panel again after a reload of the window.
 // Writes test-artifacts/vscode-panel.png (and, with UPDATE_SCREENSHOT=1 or when it is missing,
 // docs/images/vscode-panel.png).
 import assert from 'node:assert/strict';
@@ -36,6 +36,7 @@ describe('VS Code for the Web', { timeout: 300_000 }, () => {
   let page;
   let dirs;
   let firstRun;
+  let secondRun;
   const pageErrors = [];
 
   before(async () => {
@@ -220,6 +221,7 @@ describe('VS Code for the Web', { timeout: 300_000 }, () => {
     // Other parameters make other prompts: the daemon cannot answer them from its cache.
     await answer('ParallelAI: code_review parameters', '{"max_findings": 5}');
     const second = await newestRun(firstRun.id);
+    secondRun = second;
     const frame = await panelFrame(second.id);
     await frame.waitForFunction(() => document.getElementById('cancel')?.disabled === false, undefined, { timeout: STEP_MS });
     await frame.locator('#cancel').click();
@@ -227,6 +229,20 @@ describe('VS Code for the Web', { timeout: 300_000 }, () => {
     assert.equal(await frame.textContent('#run-state'), 'cancelled', 'the run ended before the cancel reached it');
     assert.equal((await daemon.api(`/v1/runs/${second.id}`)).state, 'cancelled');
     await page.locator('.monaco-list-row', { hasText: 'cancelled · ' }).first().waitFor({ timeout: STEP_MS });
+  });
+
+  it('retries the cancelled run from the Retry button in its panel, which follows it again to success', { timeout: STEP_MS }, async () => {
+    const frame = await panelFrame(secondRun.id);
+    await frame.waitForFunction(() => document.getElementById('retry')?.hidden === false, undefined, { timeout: STEP_MS });
+    await frame.locator('#retry').click();
+    await frame.waitForFunction(() => document.getElementById('run-state')?.textContent === 'succeeded', undefined, { timeout: STEP_MS });
+    const run = await daemon.api(`/v1/runs/${secondRun.id}`);
+    assert.equal(run.state, 'succeeded');
+    assert.equal(run.counts.cancelled, 0);
+    assert.equal(await frame.textContent('#count-cancelled'), '0');
+    assert.equal(await frame.textContent('#count-succeeded'), String(run.total));
+    assert.equal(await frame.locator('#retry').isHidden(), true);
+    await page.locator('.monaco-list-row', { hasText: `succeeded · ${run.total}/${run.total}` }).nth(1).waitFor({ timeout: STEP_MS });
   });
 
   it('shows the first run again from "Show Runs", and opens the dashboard from its panel through a one-time link', { timeout: STEP_MS }, async () => {
@@ -252,9 +268,12 @@ describe('VS Code for the Web', { timeout: 300_000 }, () => {
   it('brings the run panel back when the window reloads, and fills it in once connected', { timeout: STEP_MS }, async () => {
     await page.reload();
     await page.locator('.monaco-workbench').waitFor({ timeout: STEP_MS });
-    // The tab is back at once; the run is read once the extension is connected again. (The
-    // test build keeps no secrets across a reload, so the token is given again.)
-    await page.locator('.tab', { hasText: `Run ${firstRun.id}` }).waitFor({ timeout: STEP_MS });
+    // The active panel's tab is back at once; the run is read once the extension is connected
+    // again. (The test build keeps no secrets across a reload, so the token is given again.) Which
+    // of the two panels comes back active is the workbench's last saved layout, not the extension's.
+    const tab = page.locator('.tab', { hasText: new RegExp(`Run (${firstRun.id}|${secondRun.id})`) }).first();
+    await tab.waitFor({ timeout: STEP_MS });
+    const restored = (await tab.textContent()).match(/Run (\S+)/)[1];
     await statusBar().waitFor({ timeout: STEP_MS });
     await eventually('a restored panel that says it is disconnected', async () => {
       for (const frame of page.frames()) {
@@ -268,9 +287,9 @@ describe('VS Code for the Web', { timeout: 300_000 }, () => {
     await runCommand('ParallelAI: Connect to Daemon');
     await answer('Connect to Daemon (1/2)', daemon.url);
     await answer('Connect to Daemon (2/2)', daemon.token);
-    const frame = await panelFrame(firstRun.id);
+    const frame = await panelFrame(restored);
     await frame.waitForFunction(() => document.getElementById('run-state')?.textContent === 'succeeded', undefined, { timeout: WAIT_MS });
-    assert.equal(await frame.textContent('#count-succeeded'), String(WORKSPACE_FILES));
+    assert.equal(await frame.textContent('#count-succeeded'), String(WORKSPACE_FILES)); // both runs review every file
     assert.equal(await frame.textContent('#connection'), 'live');
   });
 

@@ -10,6 +10,7 @@ import type {
   DashboardLink,
   RunCreated,
   RunOut,
+  RunRetried,
   RunState,
   RunWithTasks,
   TaskDetail,
@@ -38,6 +39,11 @@ export interface DaemonApi {
   getRun(runId: string): Promise<RunWithTasks>;
   getTask(runId: string, taskId: string): Promise<TaskDetail>;
   cancelRun(runId: string): Promise<RunOut>;
+  /**
+   * Runs a finished run's failed, cancelled and skipped tasks again (or only `tasks`), with the
+   * tasks that depend on them; its successes are kept. The run's event stream goes on with it.
+   */
+  retryRun(runId: string, tasks?: readonly string[]): Promise<RunRetried>;
   listTemplates(): Promise<TemplateOut[]>;
   dashboardLink(): Promise<DashboardLink>;
   /** Follows the event stream across dropped connections until `signal` aborts. */

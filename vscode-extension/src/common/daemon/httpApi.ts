@@ -10,6 +10,7 @@ import type {
   Health,
   RunCreated,
   RunOut,
+  RunRetried,
   RunWithTasks,
   TaskDetail,
   TaskOut,
@@ -80,6 +81,10 @@ export class HttpDaemonApi implements DaemonApi {
 
   cancelRun(runId: string): Promise<RunOut> {
     return this.request('POST', `/v1/runs/${encodeURIComponent(runId)}/cancel`, {});
+  }
+
+  retryRun(runId: string, tasks: readonly string[] = []): Promise<RunRetried> {
+    return this.request('POST', `/v1/runs/${encodeURIComponent(runId)}/retry`, tasks.length > 0 ? { tasks } : {});
   }
 
   listTemplates(): Promise<TemplateOut[]> {

@@ -18,6 +18,7 @@ import type {
   DashboardLink,
   RunCreated,
   RunOut,
+  RunRetried,
   RunWithTasks,
   TaskDetail,
   TemplateOut,
@@ -42,6 +43,7 @@ export const LSP_METHODS = {
   getRun: 'parallelai/getRun',
   getTask: 'parallelai/getTask',
   cancelRun: 'parallelai/cancelRun',
+  retryRun: 'parallelai/retryRun',
   listTemplates: 'parallelai/listTemplates',
 } as const;
 
@@ -83,6 +85,11 @@ export class LspDaemonApi implements DaemonApi {
 
   cancelRun(runId: string): Promise<RunOut> {
     return this.call(LSP_METHODS.cancelRun, { runId });
+  }
+
+  retryRun(runId: string, tasks: readonly string[] = []): Promise<RunRetried> {
+    // `watch`: as for a started run, the server publishes the findings once the retry ends.
+    return this.call(LSP_METHODS.retryRun, tasks.length > 0 ? { runId, tasks, watch: true } : { runId, watch: true });
   }
 
   listTemplates(): Promise<TemplateOut[]> {

@@ -4,8 +4,15 @@
  * implementations return these.
  */
 
-export const TASK_STATES = ['pending', 'ready', 'running', 'succeeded', 'failed', 'cancelled', 'skipped'] as const;
+/**
+ * Only `running` holds one of a run's slots: `retrying` waits out a retry backoff (until
+ * `retry_at`), `interrupted` had its attempt cut off by its process stopping (resuming runs it again).
+ */
+export const TASK_STATES = ['pending', 'ready', 'running', 'retrying', 'interrupted', 'succeeded', 'failed', 'cancelled', 'skipped'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
+
+/** The task states a retry runs again (with the tasks that depend on them). */
+export const RETRYABLE_STATES = ['failed', 'cancelled', 'skipped'] as const satisfies readonly TaskState[];
 
 export const RUN_STATES = ['pending', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'] as const;
 export type RunState = (typeof RUN_STATES)[number];
@@ -55,11 +62,21 @@ export interface RunOut {
   usage: Usage;
   reused?: number;
   note?: string | null;
+  /** The live process executing it now, e.g. "the daemon (pid 812)" (newer daemons). */
+  executed_by?: string | null;
+  /** Being executed right now, by the daemon or another process on its store. */
   active: boolean;
 }
 
 export interface RunCreated {
   id: string;
+  run: RunOut;
+}
+
+/** `POST /v1/runs/{id}/retry`, or `parallelai/retryRun`. */
+export interface RunRetried {
+  /** Tasks queued again: 0 means there was nothing to retry, and the run is unchanged. */
+  retried: number;
   run: RunOut;
 }
 
@@ -70,6 +87,8 @@ export interface TaskOut {
   attempts: number;
   depends_on: string[];
   reason?: string | null;
+  /** When a `retrying` task is ready again (epoch seconds). */
+  retry_at?: number | null;
   error?: string | null;
   duration_s?: number | null;
   cost_usd?: number;
@@ -120,6 +139,7 @@ export interface TaskDetail {
   task: TaskSpec;
   state: TaskState;
   reason?: string | null;
+  retry_at?: number | null;
   result?: TaskResult | null;
   attempts: Attempt[];
   log?: DaemonEvent[];
@@ -192,6 +212,8 @@ export interface TaskStateEvent extends EventBase {
   reason?: string | null;
   error_kind?: string | null;
   reused?: boolean;
+  /** With `retrying`: when the task is ready again (epoch seconds). */
+  retry_at?: number | null;
 }
 
 export interface TaskOutputEvent extends EventBase {

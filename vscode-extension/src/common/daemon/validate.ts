@@ -42,8 +42,12 @@ export function isUsage(value: unknown): value is Usage {
   );
 }
 
+/**
+ * Tasks per state. A state this version does not know (from a newer daemon) is allowed, and
+ * simply not shown: refusing it would drop the whole `run.finished`.
+ */
 export function isCounts(value: unknown): value is Partial<Record<TaskState, number>> {
-  return isRecord(value) && Object.entries(value).every(([key, count]) => isTaskState(key) && isNumber(count));
+  return isRecord(value) && Object.values(value).every(isNumber);
 }
 
 /** The fields each event type must carry, beyond `type`, `seq`, `at` and `run_id`. */
@@ -51,7 +55,7 @@ const EVENT_FIELDS: Record<DaemonEvent['type'], (event: Record<string, unknown>)
   'run.created': (e) => isOptional(e.name, isString) && isString(e.strategy) && isNumber(e.task_count),
   'run.started': () => true,
   'run.finished': (e) => isRunState(e.state) && isCounts(e.counts) && isUsage(e.usage),
-  'task.state': (e) => isString(e.task_id) && isTaskState(e.state) && isOptional(e.reason, isString),
+  'task.state': (e) => isString(e.task_id) && isTaskState(e.state) && isOptional(e.reason, isString) && isOptional(e.retry_at, isNumber),
   'task.output': (e) => isString(e.task_id) && isString(e.text),
   'task.activity': (e) => isString(e.task_id) && isString(e.kind) && isString(e.detail),
   'task.usage': (e) => isString(e.task_id) && isUsage(e.usage),

@@ -66,9 +66,11 @@ export function panelHtml(options: PanelHtmlOptions): string {
     <div><dt>cost</dt><dd id="cost">$0</dd></div>
     <div><dt>tokens</dt><dd id="tokens">0</dd></div>
     <div><dt>run</dt><dd id="run-id">–</dd></div>
+    <div id="executed-by-fact" hidden><dt>executed by</dt><dd id="executed-by">–</dd></div>
   </dl>
   <div class="actions">
     <button id="cancel" type="button" disabled>Cancel run</button>
+    <button id="retry" type="button" hidden>Retry failed tasks</button>
     <button id="dashboard" type="button" class="secondary">Open in dashboard</button>
   </div>
   <p id="note" class="note" hidden></p>

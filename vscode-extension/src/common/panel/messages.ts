@@ -34,6 +34,8 @@ export type HostMessage =
 export type WebviewMessage =
   | { type: 'ready' }
   | { type: 'cancel' }
+  /** Run the finished run's failed, cancelled and skipped tasks again. */
+  | { type: 'retry' }
   | { type: 'showTask'; taskId: string }
   | { type: 'openDashboard' };
 
@@ -57,6 +59,7 @@ export function parseWebviewMessage(value: unknown): WebviewMessage | undefined 
   switch (value.type) {
     case 'ready':
     case 'cancel':
+    case 'retry':
     case 'openDashboard':
       return Object.keys(value).length === 1 ? { type: value.type } : undefined;
     case 'showTask':
@@ -119,7 +122,8 @@ function isTaskView(value: unknown): value is TaskView {
     isNumber(value.attempts) &&
     isNullable(isString)(value.error) &&
     isNullable(isNumber)(value.duration_s) &&
-    isUsage(value.usage)
+    isUsage(value.usage) &&
+    isNullable(isNumber)(value.retry_at)
   );
 }
 
@@ -136,6 +140,7 @@ export function isRunView(value: unknown): value is RunView {
     !isCounts(value.counts) ||
     !isUsage(value.usage) ||
     !isNullable(isString)(value.note) ||
+    !isNullable(isString)(value.executed_by) ||
     !isNullable(isString)(value.budget) ||
     !Array.isArray(value.order) ||
     !isRecord(value.tasks) ||

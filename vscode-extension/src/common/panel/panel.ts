@@ -25,6 +25,7 @@ export interface PanelConnection {
 
 export interface PanelActions {
   cancel(runId: string): Promise<void>;
+  retry(runId: string): Promise<void>;
   showTask(runId: string, taskId: string): Promise<void>;
   openDashboard(): Promise<void>;
 }
@@ -94,6 +95,7 @@ export class RunPanel implements vscode.Disposable {
   private state: PanelState = initialPanelState;
   private pending: DaemonEvent[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private connected: DaemonApi | undefined;
   private ready = false;
   private disposed = false;
   private readonly subscriptions: { dispose(): unknown }[] = [];
@@ -168,6 +170,7 @@ export class RunPanel implements vscode.Disposable {
     if (this.disposed) {
       return;
     }
+    this.connected = api;
     try {
       const { run, tasks } = await api.getRun(this.runId);
       this.panel.title = panelTitle(run);
@@ -202,6 +205,28 @@ export class RunPanel implements vscode.Disposable {
     this.pending = [];
     if (events.length > 0) {
       this.send({ type: 'events', events });
+      if (this.state.run?.stale === true) {
+        void this.reread(); // it started again (a retry, a resume): who executes it now
+      }
+    }
+  }
+
+  /**
+   * Reads the run again and folds in what only a snapshot says (who executes it now); the tasks
+   * keep coming as events, so the task table is not read.
+   */
+  private async reread(): Promise<void> {
+    const api = this.connected;
+    if (api === undefined || this.state.run === undefined) {
+      return;
+    }
+    try {
+      const { run } = await api.getRun(this.runId);
+      // Read after the await: events may have come in meanwhile (a shown run is never unset).
+      const now = this.state.run;
+      this.send({ type: 'snapshot', run: { ...mergeSnapshot(now, run), stale: false }, connection: this.state.connection });
+    } catch (error) {
+      this.log.warn(`could not read run ${this.runId} again: ${errorMessage(error)}`);
     }
   }
 
@@ -242,6 +267,9 @@ export class RunPanel implements vscode.Disposable {
           break;
         case 'cancel':
           await this.actions.cancel(this.runId);
+          break;
+        case 'retry':
+          await this.actions.retry(this.runId);
           break;
         case 'showTask':
           await this.actions.showTask(this.runId, message.taskId);

@@ -9,6 +9,7 @@ import {
   failuresOf,
   finishedCount,
   isActive,
+  retryableCount,
   tasksOf,
   usageOf,
   type Failure,
@@ -47,6 +48,10 @@ export interface PanelView {
   runId: string;
   state: string;
   active: boolean;
+  /** Tasks "Retry failed tasks" would run again (0 while the run goes, or when none failed). */
+  retryable: number;
+  /** The process executing the run now, when a snapshot said so. */
+  executedBy: string | null;
   total: number;
   finished: number;
   counts: Record<TaskState, number>;
@@ -65,6 +70,8 @@ export function panelView(run: RunView): PanelView {
     runId: run.id,
     state: run.state,
     active: isActive(run),
+    retryable: retryableCount(run),
+    executedBy: isActive(run) ? run.executed_by : null,
     total: Math.max(run.total, run.order.length),
     finished: finishedCount(counts),
     counts,

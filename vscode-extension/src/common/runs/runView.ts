@@ -5,6 +5,7 @@
  */
 
 import {
+  RETRYABLE_STATES,
   TASK_STATES,
   type DaemonEvent,
   type RunOut,
@@ -19,10 +20,12 @@ export interface TaskView {
   state: TaskState;
   engine: string | null;
   attempts: number;
-  /** Why the task failed or was skipped, as the daemon worded it. */
+  /** Why the task failed, was skipped, waits to retry or was interrupted, as the daemon worded it. */
   error: string | null;
   duration_s: number | null;
   usage: Usage;
+  /** When a `retrying` task is ready again (epoch seconds). */
+  retry_at: number | null;
 }
 
 export interface RunView {
@@ -38,6 +41,8 @@ export interface RunView {
   /** Usage from the last snapshot or `run.finished`. */
   usage: Usage;
   note: string | null;
+  /** The live process executing it, from the last snapshot (e.g. "the daemon (pid 812)"). */
+  executed_by: string | null;
   /** What stopped the run early, from a `budget.reached` event. */
   budget: string | null;
   /** The tasks, in table order then in the order events named them. */
@@ -50,7 +55,10 @@ export interface RunView {
   complete: boolean;
   /** Whether the task table was read: then `order` is the run's own order, not the order events came in. */
   tableRead: boolean;
-  /** A task event arrived while the table was unknown: read the run again to show it right. */
+  /**
+   * Read the run again to show it right: a task event arrived while the table was unknown, or
+   * the run started again (resumed or retried: who executes it now, which tasks run again).
+   */
   stale: boolean;
   /** The newest event applied. */
   seq: number;
@@ -70,6 +78,7 @@ export function runFromOut(run: RunOut): RunView {
     counts: { ...run.counts },
     usage: { ...run.usage },
     note: run.note ?? null,
+    executed_by: run.executed_by ?? null,
     budget: null,
     order: [],
     tasks: {},
@@ -80,8 +89,21 @@ export function runFromOut(run: RunOut): RunView {
   };
 }
 
-/** How far along a task is; a snapshot never moves a task back down this scale. */
-const TASK_RANK: Record<TaskState, number> = { pending: 0, ready: 1, running: 2, succeeded: 3, failed: 3, cancelled: 3, skipped: 3 };
+/**
+ * How far along a task is; a snapshot never moves a task back down this scale. An attempt that
+ * failed and waits to retry, or was cut off, is past the `running` it came from.
+ */
+const TASK_RANK: Record<TaskState, number> = {
+  pending: 0,
+  ready: 1,
+  running: 2,
+  retrying: 3,
+  interrupted: 3,
+  succeeded: 4,
+  failed: 4,
+  cancelled: 4,
+  skipped: 4,
+};
 const RUN_RANK: Record<RunState, number> = { pending: 0, interrupted: 0, running: 1, succeeded: 2, failed: 2, cancelled: 2 };
 
 /**
@@ -101,6 +123,7 @@ export function mergeSnapshot(view: RunView | undefined, run: RunOut, tasks?: re
     next.counts = { ...run.counts };
     next.usage = { ...run.usage };
     next.note = run.note ?? view.note;
+    next.executed_by = keepState ? view.executed_by : (run.executed_by ?? null);
   }
   if (tasks !== undefined) {
     // The daemon's table order (the run's own task order) wins over the order events came in.
@@ -112,6 +135,7 @@ export function mergeSnapshot(view: RunView | undefined, run: RunOut, tasks?: re
       next.tasks[task.id] = {
         id: task.id,
         state: keepState ? known.state : task.state,
+        retry_at: keepState ? known.retry_at : (task.retry_at ?? null),
         engine: task.engine,
         attempts: Math.max(task.attempts, known?.attempts ?? 0),
         error: task.error ?? task.reason ?? known?.error ?? null,
@@ -139,6 +163,7 @@ function runFromCreated(event: Extract<DaemonEvent, { type: 'run.created' }>): R
     counts: { pending: event.task_count },
     usage: { ...ZERO_USAGE },
     note: null,
+    executed_by: null,
     budget: null,
     order: [],
     tasks: {},
@@ -150,7 +175,7 @@ function runFromCreated(event: Extract<DaemonEvent, { type: 'run.created' }>): R
 }
 
 function newTask(id: string): TaskView {
-  return { id, state: 'pending', engine: null, attempts: 0, error: null, duration_s: null, usage: { ...ZERO_USAGE } };
+  return { id, state: 'pending', engine: null, attempts: 0, error: null, duration_s: null, usage: { ...ZERO_USAGE }, retry_at: null };
 }
 
 /**
@@ -198,6 +223,9 @@ function applyEvent(run: RunView, event: DaemonEvent): void {
       run.state = 'running';
       run.finished_at = null;
       run.note = null;
+      if (event.resumed === true) {
+        run.stale = true; // a retry or a resume: who executes it now is in a fresh snapshot
+      }
       break;
     case 'run.finished':
       run.state = event.state;
@@ -205,6 +233,7 @@ function applyEvent(run: RunView, event: DaemonEvent): void {
       run.counts = { ...event.counts };
       run.usage = { ...event.usage };
       run.note = event.note ?? null;
+      run.executed_by = null;
       break;
     case 'task.state': {
       if (!run.complete) {
@@ -212,11 +241,13 @@ function applyEvent(run: RunView, event: DaemonEvent): void {
       }
       const task = taskOf(run, event.task_id);
       task.state = event.state;
+      task.retry_at = event.state === 'retrying' ? (event.retry_at ?? null) : null;
       if (event.state === 'running') {
         task.attempts = Math.max(task.attempts, event.attempt ?? task.attempts + 1);
-        task.error = null;
       }
-      if (event.state === 'failed' || event.state === 'skipped' || event.state === 'cancelled') {
+      if (event.state === 'pending' || event.state === 'ready' || event.state === 'running') {
+        task.error = null; // queued or running again (a retry): the last error is history
+      } else if (event.state !== 'succeeded') {
         task.error = event.reason ?? task.error;
       }
       if (run.state === 'pending' && event.state === 'running') {
@@ -227,9 +258,13 @@ function applyEvent(run: RunView, event: DaemonEvent): void {
     case 'task.usage':
       taskOf(run, event.task_id).usage = { ...event.usage };
       break;
-    case 'task.retrying':
-      taskOf(run, event.task_id).error = event.message;
+    case 'task.retrying': {
+      const task = taskOf(run, event.task_id);
+      if (task.state !== 'retrying') {
+        task.error = event.message; // a daemon without the `retrying` state says why only here
+      }
       break;
+    }
     case 'budget.reached':
       run.budget = `${event.limit} budget reached: ${formatSpent(event.limit, event.spent)} of ${formatSpent(event.limit, event.maximum)}`;
       break;
@@ -268,8 +303,8 @@ export function countsOf(run: RunView): Record<TaskState, number> {
   }
   for (const id of run.order) {
     const task = run.tasks[id];
-    if (task !== undefined) {
-      counts[task.state]++;
+    if (task !== undefined && task.state in counts) {
+      counts[task.state]++; // a state from a newer daemon is not counted rather than counted as NaN
     }
   }
   counts.pending += Math.max(0, run.total - run.order.length);
@@ -321,6 +356,15 @@ export function tasksOf(run: RunView): TaskView[] {
 
 export function isActive(run: { state: RunState }): boolean {
   return run.state === 'pending' || run.state === 'running';
+}
+
+/** Tasks a retry would run again: failed, cancelled and skipped ones, once the run has finished. */
+export function retryableCount(run: RunView): number {
+  if (run.state !== 'succeeded' && run.state !== 'failed' && run.state !== 'cancelled') {
+    return 0;
+  }
+  const counts = countsOf(run);
+  return RETRYABLE_STATES.reduce((sum, state) => sum + counts[state], 0);
 }
 
 export function finishedCount(counts: Record<TaskState, number>): number {

@@ -17,6 +17,10 @@ export function taskMarkdown(detail: TaskDetail): string {
   if (detail.reason) {
     lines.push(`> ${detail.reason}`, '');
   }
+  if (detail.state === 'retrying' && typeof detail.retry_at === 'number') {
+    // A task waiting out a retry backoff holds no slot; it runs again on its own.
+    lines.push(`Runs again at ${new Date(detail.retry_at * 1000).toLocaleTimeString()}.`, '');
+  }
   if (result?.error) {
     lines.push('## Error', '', `**${result.error.kind}**: ${result.error.message}`, '');
   }

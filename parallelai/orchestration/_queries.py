@@ -1,0 +1,236 @@
+"""The store's reads: SQL over the reader connection, answered in our own types.
+
+Each function runs in the reader's worker thread (`Store._read`), so it may block; none writes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from parallelai.events import EVENT_ADAPTER, Event
+from parallelai.models import (
+    Attempt,
+    ErrorKind,
+    RunSpec,
+    RunState,
+    Task,
+    TaskError,
+    TaskRecord,
+    TaskResult,
+    TaskState,
+    Usage,
+)
+
+RequestKind = Literal["cancel", "cancel_task"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    id: str
+    name: str | None
+    strategy: str
+    state: RunState
+    spec: RunSpec
+    created_at: float
+    finished_at: float | None
+    note: str | None
+    owner: str | None  # the lease: the executing process, as `Owner` JSON; None when nobody holds it
+
+
+@dataclass(frozen=True, slots=True)
+class RunTotals:
+    counts: dict[TaskState, int]
+    usage: Usage
+    reused: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A run that has not finished, and who holds it (what a successor needs to decide)."""
+
+    run_id: str
+    state: RunState
+    owner: str | None
+    executor: str | None  # the role of the last process that executed it ("daemon", "local")
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """Something asked of a run's owner by another process."""
+
+    id: int
+    run_id: str
+    task_id: str | None
+    kind: RequestKind
+    reason: str
+
+
+_RUN_COLUMNS = "id, name, strategy, state, spec, created_at, finished_at, note, owner"
+_SELECT_RUN = f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?"
+
+
+def run(db: sqlite3.Connection, run_id: str) -> RunRow | None:
+    row = db.execute(_SELECT_RUN, (run_id,)).fetchone()
+    return _run_row(row) if row else None
+
+
+def run_with_totals(db: sqlite3.Connection, run_id: str) -> tuple[RunRow, RunTotals] | None:
+    row = db.execute(_SELECT_RUN, (run_id,)).fetchone()
+    return (_run_row(row), totals(db, run_id)) if row else None
+
+
+def run_state(db: sqlite3.Connection, run_id: str) -> RunState | None:
+    row = db.execute("SELECT state FROM runs WHERE id = ?", (run_id,)).fetchone()
+    return RunState(row[0]) if row else None
+
+
+def list_runs(db: sqlite3.Connection, state: RunState | None, limit: int) -> list[RunRow]:
+    where, params = ("WHERE state = ?", (state, limit)) if state else ("", (limit,))
+    rows = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY created_at DESC LIMIT ?", params)
+    return [_run_row(row) for row in rows]
+
+
+def totals(db: sqlite3.Connection, run_id: str) -> RunTotals:
+    counts = dict.fromkeys(TaskState, 0)
+    for state, count in db.execute(
+        "SELECT state, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY state", (run_id,)
+    ):
+        counts[TaskState(state)] = count
+    # A reused result keeps what it cost when it was made; this run spent nothing on it.
+    sums = db.execute(
+        "SELECT COALESCE(SUM(input_tokens * (1 - reused)), 0), COALESCE(SUM(output_tokens * (1 - reused)), 0), "
+        "COALESCE(SUM(cost_usd * (1 - reused)), 0), COALESCE(SUM(reused), 0) FROM results WHERE run_id = ?",
+        (run_id,),
+    ).fetchone()
+    usage = Usage(input_tokens=sums[0], output_tokens=sums[1], cost_usd=sums[2])
+    return RunTotals(counts=counts, usage=usage, reused=sums[3])
+
+
+def task_records(db: sqlite3.Connection, run_id: str, task_id: str | None) -> list[TaskRecord]:
+    """Tasks of a run in plan order, with results and attempts (one task when `task_id` is given)."""
+    only = " AND t.id = ?" if task_id else ""
+    params: tuple[str, ...] = (run_id, task_id) if task_id else (run_id,)
+    rows = db.execute(
+        "SELECT t.id, t.spec, t.state, t.reason, t.retry_at, r.body FROM tasks t LEFT JOIN results r "
+        f"ON r.run_id = t.run_id AND r.task_id = t.id WHERE t.run_id = ?{only} ORDER BY t.position",
+        params,
+    ).fetchall()
+    attempts: dict[str, list[Attempt]] = {}
+    for row in db.execute(
+        "SELECT task_id, number, started_at, finished_at, state, error_kind, error_message "
+        f"FROM attempts WHERE run_id = ?{only.replace('t.id', 'task_id')} ORDER BY task_id, number",
+        params,
+    ):
+        error = TaskError(kind=ErrorKind(row[5]), message=row[6] or "") if row[5] else None
+        attempts.setdefault(row[0], []).append(
+            Attempt(
+                number=row[1], started_at=row[2], finished_at=row[3], state=TaskState(row[4]), error=error
+            )
+        )
+    return [
+        TaskRecord(
+            run_id=run_id,
+            task=Task.model_validate_json(spec),
+            state=TaskState(state),
+            reason=reason,
+            retry_at=retry_at,
+            result=TaskResult.model_validate_json(body) if body else None,
+            attempts=attempts.get(tid, []),
+        )
+        for tid, spec, state, reason, retry_at, body in rows
+    ]
+
+
+def cached_result(db: sqlite3.Connection, fingerprint: str) -> TaskResult | None:
+    row = db.execute(
+        "SELECT body FROM results WHERE fingerprint = ? AND ok = 1 LIMIT 1", (fingerprint,)
+    ).fetchone()
+    return TaskResult.model_validate_json(row[0]) if row else None
+
+
+def events_after(db: sqlite3.Connection, seq: int, run_id: str | None, limit: int) -> list[Event]:
+    if run_id is None:
+        cursor = db.execute("SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit))
+    else:
+        cursor = db.execute(
+            "SELECT seq, body FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (run_id, seq, limit),
+        )
+    return [_event(seq, body) for seq, body in cursor]
+
+
+def new_events(
+    db: sqlite3.Connection, after: int, run_ids: Collection[str] | None, limit: int
+) -> tuple[int, list[Event]]:
+    """Events after `after` (of `run_ids` only, unless None), and the seq up to which that is
+    complete: the newest stored, or the last returned when `limit` cut the answer short."""
+    db.execute("BEGIN")  # one snapshot for both questions
+    try:
+        newest = int(db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
+        if newest <= after:
+            return newest, []
+        if run_ids is None:
+            rows = db.execute(
+                "SELECT seq, body FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                (after, newest, limit),
+            ).fetchall()
+        else:
+            marks = ",".join("?" * len(run_ids))
+            rows = db.execute(
+                f"SELECT seq, body FROM events WHERE seq > ? AND seq <= ? AND run_id IN ({marks}) "
+                "ORDER BY seq LIMIT ?",
+                (after, newest, *run_ids, limit),
+            ).fetchall()
+    finally:
+        db.execute("COMMIT")
+    complete = rows[-1][0] if len(rows) == limit else newest
+    return complete, [_event(seq, body) for seq, body in rows]
+
+
+def last_seq(db: sqlite3.Connection) -> int:
+    return int(db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
+
+
+def leases(db: sqlite3.Connection) -> list[Lease]:
+    """Every run that has not finished, with its lease."""
+    rows = db.execute(
+        "SELECT id, state, owner, executor FROM runs WHERE state IN (?, ?, ?)",
+        (RunState.PENDING, RunState.RUNNING, RunState.INTERRUPTED),
+    )
+    return [Lease(row[0], RunState(row[1]), row[2], row[3]) for row in rows]
+
+
+def requests_after(db: sqlite3.Connection, request_id: int) -> list[Request]:
+    rows = db.execute(
+        "SELECT id, run_id, task_id, kind, reason FROM requests WHERE id > ? ORDER BY id", (request_id,)
+    )
+    return [Request(row[0], row[1], row[2], row[3], row[4]) for row in rows]
+
+
+def last_request_id(db: sqlite3.Connection) -> int:
+    return int(db.execute("SELECT COALESCE(MAX(id), 0) FROM requests").fetchone()[0])
+
+
+def _event(seq: int, body: str) -> Event:
+    event = EVENT_ADAPTER.validate_json(body)
+    event.seq = seq  # bodies are stored without it: the column is the one truth
+    return event
+
+
+def _run_row(row: tuple[Any, ...]) -> RunRow:
+    spec = RunSpec.model_validate({**json.loads(row[4]), "tasks": []})
+    return RunRow(
+        id=row[0],
+        name=row[1],
+        strategy=row[2],
+        state=RunState(row[3]),
+        spec=spec,
+        created_at=row[5],
+        finished_at=row[6],
+        note=row[7],
+        owner=row[8],
+    )

@@ -1,0 +1,148 @@
+"""Many processes, one store, as users run them: two foreground CLI runs, a daemon run and a Python
+script at once, plus a `resume` and a `cancel` from a fifth process. Nothing crashes, nothing runs
+twice, every event has its own number and the store stays sound."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from parallelai.server.discovery import read_discovery
+from parallelai.server.launcher import stop_daemon
+from tests.support.polling import until
+
+pytestmark = pytest.mark.anyio
+
+TASKS = 500
+DEADLINE_S = 240.0
+PARALLELAI = [sys.executable, "-m", "parallelai"]
+SCRIPT = f"""
+import sys
+from parallelai import ParallelOrchestrator
+
+orchestrator = ParallelOrchestrator(engine="echo", max_parallel=25, engine_settings={{"echo": {{"latency": 0.01}}}})
+results = orchestrator.execute([f"script task {{i}}" for i in range({TASKS})])
+print(results.run_id, flush=True)
+sys.exit(0 if results.ok else 1)
+"""
+
+
+def _tasks_file(directory: Path, name: str, latency: float, parallel: int) -> Path:
+    path = directory / f"{name}.yaml"
+    lines = [f"name: {name}", f"parallel: {parallel}", f"engines: {{echo: {{latency: {latency}}}}}", "tasks:"]
+    lines += [f"  - {{id: t{i:03d}, prompt: '{name} task {i}'}}" for i in range(TASKS)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class _Store:
+    """Reads the store file from outside, as another program would."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(self.path, timeout=30) as db:
+            return db.execute(sql, params).fetchall()
+
+    def run_id(self, name: str) -> str | None:
+        rows = self.query("SELECT id FROM runs WHERE name = ? AND state = 'running'", name)
+        return str(rows[0][0]) if rows else None
+
+
+async def _until_running(store: _Store, name: str) -> str:
+    return await until(lambda: store.run_id(name), DEADLINE_S)
+
+
+async def test_four_processes_with_500_tasks_each_and_a_resume_and_a_cancel_share_one_store(
+    tmp_path: Path, isolated_state: Path
+) -> None:
+    env = dict(os.environ)
+    store = _Store(isolated_state / "parallelai.db")
+    files = {
+        "local-a": _tasks_file(tmp_path, "local-a", 0.05, 10),  # the one the fifth process resumes
+        "local-b": _tasks_file(tmp_path, "local-b", 0.2, 5),  # slow: the one the fifth process cancels
+        "daemon-c": _tasks_file(tmp_path, "daemon-c", 0.01, 25),
+    }
+    (tmp_path / "script.py").write_text(SCRIPT)
+    results: dict[str, tuple[int, str]] = {}
+
+    async def run(key: str, argv: list[str]) -> None:
+        done = await anyio.run_process(argv, cwd=tmp_path, env=env, check=False)
+        results[key] = (done.returncode, done.stdout.decode() + done.stderr.decode())
+
+    try:
+        with anyio.fail_after(DEADLINE_S):
+            await run("serve", [*PARALLELAI, "serve", "--detach", "--port", "0"])
+            daemon = read_discovery()
+            assert daemon is not None, results["serve"]
+            async with anyio.create_task_group() as group:
+                group.start_soon(run, "local-a", [*PARALLELAI, "run", "--tasks-file", str(files["local-a"])])
+                group.start_soon(run, "local-b", [*PARALLELAI, "run", "--tasks-file", str(files["local-b"])])
+                group.start_soon(
+                    run, "daemon-c", [*PARALLELAI, "run", "--daemon", "--tasks-file", str(files["daemon-c"])]
+                )
+                group.start_soon(run, "script", [sys.executable, str(tmp_path / "script.py")])
+                a_id = await _until_running(store, "local-a")
+                b_id = await _until_running(store, "local-b")
+                group.start_soon(run, "resume", [*PARALLELAI, "resume", a_id])
+                group.start_soon(run, "cancel", [*PARALLELAI, "cancel", b_id])
+            still_up = read_discovery()
+    finally:
+        await stop_daemon()
+
+    codes = {key: code for key, (code, _) in results.items()}
+    assert codes == {
+        "serve": 0,
+        "local-a": 0,
+        "local-b": 1,  # cancelled
+        "daemon-c": 0,
+        "script": 0,
+        "resume": 0,  # it followed local-a, executed by its own process, to its end
+        "cancel": 0,
+    }, results
+    assert still_up is not None, "the daemon died"
+    assert still_up.pid == daemon.pid, "the daemon died"
+    assert f"{b_id}: cancelled" in results["cancel"][1]
+    assert "is being executed by" in results["resume"][1]
+
+    runs = dict(store.query("SELECT name, state FROM runs"))
+    script_run = results["script"][1].split()[0]
+    assert runs == {
+        "local-a": "succeeded",
+        "local-b": "cancelled",
+        "daemon-c": "succeeded",
+        None: "succeeded",
+    }
+    assert store.query("SELECT state FROM runs WHERE id = ?", script_run) == [("succeeded",)]
+    # Every task was executed at most once, and every task of a finished run exactly once.
+    assert store.query("SELECT MAX(number) FROM attempts") == [(1,)]
+    per_run = dict(
+        store.query(
+            "SELECT r.name, COUNT(*) FROM tasks t JOIN runs r ON r.id = t.run_id "
+            "WHERE t.state = 'succeeded' GROUP BY r.name"
+        )
+    )
+    assert per_run["local-a"] == per_run["daemon-c"] == per_run[None] == TASKS
+    assert 0 < per_run.get("local-b", 0) < TASKS
+    assert store.query(
+        "SELECT COUNT(*) FROM tasks t LEFT JOIN results r ON r.run_id = t.run_id AND r.task_id = t.id "
+        "WHERE t.state = 'succeeded' AND r.ok IS NOT 1"
+    ) == [(0,)]
+    finished_twice = store.query(
+        "SELECT run_id, json_extract(body, '$.task_id') AS task, COUNT(*) FROM events "
+        "WHERE type = 'task.state' AND json_extract(body, '$.state') = 'succeeded' "
+        "GROUP BY run_id, task HAVING COUNT(*) > 1"
+    )
+    assert finished_twice == []
+    # Sequence numbers: unique (the primary key) and gap-free from 1, across all five processes.
+    (count, low, high), *_ = store.query("SELECT COUNT(*), MIN(seq), MAX(seq) FROM events")
+    assert (low, high) == (1, count)
+    assert store.query("PRAGMA integrity_check") == [("ok",)]
+    assert store.query("SELECT COUNT(*) FROM attempts WHERE state = 'running'") == [(0,)]
