@@ -19,7 +19,6 @@ program with a fresh environment (`env -i`), sheds the tag and escapes both.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
@@ -27,8 +26,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from contextvars import ContextVar
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
 import anyio
@@ -71,16 +70,26 @@ def current_tag() -> str | None:
     return _tag.get()
 
 
-@contextlib.contextmanager
-def tagging(tag: str) -> Iterator[None]:
-    """Tag every agent started inside the block (and in tasks started inside it) with `tag`."""
-    if not tag or "\0" in tag or "\n" in tag or not all(tag.split("/")):
-        raise ValueError(f"an agent tag is OWNER/RUN/TASK/ATTEMPT, no part empty: {tag!r}")
-    token = _tag.set(tag)
-    try:
-        yield
-    finally:
-        _tag.reset(token)
+class tagging:
+    """Tag every agent started inside the block (and in tasks started inside it) with `tag`.
+
+    A class, not a generator-based context manager: it wraps every attempt of every run.
+    """
+
+    __slots__ = ("_tag", "_token")
+
+    def __init__(self, tag: str) -> None:
+        if not tag or "\0" in tag or "\n" in tag or "//" in tag or tag[0] == "/" or tag[-1] == "/":
+            raise ValueError(f"an agent tag is OWNER/RUN/TASK/ATTEMPT, no part empty: {tag!r}")
+        self._tag = tag
+        self._token: Token[str | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _tag.set(self._tag)
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._token is not None
+        _tag.reset(self._token)
 
 
 def tagged_env(env: Mapping[str, str] | None) -> dict[str, str] | None:

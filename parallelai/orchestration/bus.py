@@ -78,6 +78,7 @@ class EventBus:
         self._subscribers: list[Subscription] = []
         self._generation = 0  # changes whenever someone subscribes
         self._committed: list[Event] = []  # ours, numbered, not yet delivered
+        self._committed_upto = last_seq  # the newest seq our commits gave
         self._wake = anyio.Event()
         store.on_commit(self._on_commit)
 
@@ -93,6 +94,7 @@ class EventBus:
     def subscribe(self, run_id: str | None = None, buffer: int = DEFAULT_BUFFER) -> Subscription:
         subscription = Subscription(self, run_id, buffer)
         self._subscribers.append(subscription)
+        self._store.keep_events = True
         self._generation += 1
         self._wake.set()  # from now on, other processes' events are wanted too
         return subscription
@@ -100,31 +102,34 @@ class EventBus:
     def _unsubscribe(self, subscription: Subscription) -> None:
         if subscription in self._subscribers:
             self._subscribers.remove(subscription)
+            self._store.keep_events = bool(self._subscribers)
 
-    def _on_commit(self, events: list[Event]) -> None:
+    def _on_commit(self, newest: int, events: list[Event]) -> None:
         self._committed.extend(events)
+        self._committed_upto = max(self._committed_upto, newest)
         self._wake.set()
 
     async def deliver(self) -> None:
         """Deliver events for as long as the service runs (it starts this in its task group)."""
         while True:
-            if not self._committed:
+            if not self._committed and self._committed_upto <= self._delivered:
                 with anyio.move_on_after(FOREIGN_POLL_S if self._subscribers else math.inf):
                     await self._wake.wait()
                 self._wake = anyio.Event()
             ours, self._committed = self._committed, []
             if not self._subscribers:
                 # Nobody to tell; a subscriber that comes later replays from the store.
-                if ours:
-                    self._delivered = max(self._delivered, ours[-1].seq)
+                self._delivered = max(self._delivered, self._committed_upto)
                 continue
-            if not ours:
-                await self._catch_up(math.inf)
             for event in ours:
                 if event.seq > self._delivered + 1:
                     await self._catch_up(event.seq - 1)  # another process committed in between
                 if event.seq > self._delivered:
                     self._offer(event)
+            if self._committed_upto > self._delivered:
+                await self._catch_up(self._committed_upto)  # ours, committed before anyone subscribed
+            elif not ours:
+                await self._catch_up(math.inf)  # nothing of our own for a while: other processes'
 
     async def _catch_up(self, until: float) -> None:
         """Deliver what other processes stored after the last delivered event, up to `until`."""

@@ -60,8 +60,13 @@ class Store:
         self._write_lock = anyio.CapacityLimiter(1)
         self._read_lock = anyio.CapacityLimiter(1)
         self._pending: list[Write] = []
-        self._pending_events: list[Event] = []  # the events among `_pending`, in order
-        self._on_commit: Callable[[list[Event]], None] | None = None
+        # The events among `_pending`: how many, and those kept for the listener, by their place.
+        self._pending_event_count = 0
+        self._pending_events: list[tuple[int, Event]] = []
+        self._on_commit: Callable[[int, list[Event]], None] | None = None
+        # Whether the listener wants the committed events themselves, not just how far they go:
+        # only while someone listens, so a run nobody follows keeps no event past its publishing.
+        self.keep_events = False
         self._queued = 0  # writes queued so far
         self._committed = 0  # writes durably committed so far
         self._wake = anyio.Event()
@@ -117,8 +122,10 @@ class Store:
             progress = self._progress
             await progress.wait()
 
-    def on_commit(self, listener: Callable[[list[Event]], None]) -> None:
-        """Call `listener` with the events of each commit, numbered, once they are durable."""
+    def on_commit(self, listener: Callable[[int, list[Event]], None]) -> None:
+        """After each commit with events, call `listener` with the newest seq it gave and, while
+        `keep_events` is set, the events themselves, numbered (those queued while it was not set
+        are left out: the listener reads them back if it wants them)."""
         self._on_commit = listener
 
     async def _write_loop(self, scope: anyio.CancelScope) -> None:
@@ -131,6 +138,7 @@ class Store:
             self._wake = anyio.Event()
             batch, self._pending = self._pending, []
             events, self._pending_events = self._pending_events, []
+            event_count, self._pending_event_count = self._pending_event_count, 0
             if not batch:
                 continue
             try:
@@ -141,10 +149,10 @@ class Store:
                 self._failure = error
             else:
                 self._committed += len(batch)
-                for seq, event in enumerate(events, start=first_seq):
-                    event.seq = seq
-                if events and self._on_commit is not None:
-                    self._on_commit(events)
+                for place, event in events:
+                    event.seq = first_seq + place
+                if event_count and self._on_commit is not None:
+                    self._on_commit(first_seq + event_count - 1, [event for _, event in events])
             progress, self._progress = self._progress, anyio.Event()
             progress.set()
 
@@ -288,7 +296,9 @@ class Store:
     def append_event(self, event: Event) -> None:
         """Queue an event; it gets its seq when committed (then `on_commit` hands it on)."""
         self.enqueue(APPEND_EVENT, (event.run_id, event.type, _event_json(event)))
-        self._pending_events.append(event)
+        if self.keep_events:
+            self._pending_events.append((self._pending_event_count, event))
+        self._pending_event_count += 1
 
     # -- reads: one trip to the reader thread each (the queries are in `_queries`) ----------------
 
