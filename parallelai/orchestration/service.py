@@ -79,7 +79,9 @@ class OrchestrationService:
                 async with anyio.create_task_group() as group:
                     service = cls(store, bus, registry or default_registry(), group, owner)
                     group.start_soon(bus.deliver, name="event delivery")
-                    await service.recover_abandoned()
+                    # Close what dead processes left; a daemon resumes its own runs later, once its
+                    # surfaces listen (`resume_interrupted`).
+                    await service._sweep(resume=False)
                     group.start_soon(
                         service._housekeeping, await store.last_request_id(), name="housekeeping"
                     )

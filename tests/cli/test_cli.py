@@ -199,3 +199,33 @@ def test_cancel_from_another_process_stops_a_running_run(capsys: pytest.CaptureF
     body = json.loads(out)
     assert body["state"] == "cancelled"
     assert {task["state"] for task in body["tasks"]} == {"cancelled"}
+
+
+def test_retry_reruns_what_failed_keeps_what_succeeded_and_resume_leaves_a_finished_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `flaky` fails its first attempt for good (no retries); its second attempt, on retry, succeeds.
+    tasks = write(
+        tmp_path / "tasks.yaml",
+        "strategy: dag\ndefaults: {retries: 0}\ntasks:\n"
+        "  - {id: ok, prompt: fine}\n"
+        "  - {id: flaky, prompt: odd, options: {engine_options: {fail_attempts: 1, failure_kind: execution}}}\n"
+        "  - {id: after, prompt: 'next: {{ output }}', depends_on: [flaky]}\n",
+    )
+    assert main(["run", "--tasks-file", str(tasks), "--json"]) == EXIT_FAILED
+    run_id = json.loads(capsys.readouterr().out)["id"]
+
+    assert main(["resume", run_id]) == EXIT_FAILED  # finished: nothing happens, the outcome stands
+    assert "nothing to resume" in capsys.readouterr().err
+    assert main(["retry", run_id, "--task", "ok"]) == EXIT_INPUT  # it succeeded: not retried
+    assert "only failed, cancelled or skipped tasks are retried" in capsys.readouterr().err
+    assert main(["retry", run_id, "--json"]) == EXIT_OK
+    captured = capsys.readouterr()
+    body = json.loads(captured.out)
+
+    assert "retrying 2 tasks" in captured.err
+    assert body["state"] == "succeeded"
+    attempts = {task["id"]: task["attempts"] for task in body["tasks"]}
+    assert attempts == {"ok": 1, "flaky": 2, "after": 1}
+    assert main(["retry", run_id]) == EXIT_OK
+    assert "nothing to retry" in capsys.readouterr().err

@@ -13,6 +13,9 @@ from typing import Any
 import anyio
 import pytest
 
+from parallelai.events import Event, RunFinished
+from parallelai.models import RunState
+from parallelai.server.client import DaemonClient
 from parallelai.server.discovery import read_discovery
 from parallelai.server.launcher import stop_daemon
 from tests.support.polling import until
@@ -146,3 +149,66 @@ async def test_four_processes_with_500_tasks_each_and_a_resume_and_a_cancel_shar
     assert (low, high) == (1, count)
     assert store.query("PRAGMA integrity_check") == [("ok",)]
     assert store.query("SELECT COUNT(*) FROM attempts WHERE state = 'running'") == [(0,)]
+
+
+async def test_three_runs_started_at_once_on_a_new_store_all_succeed(
+    tmp_path: Path, isolated_state: Path
+) -> None:
+    assert not (isolated_state / "parallelai.db").exists()
+    codes: list[int] = []
+
+    async def run(index: int) -> None:
+        argv = [*PARALLELAI, "run", f"first {index}", f"second {index}", "-E", "latency=0.05"]
+        done = await anyio.run_process(argv, cwd=tmp_path, check=False)
+        codes.append(done.returncode)
+
+    with anyio.fail_after(DEADLINE_S):
+        async with anyio.create_task_group() as group:
+            for index in range(3):
+                group.start_soon(run, index)
+
+    store = _Store(isolated_state / "parallelai.db")
+    assert codes == [0, 0, 0]
+    assert store.query("SELECT state, COUNT(*) FROM runs GROUP BY state") == [("succeeded", 3)]
+    assert store.query("SELECT COUNT(*) FROM runs WHERE owner IS NOT NULL") == [(0,)]
+
+
+async def test_the_daemon_streams_a_run_a_foreground_cli_executes_live(tmp_path: Path) -> None:
+    seen: list[Event] = []
+    cli_done = False
+    seen_while_the_cli_ran: list[str] = []
+    try:
+        with anyio.fail_after(DEADLINE_S):
+            serve = await anyio.run_process([*PARALLELAI, "serve", "--detach", "--port", "0"], cwd=tmp_path)
+            daemon = read_discovery()
+            assert daemon is not None, serve.stderr.decode()
+            async with DaemonClient(daemon) as client:
+                after = (await client.health()).last_seq
+
+                async def follow() -> None:
+                    async for event in client.events(after=after):
+                        seen.append(event)
+                        if not cli_done:
+                            seen_while_the_cli_ran.append(event.type)
+                        if isinstance(event, RunFinished):
+                            return
+
+                async with anyio.create_task_group() as group:
+                    group.start_soon(follow)
+                    cli = await anyio.run_process(
+                        [*PARALLELAI, "run", "a", "b", "c", "-p", "1", "-E", "latency=0.5"], cwd=tmp_path
+                    )
+                    cli_done = True
+                run = (await client.list_runs(limit=1))[0]
+    finally:
+        await stop_daemon()
+
+    assert cli.returncode == 0
+    # Live: the daemon's stream showed the run while its own process was still executing it.
+    assert "task.state" in seen_while_the_cli_ran
+    assert next(event.type for event in seen) == "run.created"
+    assert {event.run_id for event in seen} == {run.id}
+    assert isinstance(seen[-1], RunFinished)
+    assert seen[-1].state is RunState.SUCCEEDED
+    assert run.state is RunState.SUCCEEDED
+    assert run.executed_by is None  # the CLI has finished and let go of it
