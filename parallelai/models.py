@@ -38,6 +38,16 @@ class TaskState(StrEnum):
     def is_final(self) -> bool:
         return self in _FINAL_TASK_STATES
 
+    @property
+    def after_interruption(self) -> TaskState:
+        """Where a task stands once its run stopped unfinished: one whose attempt was cut off is
+        `interrupted`; one waiting for a slot or a retry is `pending` again; others stay as they are."""
+        if self is TaskState.RUNNING:
+            return TaskState.INTERRUPTED
+        if self in (TaskState.READY, TaskState.RETRYING):
+            return TaskState.PENDING
+        return self
+
 
 _FINAL_TASK_STATES = frozenset(
     {TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED, TaskState.SKIPPED}

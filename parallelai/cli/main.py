@@ -29,7 +29,7 @@ from parallelai.cli.template_commands import add_template_commands
 from parallelai.cli.watch_command import add_watch_command
 from parallelai.errors import InputError, ParallelAIError, RunBusyError, RunNotFoundError, sole_exception
 from parallelai.events import RunFinished
-from parallelai.models import STRATEGY_NAMES, RunState, TaskState
+from parallelai.models import STRATEGY_NAMES, RunState, RunSummary, TaskState
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.tasksfile import RunOptions, spec_from_file, spec_from_prompts
 
@@ -94,9 +94,7 @@ async def _until_stopped(command: Command, args: argparse.Namespace) -> int:
 def _resume_hint(args: argparse.Namespace) -> str:
     run_id = getattr(args, "started_run", None)
     if getattr(args, "daemon", False) or getattr(args, "monitor", None):
-        return f"the run goes on in the daemon; `parallelai watch {run_id or ''}` follows it".replace(
-            "  ", " "
-        )
+        return f"the run goes on in the daemon; `parallelai watch{f' {run_id}' if run_id else ''}` follows it"
     return f"`parallelai resume {run_id or 'RUN'}` continues where it stopped"
 
 
@@ -149,8 +147,7 @@ async def _resume(args: argparse.Namespace) -> int:
                 ),
                 file=sys.stderr,
             )
-            print_summary(summary, args.json, await service.tasks(args.run) if args.json else [])
-            return _exit_code(summary.state)
+            return await _print_outcome(service, summary, args)
         after = service.bus.last_seq
         try:
             await service.resume(args.run)
@@ -168,8 +165,7 @@ async def _retry(args: argparse.Namespace) -> int:
         again = await service.retry(args.run, args.task or [])
         if not again:
             print(f"{args.run}: nothing to retry (no failed, cancelled or skipped task)", file=sys.stderr)
-            print_summary(summary, args.json, await service.tasks(args.run) if args.json else [])
-            return _exit_code(summary.state)
+            return await _print_outcome(service, summary, args)
         print(f"{args.run}: retrying {again} task{'s' * (again != 1)}", file=sys.stderr)
         return await _follow(service, args.run, after, summary.total, args)
 
@@ -184,14 +180,13 @@ async def _follow(
                 view.update(event)
                 if isinstance(event, RunFinished):
                     break
-    summary = await service.wait(run_id)
-    records = await service.tasks(run_id) if args.json else []
-    print_summary(summary, args.json, records)
-    return _exit_code(summary.state)
+    return await _print_outcome(service, await service.wait(run_id), args)
 
 
-def _exit_code(state: RunState) -> int:
-    return EXIT_OK if state is RunState.SUCCEEDED else EXIT_FAILED
+async def _print_outcome(service: OrchestrationService, summary: RunSummary, args: argparse.Namespace) -> int:
+    """Print how the run stands (with every task, as JSON, under --json); its exit code."""
+    print_summary(summary, args.json, await service.tasks(summary.id) if args.json else [])
+    return EXIT_OK if summary.state is RunState.SUCCEEDED else EXIT_FAILED
 
 
 async def _runs(args: argparse.Namespace) -> int:

@@ -49,14 +49,10 @@ async def close_run(
                 store.record_attempt(run_id, record.task.id, closed)
         if record.state.is_final:
             continue
-        if state is RunState.CANCELLED:
-            new, reason = TaskState.CANCELLED, note
-        elif record.state is TaskState.RUNNING:
-            new, reason = TaskState.INTERRUPTED, note
-        elif record.state in (TaskState.READY, TaskState.RETRYING):
-            new, reason = TaskState.PENDING, None
-        else:
+        new = TaskState.CANCELLED if state is RunState.CANCELLED else record.state.after_interruption
+        if new is record.state:
             continue
+        reason = None if new is TaskState.PENDING else note
         store.set_task_state(run_id, record.task.id, new, reason)
         bus.publish(
             TaskStateChanged(

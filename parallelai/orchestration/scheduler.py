@@ -312,14 +312,8 @@ class RunExecution:
             return
         slot.attempts += 1
         attempt = slot.attempt = Attempt(number=slot.attempts, started_at=time.time())
-        slot.state = TaskState.RUNNING
-        self._store.set_task_state(self.run_id, task_id, TaskState.RUNNING)
         self._store.record_attempt(self.run_id, task_id, attempt)
-        self._publish(
-            TaskStateChanged(
-                run_id=self.run_id, task_id=task_id, state=TaskState.RUNNING, attempt=attempt.number
-            )
-        )
+        self._set_state(task_id, slot, TaskState.RUNNING)
         result = await self._call_engine(task_id, slot, prompt, outputs)
         slot.attempt = None
         attempt.finished_at = time.time()
@@ -522,15 +516,15 @@ class RunExecution:
         """The run stops unfinished: attempts in flight were cut off, and nothing waits for a slot."""
         now = time.time()
         for task_id, slot in self._slots.items():
-            if slot.state is TaskState.RUNNING:
-                if slot.attempt is not None:
-                    slot.attempt.finished_at = now
-                    slot.attempt.state = TaskState.INTERRUPTED
-                    self._store.record_attempt(self.run_id, task_id, slot.attempt)
-                    slot.attempt = None
-                self._set_state(task_id, slot, TaskState.INTERRUPTED, "its process stopped mid-attempt")
-            elif slot.state in (TaskState.READY, TaskState.RETRYING):
-                self._set_state(task_id, slot, TaskState.PENDING)
+            if slot.attempt is not None:
+                slot.attempt.finished_at = now
+                slot.attempt.state = TaskState.INTERRUPTED
+                self._store.record_attempt(self.run_id, task_id, slot.attempt)
+                slot.attempt = None
+            new = slot.state.after_interruption
+            if new is not slot.state:
+                reason = "its process stopped mid-attempt" if new is TaskState.INTERRUPTED else None
+                self._set_state(task_id, slot, new, reason)
 
     def _finish(self) -> RunFinished:
         if not self._cancelled and not self._done.is_set():

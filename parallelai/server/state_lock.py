@@ -2,8 +2,9 @@
 
 A daemon takes `daemon.lock` (flock) before anything else and writes its pid into it. The kernel
 drops the lock when the process ends, even by SIGKILL; the pid left behind is then dead, so it
-reads as nobody (a daemon that ends cleanly empties the file). A daemon that finds the lock taken exits with `EXIT_STATE_DIR_BUSY`: whoever
-started it waits for the holder to come up instead of reporting a failure.
+reads as nobody (a daemon that ends cleanly empties the file). A daemon that finds the lock taken
+exits with `EXIT_STATE_DIR_BUSY`: whoever started it waits for the holder to come up instead of
+reporting a failure.
 """
 
 from __future__ import annotations

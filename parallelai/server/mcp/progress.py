@@ -63,8 +63,9 @@ async def wait_with_progress(
     whole history is then replayed and the count climbs from zero.
     """
     after = service.bus.last_seq if after_seq is None else after_seq
-    if (await service.summary(run_id)).executed_by is None:
-        return await service.summary(run_id)
+    summary = await service.summary(run_id)
+    if summary.executed_by is None:
+        return summary
     records = await service.tasks(run_id)
     tally = _Tally(report, len(records))
     if after_seq is None:
