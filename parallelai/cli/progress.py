@@ -26,7 +26,6 @@ from parallelai.events import (
 )
 from parallelai.models import TaskState, Usage
 
-_FINAL = {TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED, TaskState.SKIPPED}
 # Always in the live counts row; these others only while some task is in them.
 _SHOWN = (TaskState.RUNNING, TaskState.SUCCEEDED, TaskState.FAILED, TaskState.SKIPPED)
 _SHOWN_IF_ANY = (TaskState.RETRYING, TaskState.INTERRUPTED)
@@ -49,8 +48,7 @@ class RunTally:
                 self.total = count
             case RunStarted(resumed=True, requeued=requeued):
                 # What the run keeps is done; the part of it seen finishing here is in `states`.
-                seen_done = sum(1 for value in self.states.values() if value in _FINAL)
-                self.kept = max(0, self.total - requeued - seen_done)
+                self.kept = max(0, self.total - requeued - self._seen_finished())
             case TaskStateChanged(task_id=task_id, state=state, reason=reason):
                 self.states[task_id] = state
                 if state is TaskState.FAILED:
@@ -67,7 +65,10 @@ class RunTally:
 
     @property
     def finished(self) -> int:
-        return self.kept + sum(1 for value in self.states.values() if value in _FINAL)
+        return self.kept + self._seen_finished()
+
+    def _seen_finished(self) -> int:
+        return sum(1 for value in self.states.values() if value.is_final)
 
     @property
     def cost(self) -> float:
@@ -117,7 +118,7 @@ class ProgressView:
         if self._live is not None:
             self._bar.update(self._bar_task, completed=self.tally.finished, total=self.tally.total)
             self._live.update(self._render())
-        elif change is not None and (change.state in _FINAL or change.state is TaskState.RETRYING):
+        elif change is not None and (change.state.is_final or change.state is TaskState.RETRYING):
             self._plain_line(change)
         elif isinstance(event, RunStarted) and event.resumed:
             print(f"{self.run_id}: {event.requeued} tasks queued again", file=self._stream)

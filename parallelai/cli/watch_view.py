@@ -128,14 +128,14 @@ def render(model: WatchModel, now: float, height: int = 40) -> RenderableType:
         waiting = counts[TaskState.RETRYING]
         retry_rows = min(waiting, RETRYING_SHOWN) + (waiting > RETRYING_SHOWN)
         rows = max(3, height - 14 - FAILURES_SHOWN - RUNS_SHOWN - (retry_rows + 2 if waiting else 0))
-        body.append(_active(model, now, rows, counts[TaskState.RUNNING]))
+        body.append(_active(model, now, rows))
         if waiting:
-            body.append(_retrying(model, now, waiting))
+            body.append(_retrying(model, now))
         body.append(_failures(model))
     body.append(_runs(model))
     footer = Text.assemble(("q", "bold"), " quit   ", ("c", "bold"), " cancel the run   ")
-    run, retryable = model.run, model.retryable()
-    if run is not None and run.state.is_final and retryable:
+    # Counted only once the run has ended: a frame of a live run does not walk its tasks twice.
+    if model.run is not None and model.run.state.is_final and (retryable := model.retryable()):
         footer.append_text(
             Text.assemble(("r", "bold"), f" retry its {retryable} failed, cancelled or skipped tasks   ")
         )
@@ -174,7 +174,7 @@ def _counts(counts: Counter[TaskState], total: int) -> Group:
     return Group(line, bar)
 
 
-def _active(model: WatchModel, now: float, rows: int, running: int) -> Panel:
+def _active(model: WatchModel, now: float, rows: int) -> Panel:
     table = Table(box=None, padding=(0, 2), show_header=True, header_style="grey62")
     table.add_column("task")
     table.add_column("attempt", justify="right")
@@ -187,10 +187,10 @@ def _active(model: WatchModel, now: float, rows: int, running: int) -> Panel:
         table.add_row(task_id, str(task.attempt), _duration(now - (task.since or now)))
     if len(active) > rows:
         table.add_row(f"… and {len(active) - rows} more", "", "", style="grey62")
-    return Panel(table, title=f"active tasks ({running})", title_align="left", border_style="grey42")
+    return Panel(table, title=f"active tasks ({len(active)})", title_align="left", border_style="grey42")
 
 
-def _retrying(model: WatchModel, now: float, waiting: int) -> Panel:
+def _retrying(model: WatchModel, now: float) -> Panel:
     table = Table(box=None, padding=(0, 2), show_header=True, header_style="grey62")
     table.add_column("task")
     table.add_column("failed attempt", justify="right")
@@ -204,7 +204,7 @@ def _retrying(model: WatchModel, now: float, waiting: int) -> Panel:
         table.add_row(task_id, str(task.attempt), due, style=STATE_STYLES[TaskState.RETRYING])
     if len(retrying) > RETRYING_SHOWN:
         table.add_row(f"… and {len(retrying) - RETRYING_SHOWN} more", "", "", style="grey62")
-    title = f"waiting to retry ({waiting}, no slot held)"
+    title = f"waiting to retry ({len(retrying)}, no slot held)"
     return Panel(table, title=title, title_align="left", border_style="grey42")
 
 

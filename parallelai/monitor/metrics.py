@@ -87,7 +87,8 @@ class RunMetrics:
         self.runs = Counter(
             "parallelai_runs_finished", "Runs that ended, by state", ["state"], registry=self.registry
         )
-        self._tasks: dict[tuple[str, str], _Tracked] = {}  # unfinished tasks only: memory stays flat
+        # Tasks of runs going, until they succeed or their run ends: memory stays flat.
+        self._tasks: dict[tuple[str, str], _Tracked] = {}
         # Per ended run (the newest SETTLED_RUNS_KEPT), its tasks the gauge counts in a _SETTLED state.
         self._settled: OrderedDict[str, dict[str, _Tracked]] = OrderedDict()
         self.last_seq = 0

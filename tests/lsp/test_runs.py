@@ -15,6 +15,7 @@ from parallelai.events import RunFinished
 from parallelai.server.client import DaemonClient
 from parallelai.server.lsp import protocol
 from tests.lsp._session import Inbox, Session
+from tests.server._support import FAILED_DAG
 
 pytestmark = pytest.mark.anyio
 
@@ -209,20 +210,6 @@ def run_ends(inbox: Inbox, run_id: str, at_least: int = 1) -> list[dict[str, Any
     return ends if len(ends) >= at_least else None
 
 
-def broken_dag() -> dict[str, Any]:
-    """`bad` fails its first attempt for good (an execution error), so `after` is skipped."""
-    broken = {"retries": 0, "engine_options": {"fail_attempts": 1, "failure_kind": "execution"}}
-    work = {
-        "strategy": "dag",
-        "tasks": [
-            {"id": "ok", "prompt": "fine"},
-            {"id": "bad", "prompt": "broken", "options": broken},
-            {"id": "after", "prompt": "then", "depends_on": ["bad"]},
-        ],
-    }
-    return {"engine": "echo", "work": work}
-
-
 async def next_end(daemon: DaemonClient, run_id: str, after: int = 0) -> RunFinished:
     async with aclosing(daemon.events(run_id, after=after)) as events:
         async for event in events:
@@ -235,7 +222,7 @@ async def test_retrying_a_failed_run_runs_its_failed_tasks_again_and_streams_the
     session: Session,
 ) -> None:
     with anyio.fail_after(DEADLINE_S):
-        started = await session.request(protocol.START_RUN, {"run": broken_dag(), "progress": False})
+        started = await session.request(protocol.START_RUN, {"run": FAILED_DAG, "progress": False})
         run_id = started["id"]
         [failed] = await session.inbox.wait_for(lambda inbox: run_ends(inbox, run_id))
         retried = await session.request(protocol.RETRY_RUN, {"runId": run_id})
@@ -265,7 +252,7 @@ async def test_retrying_a_failed_run_runs_its_failed_tasks_again_and_streams_the
 async def test_watching_a_retried_run_replays_it_to_its_last_end_not_its_first(session: Session) -> None:
     with anyio.fail_after(DEADLINE_S):
         quiet = {"watch": False, "progress": False}
-        run_id = (await session.request(protocol.START_RUN, {"run": broken_dag(), **quiet}))["id"]
+        run_id = (await session.request(protocol.START_RUN, {"run": FAILED_DAG, **quiet}))["id"]
         async with await DaemonClient.connect() as daemon:
             first = await next_end(daemon, run_id)
             await session.request(protocol.RETRY_RUN, {"runId": run_id, "watch": False})

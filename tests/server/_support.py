@@ -92,6 +92,22 @@ RETRYING_AND_BUSY: dict[str, Any] = {
 }
 
 
+# A DAG whose `bad` fails its first attempt for good (an execution error), so `after` is skipped;
+# on a retry, `bad` succeeds.
+_BROKEN = {"retries": 0, "engine_options": {"fail_attempts": 1, "failure_kind": "execution"}}
+FAILED_DAG: dict[str, Any] = {
+    "engine": "echo",
+    "work": {
+        "strategy": "dag",
+        "tasks": [
+            {"id": "ok", "prompt": "fine"},
+            {"id": "bad", "prompt": "broken", "options": _BROKEN},
+            {"id": "after", "prompt": "then", "depends_on": ["bad"]},
+        ],
+    },
+}
+
+
 async def collect_events(
     http: httpx.AsyncClient,
     path: str,

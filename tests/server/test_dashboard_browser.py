@@ -22,7 +22,7 @@ from parallelai.models import RunLimits, RunSpec, RunState, TaskState
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.server.http.schemas import DashboardLink, RunCreated
 from tests.orchestration._support import echo_task, wait_for_state
-from tests.server._support import Harness, echo_run, parse
+from tests.server._support import RETRYING_AND_BUSY, Harness, echo_run, parse
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -110,28 +110,20 @@ async def test_the_cancel_button_stops_a_running_run(daemon: Harness, page: Page
     assert run.state.value == "cancelled"
 
 
-def _task(task_id: str, retries: int = 0, **engine_options: Any) -> dict[str, Any]:
+def _task(task_id: str, **engine_options: Any) -> dict[str, Any]:
     return {
         "id": task_id,
         "prompt": f"do {task_id}",
-        "options": {"retries": retries, "engine_options": engine_options},
+        "options": {"retries": 0, "engine_options": engine_options},
     }
 
 
 async def test_a_task_waiting_out_a_retry_backoff_shows_as_retrying_and_is_not_counted_running(
     daemon: Harness, page: Page
 ) -> None:
-    work = {
-        "strategy": "parallel",
-        "tasks": [
-            # Its first attempt fails; the provider asks for 10 minutes before the next one.
-            _task("flaky", retries=1, fail_attempts=1, retry_after=600),
-            _task("busy", hang=True),
-        ],
-    }
     with anyio.fail_after(DEADLINE_S):
         await _log_in(daemon, page)
-        run_id = parse(await daemon.http.post("/v1/runs", json={"work": work}), RunCreated).id
+        run_id = parse(await daemon.http.post("/v1/runs", json=RETRYING_AND_BUSY), RunCreated).id
         await page.goto(f"{daemon.url}/#/runs/{run_id}")
 
         await expect(page.locator('#grid .cell[data-task="flaky"]')).to_have_attribute(

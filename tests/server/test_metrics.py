@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from parallelai.models import RunState, TaskState
 from parallelai.server.http.schemas import RunCreated
 from tests.orchestration._support import wait_for_state
-from tests.server._support import DEADLINE_S, RETRYING_AND_BUSY, Harness, parse
+from tests.server._support import DEADLINE_S, FAILED_DAG, RETRYING_AND_BUSY, Harness, parse
 
 pytestmark = pytest.mark.anyio
 
@@ -135,17 +135,8 @@ async def test_a_task_waiting_out_a_retry_backoff_counts_as_retrying_not_running
 
 
 async def test_retrying_a_failed_run_moves_its_tasks_out_of_failed_in_the_task_gauge(daemon: Harness) -> None:
-    broken = {"retries": 0, "engine_options": {"fail_attempts": 1, "failure_kind": "execution"}}
-    work = {
-        "strategy": "dag",
-        "tasks": [
-            {"id": "ok", "prompt": "a"},
-            {"id": "bad", "prompt": "b", "options": broken},
-            {"id": "after", "prompt": "c", "depends_on": ["bad"]},
-        ],
-    }
     with anyio.fail_after(DEADLINE_S):
-        run_id = parse(await daemon.http.post("/v1/runs", json={"work": work}), RunCreated).id
+        run_id = parse(await daemon.http.post("/v1/runs", json=FAILED_DAG), RunCreated).id
         failed = await daemon.service.wait(run_id)
         before = await _metrics_now(daemon)
         retried = await daemon.http.post(f"/v1/runs/{run_id}/retry")

@@ -4,11 +4,11 @@ import * as vscode from 'vscode';
 import type { Connector } from './connector';
 import type { DaemonApi } from './daemon/api';
 import { DaemonError, errorMessage } from './daemon/errors';
-import { RETRYABLE_STATES, type CreateRun, type RunOut, type RunRetried, type TemplateOut } from './daemon/types';
+import type { CreateRun, RunOut, RunRetried, TemplateOut } from './daemon/types';
 import { isRecord } from './daemon/validate';
 import type { RunPanels } from './panel/panel';
 import type { RunsController } from './runs/controller';
-import { formatCost, isActive, runLabel, type RunView } from './runs/runView';
+import { formatCost, isActive, retryableCount, runFromOut, runLabel, type RunView } from './runs/runView';
 import { taskMarkdown } from './runs/taskDocument';
 import { readSettings, templateRun, workdirFor } from './settings';
 import type { Logger } from './util/logger';
@@ -318,10 +318,7 @@ async function cancelRun(services: Services, arg: unknown): Promise<RunOut | und
 
 /** Tasks a retry of this finished run would run again (0 for a run still going). */
 function retryable(run: RunOut): number {
-  if (run.active || (run.state !== 'succeeded' && run.state !== 'failed' && run.state !== 'cancelled')) {
-    return 0;
-  }
-  return RETRYABLE_STATES.reduce((sum, state) => sum + (run.counts[state] ?? 0), 0);
+  return run.active ? 0 : retryableCount(runFromOut(run));
 }
 
 /**

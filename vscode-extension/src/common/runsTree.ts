@@ -5,6 +5,7 @@ import type { RunState, TaskState } from './daemon/types';
 import type { RunsController } from './runs/controller';
 import type { RunsChange } from './runs/runsModel';
 import {
+  clockTime,
   countsOf,
   formatCost,
   formatDuration,
@@ -91,11 +92,6 @@ export function taskDescription(task: TaskView): string {
     parts.push(formatCost(task.usage.cost_usd));
   }
   return parts.join(' · ');
-}
-
-/** "14:03:12": when something happens, in the user's clock (a countdown would go stale in a tree). */
-export function clockTime(epochSeconds: number): string {
-  return new Date(epochSeconds * 1000).toLocaleTimeString();
 }
 
 /** `run.active` (cancel offered), `run.retryable` (finished with tasks to retry) or `run.finished`. */

@@ -7,12 +7,7 @@
 import { parseHostMessage, type PanelRestoreState, type WebviewMessage } from '../common/panel/messages';
 import { initialPanelState, panelView, reducePanel, type PanelState, type PanelView } from '../common/panel/state';
 import { TASK_STATES } from '../common/daemon/types';
-import { formatCost, formatDuration, formatTokens, type TaskView } from '../common/runs/runView';
-
-/** "14:03:12": when a task waiting to retry runs again. */
-function clockTime(epochSeconds: number): string {
-  return new Date(epochSeconds * 1000).toLocaleTimeString();
-}
+import { clockTime, formatCost, formatDuration, formatTokens, type TaskView } from '../common/runs/runView';
 
 interface VsCodeApi {
   postMessage(message: WebviewMessage): void;

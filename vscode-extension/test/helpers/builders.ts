@@ -1,12 +1,13 @@
 /** Daemon JSON for tests, shaped like the daemon's own (schemas.py, events.py). */
 
-import type {
-  DaemonEvent,
-  RunOut,
-  RunState,
-  TaskOut,
-  TaskState,
-  Usage,
+import {
+  RETRYABLE_STATES,
+  type DaemonEvent,
+  type RunOut,
+  type RunState,
+  type TaskOut,
+  type TaskState,
+  type Usage,
 } from '../../src/common/daemon/types';
 
 let seq = 0;
@@ -35,6 +36,20 @@ export function runOut(id: string, overrides: Partial<RunOut> = {}): RunOut {
 
 export function taskOut(id: string, state: TaskState, overrides: Partial<TaskOut> = {}): TaskOut {
   return { id, state, engine: 'echo', attempts: state === 'pending' ? 0 : 1, depends_on: [], reason: null, error: null, duration_s: null, cost_usd: 0, ...overrides };
+}
+
+/**
+ * What the daemon's retry does to a run: its failed, cancelled and skipped tasks (or those of them
+ * `named`) go back to pending and the run runs again. Returns how many tasks that was.
+ */
+export function retryIn(entry: { run: RunOut; tasks: TaskOut[] }, named: readonly string[]): number {
+  const retryable: readonly TaskState[] = RETRYABLE_STATES;
+  const again = entry.tasks.filter((task) => retryable.includes(task.state) && (named.length === 0 || named.includes(task.id)));
+  if (again.length > 0) {
+    entry.tasks = entry.tasks.map((task) => (again.includes(task) ? { ...task, state: 'pending' } : task));
+    entry.run = { ...entry.run, state: 'running', active: true, finished_at: null, executed_by: 'the daemon (pid 1)' };
+  }
+  return again.length;
 }
 
 export const ev = {

@@ -4,7 +4,7 @@ import type { DaemonApi, EventsOptions, ListRunsQuery } from '../../src/common/d
 import { DaemonError } from '../../src/common/daemon/errors';
 import type { StreamStatus } from '../../src/common/daemon/sse';
 import type { CreateRun, DaemonEvent, DashboardLink, RunCreated, RunOut, RunRetried, RunWithTasks, TaskDetail, TaskOut, TemplateOut } from '../../src/common/daemon/types';
-import { runOut } from './builders';
+import { retryIn, runOut } from './builders';
 
 interface Stream {
   options: EventsOptions;
@@ -64,13 +64,8 @@ export class FakeApi implements DaemonApi {
     if (entry === undefined) {
       return Promise.reject(new DaemonError(404, 'run_not_found', `no run ${runId}`));
     }
-    const again = entry.tasks.filter((task) => ['failed', 'cancelled', 'skipped'].includes(task.state) && (tasks.length === 0 || tasks.includes(task.id)));
-    if (again.length === 0) {
-      return Promise.resolve({ retried: 0, run: entry.run });
-    }
-    entry.tasks = entry.tasks.map((task) => (again.includes(task) ? { ...task, state: 'pending' } : task));
-    entry.run = { ...entry.run, state: 'running', active: true, finished_at: null, executed_by: 'the daemon (pid 1)' };
-    return Promise.resolve({ retried: again.length, run: entry.run });
+    const retried = retryIn(entry, tasks);
+    return Promise.resolve({ retried, run: entry.run });
   }
 
   listTemplates(): Promise<TemplateOut[]> {

@@ -6,6 +6,7 @@
 
 import type { ServerResponse } from 'node:http';
 import type { DaemonEvent, RunOut, TaskOut } from '../../src/common/daemon/types';
+import { retryIn } from './builders';
 import { json, openStream, startServer, type SeenRequest, type TestServer } from './server';
 
 export interface FakeDaemon extends TestServer {
@@ -96,13 +97,8 @@ export async function startFakeDaemon(token = 'secret-token'): Promise<FakeDaemo
       }
       case 'POST /v1/runs/*/retry': {
         const body = request.body === '' ? {} : (JSON.parse(request.body) as { tasks?: string[] });
-        const named = body.tasks ?? [];
-        const again = (run?.tasks ?? []).filter((t) => ['failed', 'cancelled', 'skipped'].includes(t.state) && (named.length === 0 || named.includes(t.id)));
-        if (run !== undefined && again.length > 0) {
-          run.tasks = run.tasks.map((t) => (again.includes(t) ? { ...t, state: 'pending' } : t));
-          run.run = { ...run.run, state: 'running', active: true, finished_at: null, executed_by: 'the daemon (pid 1)' };
-        }
-        json(response, 200, { retried: again.length, run: run?.run });
+        const retried = run === undefined ? 0 : retryIn(run, body.tasks ?? []);
+        json(response, 200, { retried, run: run?.run });
         return;
       }
       case 'GET /v1/events':

@@ -38,6 +38,16 @@ async function setUp(api: FakeApi | undefined, isWeb = false): Promise<{ service
   return { services, run: async (id, ...args) => vscode.commands.executeCommand(id, ...args) };
 }
 
+/** Answers every quick pick with its first item; the array returned holds the items last offered. */
+function choosingTheFirst(): unknown[] {
+  const offered: unknown[] = [];
+  fake.quickPickChoice = (items) => {
+    offered.splice(0, offered.length, ...items);
+    return items[0];
+  };
+  return offered;
+}
+
 describe('commands', () => {
   let api: FakeApi;
   beforeEach(() => {
@@ -97,11 +107,7 @@ describe('commands', () => {
     api.runs.set('r1', { run: runOut('r1', { name: 'going' }), tasks: [] });
     api.runs.set('r2', { run: runOut('r2', { state: 'succeeded', active: false }), tasks: [] });
     const { run } = await setUp(api);
-    let offered: unknown[] = [];
-    fake.quickPickChoice = (items) => {
-      offered = items;
-      return items[0];
-    };
+    const offered = choosingTheFirst();
     await run('parallelai.cancelRun');
     expect(offered.map((item) => (item as { runId: string }).runId)).toEqual(['r1']);
     expect(api.cancelled).toEqual(['r1']);
@@ -123,11 +129,7 @@ describe('commands', () => {
       tasks: [taskOut('a', 'succeeded'), taskOut('b', 'failed'), taskOut('c', 'skipped')],
     });
     const { services, run } = await setUp(api);
-    let offered: unknown[] = [];
-    fake.quickPickChoice = (items) => {
-      offered = items;
-      return items[0];
-    };
+    const offered = choosingTheFirst();
     await run('parallelai.retryRun');
     expect(offered.map((item) => (item as { runId: string }).runId)).toEqual(['r3']);
     expect((offered[0] as { description: string }).description).toContain('2 to retry');

@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import * as vscode from 'vscode';
 import { RunsController } from '../../src/common/runs/controller';
-import { applyEvents, mergeSnapshot } from '../../src/common/runs/runView';
-import { clockTime, RunsTreeProvider, runTreeItem, taskStateIcon, taskTreeItem, type RunsNode } from '../../src/common/runsTree';
+import { applyEvents, clockTime, mergeSnapshot } from '../../src/common/runs/runView';
+import { RunsTreeProvider, runTreeItem, taskStateIcon, taskTreeItem, type RunsNode } from '../../src/common/runsTree';
 import { TASK_STATES } from '../../src/common/daemon/types';
 import { silentLogger } from '../../src/common/util/logger';
 import { ev, runOut, taskOut, usage } from '../helpers/builders';

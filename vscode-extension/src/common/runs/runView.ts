@@ -389,6 +389,11 @@ export function formatTokens(tokens: number): string {
   return tokens < 1_000_000 ? `${(tokens / 1000).toFixed(1)}k` : `${(tokens / 1_000_000).toFixed(2)}M`;
 }
 
+/** "14:03:12": when something happens, in the user's clock (a countdown would go stale in a tree). */
+export function clockTime(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toLocaleTimeString();
+}
+
 export function formatDuration(seconds: number): string {
   if (seconds < 60) {
     return `${seconds.toFixed(seconds < 10 ? 1 : 0)}s`;

@@ -1,7 +1,7 @@
 /** One task as a Markdown document: what it was asked, what it answered, how each attempt went. */
 
 import type { TaskDetail } from '../daemon/types';
-import { formatCost, formatDuration } from './runView';
+import { clockTime, formatCost, formatDuration } from './runView';
 
 export function taskMarkdown(detail: TaskDetail): string {
   const engine = detail.task.engine ? `, engine \`${detail.task.engine}\`` : '';
@@ -19,7 +19,7 @@ export function taskMarkdown(detail: TaskDetail): string {
   }
   if (detail.state === 'retrying' && typeof detail.retry_at === 'number') {
     // A task waiting out a retry backoff holds no slot; it runs again on its own.
-    lines.push(`Runs again at ${new Date(detail.retry_at * 1000).toLocaleTimeString()}.`, '');
+    lines.push(`Runs again at ${clockTime(detail.retry_at)}.`, '');
   }
   if (result?.error) {
     lines.push('## Error', '', `**${result.error.kind}**: ${result.error.message}`, '');
