@@ -160,12 +160,30 @@ def worker_sse_latency(params: Params) -> Measurement:
     return {"p50": percentile(engine, 0.5), "p99": percentile(engine, 0.99), "count": len(engine)}
 
 
+def worker_mcp_start(params: Params) -> Measurement:
+    """`parallelai mcp` spawned until `initialize` is answered (see bench/mcp_start.py)."""
+    from bench import mcp_start
+
+    samples = int(params["samples"])
+    if params["daemon"] == "running":
+        return mcp_start.measure_warm(samples)
+    return mcp_start.measure_cold(samples)
+
+
+def worker_import_mcp(params: Params) -> Measurement:
+    from bench import mcp_start
+
+    return mcp_start.measure_import_mcp(int(params["samples"]))
+
+
 WORKERS: dict[str, Callable[[Params], Measurement]] = {
     "parallelai-echo": worker_parallelai_echo,
     "asyncio-echo": worker_asyncio_echo,
     "parallelai-command": worker_parallelai_command,
     "xargs": worker_xargs,
     "sse-latency": worker_sse_latency,
+    "mcp-start": worker_mcp_start,
+    "import-mcp": worker_import_mcp,
 }
 
 
@@ -264,6 +282,7 @@ class Sizes:
     c: Params
     d: Params
     e: Params
+    f: Params
 
 
 FULL = Sizes(
@@ -272,6 +291,7 @@ FULL = Sizes(
     c={"n": 10_000, "parallel": 100, "latency": 0.0},
     d={"n": 1000, "parallel": 50},
     e={"n": 2000, "parallel": 1000, "min_latency": 2.0, "max_latency": 8.0},
+    f={"samples": 5},
 )
 QUICK = Sizes(
     a={"n": 200, "parallel": 100, "latency": 0.5},
@@ -279,6 +299,7 @@ QUICK = Sizes(
     c={"n": 2000, "parallel": 100, "latency": 0.0},
     d={"n": 200, "parallel": 50},
     e={"n": 400, "parallel": 200, "min_latency": 1.0, "max_latency": 3.0},
+    f={"samples": 3},
 )
 
 
@@ -400,12 +421,44 @@ def case_e(sizes: Sizes, repeat: int, notes: list[str]) -> list[Row]:
     ]
 
 
+def case_f(sizes: Sizes, repeat: int, notes: list[str]) -> list[Row]:
+    """Issue 11's targets: how soon an assistant gets `initialize` answered, cold and warm."""
+    p = sizes.f
+    cold, base = compare(("mcp-start", {**p, "daemon": "none"}), ("import-mcp", p), repeat)
+    warm = Best()
+    for _ in range(repeat):
+        warm.add(spawn("mcp-start", {**p, "daemon": "running"}))
+    notes.append(
+        f"(f) median of {p['samples']} spawns of the `parallelai` console script per round; cold = no daemon "
+        f"(it starts one in the background; the first tool call was answered after "
+        f"{cold.values['first_call']:.2f} s), warm = the state dir's daemon already up"
+    )
+    baseline = f"{base.wall:.3f} s (python -c 'import mcp')"
+    return [
+        (
+            "(f) cold `parallelai mcp` -> initialize answered",
+            f"{cold.wall:.3f} s",
+            baseline,
+            f"{cold.wall:.3f} <= 0.30 s",
+            _verdict(cold.wall <= 0.30),
+        ),
+        (
+            "(f) warm `parallelai mcp` -> initialize answered",
+            f"{warm.wall:.3f} s",
+            baseline,
+            f"{warm.wall:.3f} <= 0.15 s",
+            _verdict(warm.wall <= 0.15),
+        ),
+    ]
+
+
 CASES: dict[str, Callable[[Sizes, int, list[str]], list[Row]]] = {
     "a": case_a,
     "b": case_b,
     "c": case_c,
     "d": case_d,
     "e": case_e,
+    "f": case_f,
 }
 
 
@@ -433,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="smaller sizes: a smoke test of the bench itself"
     )
     parser.add_argument(
-        "--only", default=",".join(CASES), help="cases to run, comma-separated (default: a,b,c,d,e)"
+        "--only", default=",".join(CASES), help="cases to run, comma-separated (default: all)"
     )
     parser.add_argument(
         "--repeat", type=int, default=1, help="rounds per comparison; the fastest round is kept"

@@ -2,6 +2,6 @@
 
 import sys
 
-from parallelai.cli.main import main
+from parallelai.cli.entry import main
 
 sys.exit(main())

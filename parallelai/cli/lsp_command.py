@@ -1,6 +1,7 @@
 """`parallelai lsp`: serve the language server over stdio, for VS Code, Neovim, Helix and other editors.
 
-It is a thin client of the daemon, which it starts (detached) when none runs, so runs outlive
+`parallelai lsp` is served without loading the rest of the CLI (cli/entry.py). It is a
+thin client of the daemon, which it starts (detached) when none runs, so runs outlive
 the editor. Stdout belongs to the protocol; logs go to stderr, which editors show as the
 server's log.
 """

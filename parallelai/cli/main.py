@@ -11,7 +11,7 @@ import argparse
 import json
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from contextlib import aclosing
 from pathlib import Path
 from typing import Any
@@ -24,32 +24,25 @@ from parallelai.cli.daemon_commands import add_daemon_commands
 from parallelai.cli.lsp_command import add_lsp_command
 from parallelai.cli.mcp_command import add_mcp_command
 from parallelai.cli.progress import ProgressView
+from parallelai.cli.stopping import Stopped, until_stopped
 from parallelai.cli.summary import print_summary
 from parallelai.cli.template_commands import add_template_commands
 from parallelai.cli.watch_command import add_watch_command
-from parallelai.errors import InputError, ParallelAIError, RunBusyError, RunNotFoundError, sole_exception
+from parallelai.errors import InputError, ParallelAIError, RunBusyError, RunNotFoundError
 from parallelai.events import RunFinished
 from parallelai.models import STRATEGY_NAMES, RunState, RunSummary, TaskState
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.tasksfile import RunOptions, spec_from_file, spec_from_prompts
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-Command = Callable[[argparse.Namespace], Awaitable[int]]
-# Stopped like Ctrl-C: what `timeout`, a CI cancel, `docker stop` or a closed terminal send.
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-
-
-class _Stopped(Exception):
-    def __init__(self, signum: int) -> None:
-        self.signum = signum
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        return anyio.run(_until_stopped, args.command, args)
-    except _Stopped as stopped:
+        return anyio.run(until_stopped, args.command, args)
+    except Stopped as stopped:
         name = signal.Signals(stopped.signum).name
         print(f"parallelai: stopped by {name}; {_resume_hint(args)}", file=sys.stderr)
         return 128 + stopped.signum
@@ -65,30 +58,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"parallelai: interrupted; {_resume_hint(args)}", file=sys.stderr)
         return EXIT_INTERRUPTED
-
-
-async def _until_stopped(command: Command, args: argparse.Namespace) -> int:
-    """Run `command`; SIGTERM or SIGHUP cancel it as Ctrl-C does (its runs stop, resumable)."""
-    stopped_by: list[int] = []
-    code = EXIT_OK
-    try:
-        async with anyio.create_task_group() as group:
-            with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
-
-                async def stop_on_signal() -> None:
-                    async for signum in signals:
-                        stopped_by.append(signum)
-                        group.cancel_scope.cancel()
-                        return
-
-                group.start_soon(stop_on_signal)
-                code = await command(args)
-                group.cancel_scope.cancel()
-    except BaseExceptionGroup as errors:
-        raise sole_exception(errors) from None
-    if stopped_by:
-        raise _Stopped(stopped_by[0])
-    return code
 
 
 def _resume_hint(args: argparse.Namespace) -> str:

@@ -140,7 +140,9 @@ def patches_in(records: Iterable[TaskRecord]) -> dict[str, str]:
     return found
 
 
-def _answer(record: TaskRecord) -> Any:
+def structured_answer(record: TaskRecord) -> Any:
+    """A task's structured output: the engine's own, else (a task with an output schema) its answer
+    text read as JSON; None when it has none."""
     result = record.result
     if result is None:
         return None
@@ -150,5 +152,13 @@ def _answer(record: TaskRecord) -> Any:
         try:
             return parse_json_answer(result.text)
         except ValueError:
-            return result.text
-    return result.text
+            return None
+    return None
+
+
+def _answer(record: TaskRecord) -> Any:
+    """The structured answer, else the text."""
+    structured = structured_answer(record)
+    if structured is not None:
+        return structured
+    return record.result.text if record.result else None

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from contextlib import aclosing
 from typing import Any
 
 from mcp import Client
 from mcp_types import TextContent
 
+from parallelai.events import TaskStateChanged
+from parallelai.models import TaskState
+from parallelai.orchestration.service import OrchestrationService
+
 DEADLINE_S = 10.0
+# An MCP client's first request, as raw JSON-RPC.
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
+}
 
 
 async def call_ok(client: Client, tool: str, arguments: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -28,3 +44,11 @@ async def call_error(client: Client, tool: str, arguments: dict[str, Any] | None
 
 def error_text(content: list[Any]) -> str:
     return " ".join(block.text for block in content if isinstance(block, TextContent))
+
+
+async def first_success(service: OrchestrationService, run_id: str) -> None:
+    """Return once a task of `run_id` has succeeded."""
+    async with aclosing(service.events(0, run_id)) as events:
+        async for event in events:
+            if isinstance(event, TaskStateChanged) and event.state is TaskState.SUCCEEDED:
+                return

@@ -9,7 +9,7 @@ import pytest
 from mcp import Client
 
 from parallelai.orchestration.service import OrchestrationService
-from parallelai.server.mcp import build_mcp_server
+from parallelai.server.mcp.server import build_mcp_server
 
 
 @pytest.fixture

@@ -13,20 +13,9 @@ from mcp.client.streamable_http import streamable_http_client
 
 from parallelai.server.mcp.http import MCP_PATH
 from tests.mcp._daemon import daemon_with_mcp
-from tests.mcp._support import DEADLINE_S, call_ok
+from tests.mcp._support import DEADLINE_S, INITIALIZE, call_ok
 
 pytestmark = pytest.mark.anyio
-
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
 
 
 async def test_an_mcp_client_with_the_token_runs_start_run_over_streamable_http(tmp_path: Path) -> None:

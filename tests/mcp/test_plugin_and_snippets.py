@@ -23,7 +23,10 @@ SNIPPETS = REPO / "docs" / "snippets"
 CLAUDE_CLI = REPO / ".tools" / "npm" / "node_modules" / ".bin" / "claude"
 # As a plugin server the tools are `mcp__plugin_<plugin>_<server>__x`; configured directly, `mcp__<server>__x`.
 TOOL_REFERENCE = re.compile(r"mcp__(?:plugin_parallelai_)?parallelai__([a-z_]+)")
-COMMANDS = {"parallel-run", "parallel-review", "parallel-status", "parallel-cancel", "parallel-retry"}
+# The everyday verbs, as `/parallelai:<name>`; the same names as the CLI's verbs where there is one.
+COMMANDS = {
+    "execute", "run", "review", "security-scan", "test-gen", "refactor", "docs", "status", "cancel", "retry"
+}  # fmt: skip
 
 
 def load(path: Path) -> Any:
@@ -67,9 +70,17 @@ def test_the_marketplace_lists_the_plugin_at_its_directory() -> None:
     assert entry["version"] == __version__
 
 
-def test_the_plugin_mcp_config_starts_parallelai_mcp_as_the_parallelai_server() -> None:
+def test_the_plugin_mcp_config_starts_parallelai_mcp_with_the_plugin_options() -> None:
     servers = load(PLUGIN / ".mcp.json")["mcpServers"]
-    assert servers == {"parallelai": {"command": "parallelai", "args": ["mcp"]}}
+    options = load(PLUGIN / ".claude-plugin" / "plugin.json")["userConfig"]
+    assert servers == {
+        "parallelai": {
+            "command": "parallelai",
+            "args": ["mcp", "--engine", "${user_config.engine}", "--parallel", "${user_config.max_parallel}"],
+        }
+    }
+    assert set(options) == {"engine", "max_parallel"}
+    assert all(option.get("default") is not None for option in options.values())  # works unconfigured
 
 
 def test_the_plugin_starts_parallelai_lsp_as_its_language_server() -> None:

@@ -11,7 +11,8 @@ from mcp import Client
 from mcp_types import TextResourceContents
 
 from parallelai.orchestration.service import OrchestrationService
-from parallelai.server.mcp import EmptyCatalog, build_mcp_server
+from parallelai.server.mcp.server import build_mcp_server
+from parallelai.templates.catalog import EmptyCatalog
 from tests.mcp._support import DEADLINE_S, call_error, call_ok
 
 pytestmark = pytest.mark.anyio

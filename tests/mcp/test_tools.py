@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from contextlib import aclosing
 from typing import Any
 
 import anyio
 import pytest
 from mcp import Client
 
-from parallelai.events import TaskStateChanged
-from parallelai.models import TaskState
 from parallelai.orchestration.service import OrchestrationService
-from tests.mcp._support import DEADLINE_S, call_error, call_ok
+from tests.mcp._support import DEADLINE_S, call_error, call_ok, first_success
 
 pytestmark = pytest.mark.anyio
 
@@ -209,7 +206,7 @@ async def test_retry_run_reruns_the_failed_tasks_and_says_when_there_is_nothing_
     assert "'zz'" in unknown
 
 
-async def test_cancelling_a_waiting_call_stops_the_wait_but_not_the_run(
+async def test_cancelling_a_waiting_run_status_call_stops_the_wait_but_not_the_run(
     client: Client, service: OrchestrationService
 ) -> None:
     waiting = anyio.Event()
@@ -217,23 +214,26 @@ async def test_cancelling_a_waiting_call_stops_the_wait_but_not_the_run(
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         waiting.set()
 
-    async def start_and_wait() -> None:
-        await client.call_tool(
-            "start_run",
-            {"tasks": ["never ends"], "engine_options": {"hang": True}, "wait": True},
-            progress_callback=on_progress,
-        )
-
     with anyio.fail_after(DEADLINE_S):
+        started = await call_ok(
+            client, "start_run", {"tasks": ["never ends"], "engine_options": {"hang": True}}
+        )
+        run_id = started["run_id"]
+
+        async def wait_for_it() -> None:
+            await client.call_tool(
+                "run_status", {"run_id": run_id, "wait": True}, progress_callback=on_progress
+            )
+
         async with anyio.create_task_group() as group:
-            group.start_soon(start_and_wait)
+            group.start_soon(wait_for_it)
             await waiting.wait()
             group.cancel_scope.cancel()
-        (run,) = await service.list_runs()
-        assert service.is_active(run.id)
-        status = await call_ok(client, "run_status", {"run_id": run.id})
+        # The in-process client runs the handler in the calling task: it has ended by now.
+        assert service.is_active(run_id)
+        status = await call_ok(client, "run_status", {"run_id": run_id})
         assert status["state"] == "running"
-        await call_ok(client, "cancel_run", {"run_id": run.id})
+        await call_ok(client, "cancel_run", {"run_id": run_id})
 
 
 async def test_run_status_with_max_wait_returns_the_status_so_far(client: Client) -> None:
@@ -261,7 +261,12 @@ async def test_list_engines_reports_echo_as_available(client: Client) -> None:
         ("start_run", {"tasks": ["x"], "engine": "ecko"}, "did you mean 'echo'?); known engines: "),
         ("start_run", {}, "give `tasks`"),
         ("start_run", {"tasks": []}, "`tasks` is empty"),
-        ("start_run", {"tasks": ["x"], "template": "review"}, "not both"),
+        ("start_run", {"tasks": ["x"], "template": "review"}, "not `tasks` and `template`"),
+        (
+            "start_run",
+            {"template": "code_review", "tasks_file": "jobs.yaml"},
+            "give one of `tasks`, `template` or `tasks_file`",
+        ),
         ("start_run", {"tasks": ["x"], "parallel": 0}, "parallel"),
         ("start_run", {"tasks": ["x"], "strategy": "mapreduce"}, "'parallel' or 'dag'"),
         ("start_run", {"tasks": [{"prompt": "x", "wat": 1}]}, "wat"),
@@ -315,10 +320,7 @@ async def test_run_status_joining_a_run_midway_starts_from_the_tasks_already_don
 
     with anyio.fail_after(DEADLINE_S):
         run_id = (await call_ok(client, "start_run", {"tasks": tasks}))["run_id"]
-        async with aclosing(service.events(0, run_id)) as events:
-            async for event in events:
-                if isinstance(event, TaskStateChanged) and event.state is TaskState.SUCCEEDED:
-                    break
+        await first_success(service, run_id)
         result = await client.call_tool(
             "run_status", {"run_id": run_id, "wait": True}, progress_callback=on_progress
         )

@@ -1,6 +1,5 @@
-"""The MCP server: parallelai's tools, resources and prompts for Claude Code, Cursor and any MCP client."""
+"""The MCP server: parallelai's tools, resources and prompts for Claude Code, Cursor and any MCP client.
 
-from parallelai.server.mcp.server import build_mcp_server
-from parallelai.templates.catalog import EmptyCatalog, LibraryCatalog, TemplateCatalog, UnknownTemplateError
-
-__all__ = ["EmptyCatalog", "LibraryCatalog", "TemplateCatalog", "UnknownTemplateError", "build_mcp_server"]
+`server.build_mcp_server(service)` builds it; `front.StdioFront` serves it over stdio. Nothing is
+imported here: `parallelai mcp` must answer its client before the MCP SDK has even loaded.
+"""

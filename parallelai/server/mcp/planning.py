@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -12,7 +13,42 @@ from parallelai.errors import InputError
 from parallelai.models import RunSpec, Task, TaskOptions
 from parallelai.orchestration.strategies import DagWork, ParallelWork, compile_work
 from parallelai.server.mcp.schemas import TaskInput
-from parallelai.tasksfile import RunOptions, spec_from_prompts
+from parallelai.tasksfile import RunOptions, spec_from_file, spec_from_prompts
+from parallelai.templates.catalog import TemplateCatalog
+
+
+def plan_start_run(
+    tasks: Sequence[str | TaskInput] | None,
+    template: str | None,
+    tasks_file: str | None,
+    params: Mapping[str, Any] | None,
+    strategy: str | None,
+    options: RunOptions,
+    catalog: TemplateCatalog,
+) -> RunSpec:
+    """The run start_run asks for: exactly one of `tasks`, `template` and `tasks_file`, with the
+    call's run options winning over the file's, as on the command line."""
+    given = [
+        f"`{name}`"
+        for name, value in (("tasks", tasks), ("template", template), ("tasks_file", tasks_file))
+        if value is not None
+    ]
+    if not given:
+        raise InputError(
+            "nothing to run: give `tasks` (a list of prompts or task objects), a `template` name "
+            "(see list_templates) or a `tasks_file` path"
+        )
+    if len(given) > 1:
+        raise InputError(f"give one of `tasks`, `template` or `tasks_file`, not {' and '.join(given)}")
+    if template is not None:
+        return catalog.plan(template, dict(params or {}), options)
+    if params:
+        raise InputError("`params` only applies with `template`; put values in each task's `inputs`")
+    if tasks_file is not None:
+        # Relative to the sub-agents' directory, else the server's; absolute, so errors say where.
+        path = (Path(options.workdir or ".") / tasks_file).absolute()
+        return spec_from_file(path, replace(options, strategy=strategy))
+    return spec_from_tool_tasks(tasks or [], strategy, options)
 
 
 def spec_from_tool_tasks(

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing, asynccontextmanager
 
 import anyio
 
 from parallelai.events import TaskStateChanged
 from parallelai.models import RunSummary, TaskState
-from parallelai.orchestration.service import OrchestrationService
+from parallelai.orchestration.service import CANCEL_WAIT_S, OrchestrationService
 
 Report = Callable[[int, int, str], Awaitable[None]]
+ABANDONED_REASON = "cancelled: the MCP client cancelled the start_run call waiting for it"
 
 
 class _Tally:
@@ -92,3 +93,20 @@ async def wait_with_progress(
     final = sum(count for state, count in summary.counts.items() if state.is_final)
     await tally.report(final, summary.counts.get(TaskState.FAILED, 0))
     return summary
+
+
+@asynccontextmanager
+async def run_cancelled_if_abandoned(service: OrchestrationService, run_id: str) -> AsyncIterator[None]:
+    """Cancel the run when the caller gives up on this block: its request was cancelled
+    (`notifications/cancelled`) or its session went away.
+
+    Only for the call that started the run: nobody else is waiting for its answers then. The scope
+    is already cancelled, so the cancel runs shielded (bounded, like a cancel of another process's
+    run), and the cancellation goes on up once the run has stopped.
+    """
+    try:
+        yield
+    except anyio.get_cancelled_exc_class():
+        with anyio.move_on_after(CANCEL_WAIT_S, shield=True):
+            await service.cancel(run_id, ABANDONED_REASON)
+        raise

@@ -9,7 +9,8 @@ from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 
 from parallelai.errors import RunNotFoundError
 from parallelai.orchestration.service import OrchestrationService
-from parallelai.server.mcp.schemas import RunStatus, TaskOutcome
+from parallelai.server.mcp.results import task_outcome
+from parallelai.server.mcp.schemas import RunStatus
 from parallelai.templates.catalog import TemplateCatalog, UnknownTemplateError
 
 RESULT_CHARS_IN_REPORT = 4000
@@ -31,7 +32,7 @@ def register_resources(server: MCPServer, service: OrchestrationService, catalog
         report = {
             "run": RunStatus.of(summary).model_dump(mode="json"),
             "tasks": [
-                TaskOutcome.of(record, RESULT_CHARS_IN_REPORT).model_dump(mode="json") for record in records
+                task_outcome(record, RESULT_CHARS_IN_REPORT).model_dump(mode="json") for record in records
             ],
         }
         return json.dumps(report, indent=2)

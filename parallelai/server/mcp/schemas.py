@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from parallelai.engines.base import EngineStatus
-from parallelai.models import RunState, RunSummary, StrategyName, TaskRecord, TaskState
+from parallelai.models import RunState, RunSummary, StrategyName, TaskState
+from parallelai.reports.findings import Finding
 from parallelai.templates.catalog import TemplateSummary
 
 
@@ -105,41 +106,61 @@ class RunList(BaseModel):
     runs: list[RunStatus]
 
 
-class TaskOutcome(BaseModel):
-    """One task of a run and what its sub-agent produced."""
+class TaskAnswer(BaseModel):
+    """One task of a run and what its sub-agent answered."""
 
     task_id: str
     state: TaskState
+    text: str = Field(
+        description="The answer as text, cut to fit (see `truncated`). Empty when the task has "
+        "`structured` output and its text only repeats it."
+    )
+    truncated: bool = Field(description="The answer was cut (or its structured output given as cut text).")
+    structured: Any = Field(
+        default=None, description="Structured output (templates with an output schema), when there is one."
+    )
+    error: str | None = Field(default=None, description="Why the task failed, was cancelled or skipped.")
+
+
+class TaskOutcome(TaskAnswer):
+    """A task as get_results shows it: its answer, its prompt and what it cost."""
+
     prompt: str
-    text: str = Field(description="The sub-agent's answer (cut to max_chars; see `truncated`).")
-    truncated: bool
-    structured: Any = Field(default=None, description="Structured output, when the task asked for one.")
-    error: str | None = Field(default=None, description="Why the task failed, when it did.")
     attempts: int
     cost_usd: float
     tokens: int
 
-    @classmethod
-    def of(cls, record: TaskRecord, max_chars: int) -> TaskOutcome:
-        result = record.result
-        text = result.text if result else ""
-        error = (result.error.message if result and result.error else None) or (
-            record.reason
-            if record.state in {TaskState.FAILED, TaskState.CANCELLED, TaskState.SKIPPED}
-            else None
-        )
-        return cls(
-            task_id=record.task.id,
-            state=record.state,
-            prompt=record.task.prompt,
-            text=text[:max_chars],
-            truncated=len(text) > max_chars,
-            structured=result.structured if result else None,
-            error=error,
-            attempts=len(record.attempts),
-            cost_usd=result.usage.cost_usd if result else 0.0,
-            tokens=result.usage.total_tokens if result else 0,
-        )
+
+class TaskFailure(BaseModel):
+    """A failed task, in brief: its error is cut to a few hundred characters (ending in …)."""
+
+    task_id: str
+    error: str
+
+
+class RunResults(RunStatus):
+    """A run's status with what its sub-agents produced, cut to fit a budget of characters."""
+
+    failed: list[TaskFailure] = Field(
+        description="Failed tasks and why, listed before any answer so a budget never hides them."
+    )
+    findings: list[Finding] | None = Field(
+        description="Review and audit runs: the problems reported, deduplicated, most severe first. "
+        "Null for other runs."
+    )
+    findings_by_severity: dict[str, int] | None = Field(
+        description="How many findings there are per severity, listed or not."
+    )
+    tasks: list[TaskAnswer] = Field(
+        description="The answers of the finished tasks before `next_offset` (all when it is null), in task order."
+    )
+    next_offset: int | None = Field(
+        description="The first task not shown, for get_results(offset=...); null when none is left out."
+    )
+    truncated: bool = Field(
+        description="Something was cut or left out to fit the budget; see `results_note`."
+    )
+    results_note: str | None = Field(description="What was cut to fit, and how to read the rest.")
 
 
 class ResultsPage(BaseModel):

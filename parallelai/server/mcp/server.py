@@ -16,9 +16,10 @@ SERVER_NAME = "parallelai"
 INSTRUCTIONS = """\
 parallelai fans work out over many AI sub-agents running in parallel, durably.
 Use start_run when a job splits into many independent pieces (one task per file, module,
-endpoint…); each task's prompt must be self-contained. Runs outlive the call: wait=true blocks
-with progress; otherwise poll run_status. Read answers with get_results (paged). list_engines
-shows which assistants can run here; list_templates shows ready-made jobs.
+endpoint…); each task's prompt must be self-contained. With wait=true, start_run blocks with
+progress and returns every task's answer, the failures and any findings in one result (what
+does not fit is a get_results call away); without it, poll run_status. Runs outlive the call.
+list_engines shows which assistants can run here; list_templates shows ready-made jobs.
 """
 
 

@@ -7,26 +7,27 @@ Each tool's docstring is the prompt the model reads to decide when and how to ca
 # and the Annotated Field descriptions must be real objects, not strings, when it does.
 
 import inspect
-from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import ToolAnnotations
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from parallelai.errors import InputError
-from parallelai.models import RunState, TaskState
+from parallelai.models import RunState, RunSummary, TaskState
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.server.mcp._errors import caller_mistakes
-from parallelai.server.mcp.planning import spec_from_tool_tasks
-from parallelai.server.mcp.progress import wait_with_progress
+from parallelai.server.mcp.planning import plan_start_run
+from parallelai.server.mcp.progress import run_cancelled_if_abandoned, wait_with_progress
+from parallelai.server.mcp.replies import replying
+from parallelai.server.mcp.results import DEFAULT_RESULT_CHARS, run_results, task_outcome
 from parallelai.server.mcp.schemas import (
     EngineList,
     ResultsPage,
     RunList,
+    RunResults,
     RunStatus,
     TaskInput,
-    TaskOutcome,
     TemplateList,
 )
 from parallelai.tasksfile import RunOptions
@@ -43,22 +44,41 @@ MaxWait = Annotated[
         "(the run keeps going). Default: wait until the run finishes.",
     ),
 ]
+MaxResultChars = Annotated[
+    int,
+    Field(
+        ge=1000,
+        le=1_000_000,
+        description="Budget, in characters, for the answers, failures and findings in the result "
+        f"(default {DEFAULT_RESULT_CHARS}). What does not fit is cut (truncated: true) or left for "
+        "get_results (next_offset).",
+    ),
+]
 
 _READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
-_Fn = TypeVar("_Fn", bound=Callable[..., Any])
+_P = ParamSpec("_P")
+_M = TypeVar("_M", bound=BaseModel)
 
 
-def _tool(server: MCPServer, annotations: ToolAnnotations) -> Callable[[_Fn], _Fn]:
-    """`@server.tool()`, with the docstring dedented: the model should not read our indentation."""
+def _tool(
+    server: MCPServer, annotations: ToolAnnotations
+) -> Callable[[Callable[_P, Awaitable[_M]]], Callable[_P, Awaitable[_M]]]:
+    """`@server.tool()`, answering with structured content plus readable text (see replies.py),
+    with the docstring dedented: the model should not read our indentation."""
 
-    def register(fn: _Fn) -> _Fn:
-        server.add_tool(fn, description=inspect.cleandoc(fn.__doc__ or ""), annotations=annotations)
+    def register(fn: Callable[_P, Awaitable[_M]]) -> Callable[_P, Awaitable[_M]]:
+        server.add_tool(replying(fn), description=inspect.cleandoc(fn.__doc__ or ""), annotations=annotations)
         return fn
 
     return register
 
 
 def register_tools(server: MCPServer, service: OrchestrationService, catalog: TemplateCatalog) -> None:
+    async def results(run_id: str, summary: RunSummary | None, budget: int) -> RunResults:
+        """The run's results so far; `summary` when the caller has a fresh one."""
+        summary = summary or await service.summary(run_id)
+        return run_results(summary, await service.tasks(run_id), budget)
+
     @_tool(server, ToolAnnotations(destructive_hint=False, open_world_hint=True))
     async def start_run(
         ctx: Context,
@@ -66,12 +86,20 @@ def register_tools(server: MCPServer, service: OrchestrationService, catalog: Te
             list[str | TaskInput] | None,
             Field(
                 description="The work, one entry per sub-agent: a prompt string, or an object with a "
-                "prompt plus id, depends_on, engine, engine_options, files, inputs, timeout_s. Give `tasks` or `template`."
+                "prompt plus id, depends_on, engine, engine_options, files, inputs, timeout_s. "
+                "Give one of `tasks`, `template` or `tasks_file`."
             ),
         ] = None,
         template: Annotated[
             str | None,
             Field(description="Run a named template instead of `tasks` (see list_templates)."),
+        ] = None,
+        tasks_file: Annotated[
+            str | None,
+            Field(
+                description="Run a tasks file (YAML or JSON, as `parallelai run --tasks-file` reads) instead "
+                "of `tasks`; a relative path is relative to `workdir`, else to the server's directory."
+            ),
         ] = None,
         params: Annotated[
             dict[str, Any] | None,
@@ -127,7 +155,8 @@ def register_tools(server: MCPServer, service: OrchestrationService, catalog: Te
             ),
         ] = False,
         max_wait_s: MaxWait = None,
-    ) -> RunStatus:
+        max_result_chars: MaxResultChars = DEFAULT_RESULT_CHARS,
+    ) -> RunResults:
         """Start a run: fan work out over many AI sub-agents working in parallel.
 
         Use this when a job splits into independent pieces — review each of 200 files, write tests
@@ -136,9 +165,13 @@ def register_tools(server: MCPServer, service: OrchestrationService, catalog: Te
         For work with steps, give task objects with `id` and `depends_on`; a dependent task's prompt
         can use {{ output }} (all its dependencies' answers) or {{ outputs.ID }}.
 
-        The run is durable and outlives this call. Returns its status with `run_id`; read the
-        answers with get_results. Prefer wait=true for runs of a few minutes; otherwise return at
-        once and check with run_status.
+        With wait=true (best for runs of a few minutes) one call is enough: the result holds the
+        run's state and counts, every task's answer (`structured` output too, for templates with an
+        output schema), the failed tasks with their errors, and a review's findings by severity,
+        within `max_result_chars`. What does not fit is marked `truncated`, and `next_offset` with
+        `results_note` say which get_results call reads the rest. Cancelling a waiting call cancels
+        the run it started. Without wait, return at once with `run_id` (the run is durable and
+        outlives this call) and check with run_status.
         """
         async with caller_mistakes(service):
             options = RunOptions(
@@ -151,27 +184,14 @@ def register_tools(server: MCPServer, service: OrchestrationService, catalog: Te
                 workdir=workdir,
                 engine_options=dict(engine_options or {}),
             )
-            if tasks is not None and template is not None:
-                raise InputError("give `tasks` or `template`, not both")
-            if tasks is None and template is None:
-                raise InputError(
-                    "nothing to run: give `tasks` (a list of prompts or task objects) or a `template` "
-                    "name (see list_templates)"
-                )
-            if template is not None:
-                spec = catalog.plan(template, params or {}, options)
-            else:
-                if params:
-                    raise InputError(
-                        "`params` only applies with `template`; put values in each task's `inputs`"
-                    )
-                spec = spec_from_tool_tasks(tasks or [], strategy, options)
+            spec = plan_start_run(tasks, template, tasks_file, params, strategy, options, catalog)
             after = service.bus.last_seq
             run_id = await service.submit(spec)
             if not wait:
-                return RunStatus.of(await service.summary(run_id))
-            summary = await wait_with_progress(service, run_id, ctx.report_progress, after, max_wait_s)
-            return RunStatus.of(summary)
+                return await results(run_id, None, max_result_chars)
+            async with run_cancelled_if_abandoned(service, run_id):
+                summary = await wait_with_progress(service, run_id, ctx.report_progress, after, max_wait_s)
+                return await results(run_id, summary, max_result_chars)
 
     @_tool(server, _READ_ONLY)
     async def run_status(
@@ -181,17 +201,19 @@ def register_tools(server: MCPServer, service: OrchestrationService, catalog: Te
             bool, Field(description="Block until the run finishes, reporting progress (tasks done/total).")
         ] = False,
         max_wait_s: MaxWait = None,
-    ) -> RunStatus:
-        """Where a run stands: its state, tasks done out of total, counts per state, cost and tokens.
+        max_result_chars: MaxResultChars = DEFAULT_RESULT_CHARS,
+    ) -> RunResults:
+        """Where a run stands: its state, tasks done out of total, counts per state, cost and tokens,
+        with the answers of the tasks finished so far (as start_run gives them, within `max_result_chars`).
 
         Use wait=true to block until it finishes instead of polling. Cancelling this call stops
         only the waiting, never the run.
         """
         async with caller_mistakes(service):
             if not wait:
-                return RunStatus.of(await service.summary(run_id))
+                return await results(run_id, None, max_result_chars)
             summary = await wait_with_progress(service, run_id, ctx.report_progress, None, max_wait_s)
-            return RunStatus.of(summary)
+            return await results(run_id, summary, max_result_chars)
 
     @_tool(server, _READ_ONLY)
     async def list_runs(
@@ -233,7 +255,7 @@ def register_tools(server: MCPServer, service: OrchestrationService, catalog: Te
             limit=limit,
             total=len(records),
             next_offset=end if end < len(records) else None,
-            tasks=[TaskOutcome.of(record, max_chars) for record in page],
+            tasks=[task_outcome(record, max_chars) for record in page],
         )
 
     @_tool(server, ToolAnnotations(destructive_hint=True, idempotent_hint=True, open_world_hint=False))
@@ -257,20 +279,22 @@ def register_tools(server: MCPServer, service: OrchestrationService, catalog: Te
             bool, Field(description="Block until the run finishes again, reporting progress.")
         ] = False,
         max_wait_s: MaxWait = None,
-    ) -> RunStatus:
+        max_result_chars: MaxResultChars = DEFAULT_RESULT_CHARS,
+    ) -> RunResults:
         """Run a finished run's failed, cancelled and skipped tasks again, with the tasks that depend
         on them; tasks that succeeded keep their answers and are not run again.
 
         Use it after fixing what made tasks fail (a missing key, a rate limit that has passed).
-        A run with nothing to retry is returned unchanged.
+        A run with nothing to retry is returned unchanged. With wait=true the result holds the
+        answers, as start_run's does; cancelling the call stops only the waiting, never the run.
         """
         async with caller_mistakes(service):
             after = service.bus.last_seq
             retried = await service.retry(run_id, task_ids)
             if not wait or not retried:
-                return RunStatus.of(await service.summary(run_id))
+                return await results(run_id, None, max_result_chars)
             summary = await wait_with_progress(service, run_id, ctx.report_progress, after, max_wait_s)
-            return RunStatus.of(summary)
+            return await results(run_id, summary, max_result_chars)
 
     @_tool(server, _READ_ONLY)
     async def list_templates() -> TemplateList:

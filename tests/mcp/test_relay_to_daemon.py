@@ -1,4 +1,4 @@
-"""`parallelai mcp`: a thin stdio process relaying to the daemon, whose runs outlive it."""
+"""`parallelai mcp` relays to a running daemon, whose runs outlive the session."""
 
 from __future__ import annotations
 
