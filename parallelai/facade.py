@@ -14,12 +14,12 @@ from typing import Any
 
 import anyio
 
+from parallelai.orchestration.service import OrchestrationService
 from parallelai.reports.render import ReportFormat, write_report
-from parallelai.reports.results import TemplateResults
+from parallelai.reports.results import TemplateResults, run_plan
 from parallelai.templates.files import DEFAULT_MAX_TASKS
 from parallelai.templates.loader import load_template
 from parallelai.templates.plan import PlanOptions, TemplatePlan, plan_template
-from parallelai.templates.run import open_service, run_plan
 
 # What `test_after=True` asks the verify step to run when no command is named.
 DEFAULT_TEST_COMMAND = "the project's test suite (the command its configuration declares, e.g. pytest)"
@@ -138,7 +138,7 @@ class ParallelAI:
         return await self._run(plan)
 
     async def _run(self, plan: TemplatePlan) -> TemplateResults:
-        async with open_service(self._store_path) as service:
+        async with OrchestrationService.open(self._store_path) as service:
             return await run_plan(service, plan)
 
     @staticmethod

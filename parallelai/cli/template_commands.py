@@ -19,12 +19,13 @@ from parallelai.cli.progress import ProgressView
 from parallelai.errors import InputError
 from parallelai.events import RunFinished
 from parallelai.models import RunState, TaskState
+from parallelai.orchestration.service import OrchestrationService
 from parallelai.reports.render import REPORT_FORMATS, format_for, render_report, write_report
+from parallelai.reports.results import collect
 from parallelai.templates.files import DEFAULT_MAX_TASKS
 from parallelai.templates.loader import PROJECT_DIR, list_templates, load_template, parse_template
 from parallelai.templates.params import parse_param
 from parallelai.templates.plan import PlanOptions, TemplatePlan, plan_template
-from parallelai.templates.run import collect, open_service, submit_plan
 from parallelai.templates.scaffold import init_project, new_template
 from parallelai.templates.schema import template_json_schema_text
 
@@ -184,9 +185,9 @@ async def _execute(args: argparse.Namespace) -> int:
         _print_plan(plan, args.json)
         return EXIT_OK
     store = Path(args.store) if getattr(args, "store", None) else None
-    async with open_service(store) as service:
+    async with OrchestrationService.open(store) as service:
         after = service.bus.last_seq
-        run_id = await submit_plan(service, plan)
+        run_id = await service.submit(plan.spec)
         with ProgressView(run_id, plan.count, live=False if args.json else None) as view:
             async with aclosing(service.events(after, run_id)) as events:
                 async for event in events:

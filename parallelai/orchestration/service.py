@@ -28,6 +28,7 @@ from parallelai.orchestration.abandoned import close_abandoned, close_run, stop_
 from parallelai.orchestration.bus import EventBus
 from parallelai.orchestration.dag import assign_ids, validate_graph, with_dependents
 from parallelai.orchestration.lease import Owner, Role
+from parallelai.orchestration.output_schemas import enforcing_output_schemas
 from parallelai.orchestration.scheduler import Resumption, RunExecution
 from parallelai.orchestration.store import RunRow, RunTotals, Store
 from parallelai.paths import default_store_path
@@ -69,6 +70,9 @@ class OrchestrationService:
     ) -> AsyncIterator[OrchestrationService]:
         """Open the store and run the service; on exit, runs still going are left resumable.
 
+        Every engine of `registry` (default: the installed engines) enforces its tasks' output
+        schemas (orchestration/output_schemas.py), whatever surface the run came from.
+
         `role="daemon"` marks the runs it executes as the daemon's: a daemon resumes those at start.
         """
         owner = Owner.new(role)
@@ -77,7 +81,8 @@ class OrchestrationService:
             async with Store.open(store_path or default_store_path()) as store:
                 bus = EventBus(store, await store.last_seq())
                 async with anyio.create_task_group() as group:
-                    service = cls(store, bus, registry or default_registry(), group, owner)
+                    engines = enforcing_output_schemas(registry or default_registry())
+                    service = cls(store, bus, engines, group, owner)
                     group.start_soon(bus.deliver, name="event delivery")
                     # Close what dead processes left; a daemon resumes its own runs later, once its
                     # surfaces listen (`resume_interrupted`).

@@ -8,6 +8,8 @@ from functools import cached_property
 from typing import Any
 
 from parallelai.models import RunSummary, TaskRecord, TaskState
+from parallelai.orchestration.output_schemas import parse_json_answer
+from parallelai.orchestration.service import OrchestrationService
 from parallelai.reports.findings import (
     Finding,
     aggregate,
@@ -17,7 +19,6 @@ from parallelai.reports.findings import (
     findings_from_answer,
 )
 from parallelai.templates.plan import PlannedTask, TemplatePlan
-from parallelai.templates.validating import parse_json_answer
 
 # Fields of the built-in output schemas that name a file the agent wrote.
 _WRITTEN_FILE_FIELDS = ("test_file", "doc_file", "target_file")
@@ -162,3 +163,14 @@ def _answer(record: TaskRecord) -> Any:
     if structured is not None:
         return structured
     return record.result.text if record.result else None
+
+
+async def collect(service: OrchestrationService, plan: TemplatePlan, run_id: str) -> TemplateResults:
+    """The results of a planned template's run, once it has finished."""
+    summary = await service.wait(run_id)
+    return TemplateResults(plan, summary, await service.tasks(run_id))
+
+
+async def run_plan(service: OrchestrationService, plan: TemplatePlan) -> TemplateResults:
+    """Run a planned template to its end on `service`."""
+    return await collect(service, plan, await service.submit(plan.spec))

@@ -2,7 +2,7 @@
 
 loaded = load_template("code_review")                       # loader: library, project or path
 plan = plan_template(loaded, {"path": "src"}, PlanOptions(workdir=Path(".")))
-summary = await service.run(plan.spec)                       # through validating_registry()
+summary = await service.run(plan.spec)                       # output schemas enforced by the service
 """
 
 from parallelai.templates.loader import (
@@ -14,7 +14,6 @@ from parallelai.templates.loader import (
 )
 from parallelai.templates.plan import PlannedTask, PlanOptions, TemplatePlan, plan_template
 from parallelai.templates.schema import Template, template_json_schema, template_json_schema_text
-from parallelai.templates.validating import ValidatingEngine, validating_registry
 
 __all__ = [
     "LoadedTemplate",
@@ -23,12 +22,10 @@ __all__ = [
     "Template",
     "TemplateInfo",
     "TemplatePlan",
-    "ValidatingEngine",
     "list_templates",
     "load_template",
     "parse_template",
     "plan_template",
     "template_json_schema",
     "template_json_schema_text",
-    "validating_registry",
 ]

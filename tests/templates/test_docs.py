@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from parallelai.models import RunState
+from parallelai.orchestration.service import OrchestrationService
+from parallelai.reports.results import run_plan
 from parallelai.templates import PlanOptions, parse_template, plan_template
-from parallelai.templates.run import open_service, run_plan
 
 GUIDE = (Path(__file__).resolve().parents[2] / "docs" / "templates.md").read_text(encoding="utf-8")
 
@@ -27,7 +28,7 @@ async def test_the_guides_example_template_validates_and_runs(repo: Path, store_
     plan = plan_template(parse_template(path), {"path": "app"}, PlanOptions(workdir=repo))
     assert [task.id for task in plan.spec.tasks] == ["audit-0001", "audit-0002", "audit-0003", "summary"]
 
-    async with open_service(store_path) as service:
+    async with OrchestrationService.open(store_path) as service:
         results = await run_plan(service, plan)
 
     assert results.run.state is RunState.SUCCEEDED

@@ -11,10 +11,10 @@ import jsonschema
 import pytest
 
 from parallelai.models import RunState
+from parallelai.orchestration.service import OrchestrationService
 from parallelai.reports.render import render_report, write_report
-from parallelai.reports.results import TemplateResults
+from parallelai.reports.results import TemplateResults, run_plan
 from parallelai.templates import PlanOptions, list_templates, load_template, plan_template
-from parallelai.templates.run import open_service, run_plan
 
 pytestmark = pytest.mark.anyio
 
@@ -36,7 +36,7 @@ def validate_sarif(document: dict[str, Any]) -> None:
 
 async def run_template(name: str, repo: Path, store: Path, **params: Any) -> TemplateResults:
     plan = plan_template(load_template(name), params, PlanOptions(workdir=repo))
-    async with open_service(store) as service:
+    async with OrchestrationService.open(store) as service:
         return await run_plan(service, plan)
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from parallelai.events import TaskStateChanged
 from parallelai.models import TaskState
+from parallelai.orchestration.service import OrchestrationService
 from parallelai.templates import PlanOptions, load_template, plan_template
-from parallelai.templates.run import open_service
 
 pytestmark = pytest.mark.anyio
 
@@ -51,7 +51,7 @@ async def test_the_first_file_migrates_end_to_end_while_the_second_is_still_bein
     ]
     spec = plan.spec.model_copy(update={"tasks": tasks})
     order: list[tuple[str, TaskState]] = []
-    async with open_service(store_path) as service:
+    async with OrchestrationService.open(store_path) as service:
         after = service.bus.last_seq
         run_id = await service.submit(spec)
         with anyio.fail_after(10):

@@ -8,8 +8,9 @@ import pytest
 
 from parallelai.errors import TemplateError
 from parallelai.models import RunState
+from parallelai.orchestration.service import OrchestrationService
+from parallelai.reports.results import run_plan
 from parallelai.templates import PlanOptions, parse_template, plan_template
-from parallelai.templates.run import open_service, run_plan
 
 pytestmark = pytest.mark.anyio
 
@@ -29,7 +30,7 @@ async def test_text_that_looks_like_a_placeholder_reaches_the_agent_verbatim(
     plan = plan_template(parse_template(path), {}, PlanOptions(workdir=repo))
     assert "{{ literal.0 }}" in plan.spec.tasks[0].prompt
 
-    async with open_service(store_path) as service:
+    async with OrchestrationService.open(store_path) as service:
         results = await run_plan(service, plan)
 
     assert results.run.state is RunState.SUCCEEDED
@@ -48,7 +49,7 @@ async def test_a_group_sees_the_outputs_of_the_group_it_waits_for(repo: Path, st
     assert summary.depends_on == ["facts-0001", "facts-0002", "facts-0003"]
     assert "### app/models.py\n{{ outputs.facts-0002 }}" in summary.prompt
 
-    async with open_service(store_path) as service:
+    async with OrchestrationService.open(store_path) as service:
         results = await run_plan(service, plan)
 
     answer = str(results.outcomes[-1].answer)

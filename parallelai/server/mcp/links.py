@@ -24,13 +24,13 @@ from mcp.server.lowlevel import Server
 from mcp.shared.message import SessionMessage
 
 from parallelai.errors import ParallelAIError
+from parallelai.orchestration.service import OrchestrationService
 from parallelai.server.discovery import DaemonInfo, read_discovery
 from parallelai.server.errors import DaemonError
 from parallelai.server.launcher import DEFAULT_HOST, start_detached
 from parallelai.server.mcp.front import JsonObject, LinkGone, LinkUnavailable
 from parallelai.server.mcp.http import MCP_PATH
 from parallelai.server.mcp.server import build_mcp_server
-from parallelai.templates.run import open_service
 
 log = logging.getLogger("parallelai.mcp")
 CONNECT_TIMEOUT_S = 30.0
@@ -113,7 +113,7 @@ async def embedded_link(store_path: Path | None) -> AsyncIterator[StreamLink]:
     """A server in this process on its own service: its runs stop with it (`parallelai resume` continues them)."""
     async with AsyncExitStack() as stack:
         try:
-            service = await stack.enter_async_context(open_service(store_path))
+            service = await stack.enter_async_context(OrchestrationService.open(store_path))
         except (OSError, ParallelAIError) as error:
             raise LinkUnavailable(f"parallelai could not open its store: {error}") from error
         # The SDK serves its own stdio this way: the low-level server over a pair of message streams.

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from parallelai.models import RunState, RunSummary, TaskRecord, TaskState
+from parallelai.orchestration.output_schemas import parse_json_answer
 from parallelai.reports.findings import Finding, counts_by_severity
 from parallelai.reports.results import findings_in, reports_findings, structured_answer
 from parallelai.server.mcp.schemas import RunResults, RunStatus, TaskAnswer, TaskFailure, TaskOutcome
-from parallelai.templates.validating import parse_json_answer
 
 DEFAULT_RESULT_CHARS = 20_000  # about 5,000 tokens: room for many answers, little of a context window
 TASK_ENTRY_CHARS = 100  # a listed task's id, state and field names, as the JSON carries them

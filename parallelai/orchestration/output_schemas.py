@@ -7,7 +7,8 @@ once with the validation error and the schema appended; a second invalid answer 
 with `ErrorKind.EXECUTION` and the validation error. Tasks without a schema pass straight through.
 
 It is a wrapper rather than a feature of each engine so every engine, built-in or plugin, gets
-the same rule; `validating_registry` wraps every engine of a registry.
+the same rule. The service wraps its registry with `enforcing_output_schemas` when it opens, so
+every way into a run — `parallelai run`, the daemon, MCP, the Python API — enforces the same way.
 """
 
 from __future__ import annotations
@@ -114,9 +115,11 @@ class _Wrapped:
         self._name = name
 
     def __call__(self, settings: Mapping[str, Any]) -> Engine:
-        return ValidatingEngine(self._base.create(self._name, settings))
+        engine = self._base.create(self._name, settings)
+        # Wrapping twice would re-ask twice: a registry that already enforces is taken as it is.
+        return engine if isinstance(engine, ValidatingEngine) else ValidatingEngine(engine)
 
 
-def validating_registry(base: EngineRegistry) -> EngineRegistry:
+def enforcing_output_schemas(base: EngineRegistry) -> EngineRegistry:
     """The same engines as `base`, each enforcing its tasks' output schemas."""
     return EngineRegistry({name: _Wrapped(base, name) for name in base.names()})

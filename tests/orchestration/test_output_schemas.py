@@ -10,7 +10,7 @@ import pytest
 
 from parallelai.engines.base import Emit, EngineRequest, EngineStatus
 from parallelai.models import ErrorKind, TaskError, TaskOptions, TaskResult, Usage
-from parallelai.templates.validating import ValidatingEngine
+from parallelai.orchestration.output_schemas import ValidatingEngine
 
 pytestmark = pytest.mark.anyio
 
