@@ -15,18 +15,18 @@ from pydantic import ValidationError
 from parallelai.errors import InputError
 from parallelai.events import Event, RunFinished
 from parallelai.models import (
-    RunLimits,
     RunSpec,
     RunSummary,
     StrategyName,
     Task,
-    TaskOptions,
     TaskRecord,
     TaskResult,
     TaskState,
     Usage,
 )
 from parallelai.orchestration.service import OrchestrationService
+from parallelai.planning import plan_request
+from parallelai.run_request import RunRequest, RunSettings, TaskInput
 
 TaskLike = str | Mapping[str, Any] | Task
 
@@ -108,34 +108,30 @@ class ParallelOrchestrator:
         store_path: Path | str | None = None,
         workdir: Path | str | None = None,
     ) -> None:
-        try:
-            self._limits = RunLimits(
-                max_parallel=max_parallel,
-                max_cost_usd=max_cost_usd,
-                max_tokens=max_tokens,
-                fail_fast=fail_fast,
-            )
-            self._options = TaskOptions(timeout=timeout, retries=retries)
-        except ValidationError as error:
-            raise InputError(str(error.errors()[0]["msg"])) from None
         self.engine = engine
         self.strategy: StrategyName = strategy
-        self._engine_settings = {name: dict(value) for name, value in (engine_settings or {}).items()}
-        self._use_cache = use_cache
         self._store_path = Path(store_path) if store_path else None
-        self._workdir = str(workdir) if workdir else None
+        self._settings = _settings(
+            engine=engine,
+            parallel=max_parallel,
+            strategy=strategy,
+            engines={name: dict(value) for name, value in (engine_settings or {}).items()},
+            timeout=timeout,
+            retries=retries,
+            max_cost_usd=max_cost_usd,
+            max_tokens=max_tokens,
+            fail_fast=fail_fast,
+            use_cache=use_cache,
+            workdir=str(workdir) if workdir else None,
+        )
 
     def spec(self, tasks: Iterable[TaskLike], name: str | None = None) -> RunSpec:
-        return RunSpec(
-            name=name,
-            strategy=self.strategy,
-            default_engine=self.engine,
-            engine_settings=self._engine_settings,
-            limits=self._limits,
-            use_cache=self._use_cache,
-            workdir=self._workdir,
-            tasks=[self._task(task) for task in tasks],
+        """The run `tasks` make with this orchestrator's settings, planned as every surface plans."""
+        entries = [task if isinstance(task, str | Task) else _task_object(task) for task in tasks]
+        request = RunRequest.model_validate(
+            {**self._settings.model_dump(exclude_unset=True), "tasks": entries, "name": name}
         )
+        return plan_request(request)
 
     def execute(self, tasks: Iterable[TaskLike], name: str | None = None) -> Results:
         """Run `tasks` to the end and return their results (blocking; not inside an event loop)."""
@@ -162,24 +158,23 @@ class ParallelOrchestrator:
             summary = await service.run(spec)
             return Results(summary, await service.tasks(summary.id))
 
-    def _task(self, task: TaskLike) -> Task:
-        if isinstance(task, Task):
-            return (
-                task
-                if "options" in task.model_fields_set
-                else task.model_copy(update={"options": self._options})
-            )
-        try:
-            if isinstance(task, str):
-                return Task(prompt=task, options=self._options)
-            data = dict(task)
-            data.setdefault("options", self._options.model_dump(exclude_defaults=True))
-            return Task.model_validate(data)
-        except ValidationError as error:
-            problem = error.errors()[0]
-            raise InputError(
-                f"task {task!r}: {'.'.join(map(str, problem['loc']))}: {problem['msg']}"
-            ) from None
+
+def _settings(**given: Any) -> RunSettings:
+    try:
+        return RunSettings.model_validate({key: value for key, value in given.items() if value is not None})
+    except ValidationError as error:
+        raise InputError(str(error.errors()[0]["msg"])) from None
+
+
+def _task_object(task: Mapping[str, Any]) -> Task | TaskInput:
+    """A mapping as a task: as a tasks file writes it (with `options`), else flat (`timeout` beside `prompt`)."""
+    data = dict(task)
+    shape: type[Task | TaskInput] = Task if "options" in data else TaskInput
+    try:
+        return shape.model_validate(data)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        raise InputError(f"task {data!r}: {'.'.join(map(str, problem['loc']))}: {problem['msg']}") from None
 
 
 def orchestrate(

@@ -18,7 +18,6 @@ Strategies other than parallel/dag take `items` plus `prompt` (batch), `stages` 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,32 +26,17 @@ from pydantic import TypeAdapter, ValidationError
 from parallelai.errors import DependencyCycleError, InputError, UnknownDependencyError
 from parallelai.models import STRATEGY_NAMES, RunLimits, RunSpec, Task, TaskOptions
 from parallelai.orchestration.dag import assign_ids, validate_graph
-from parallelai.orchestration.strategies import Work, compile_work
+from parallelai.orchestration.strategies import DagWork, ParallelWork, Work, compile_work
+from parallelai.run_request import RunSettings, TaskInput
 from parallelai.yamlsource import YamlDocument, read_yaml
 
 _RUN_KEYS = {"name", "strategy", "engine", "parallel", "limits", "engines", "defaults"}
 _WORK_ADAPTER: TypeAdapter[Any] = TypeAdapter(Work)
+# What the command line (or a call) says about a run; it wins over the tasks file. The old name.
+RunOptions = RunSettings
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """What the command line (or an API call) says about a run; it wins over the tasks file."""
-
-    name: str | None = None
-    engine: str | None = None
-    parallel: int | None = None
-    strategy: str | None = None
-    timeout: float | None = None
-    retries: int | None = None
-    max_cost_usd: float | None = None
-    max_tokens: int | None = None
-    fail_fast: bool | None = None
-    use_cache: bool = True
-    engine_options: dict[str, Any] = field(default_factory=dict)
-    workdir: str | None = None
-
-
-def spec_from_prompts(prompts: Sequence[str], options: RunOptions) -> RunSpec:
+def spec_from_prompts(prompts: Sequence[str], options: RunSettings) -> RunSpec:
     if options.strategy not in (None, "parallel"):
         raise InputError(
             f"prompts on the command line run with the parallel strategy; for "
@@ -63,11 +47,75 @@ def spec_from_prompts(prompts: Sequence[str], options: RunOptions) -> RunSpec:
         tasks = [Task(prompt=prompt, options=TaskOptions.model_validate(task_options)) for prompt in prompts]
     except ValidationError as error:
         raise InputError(_first_problem(error)) from None
-    return _run_spec(tasks, "parallel", {}, options)
+    return _run_spec(tasks, "parallel", options)
 
 
-def spec_from_file(path: Path, options: RunOptions) -> RunSpec:
-    document = read_yaml(path)
+def spec_from_file(path: Path, options: RunSettings) -> RunSpec:
+    return spec_from_document(read_yaml(path), options, path.resolve().parent)
+
+
+def spec_from_mapping(data: dict[str, Any], options: RunSettings) -> RunSpec:
+    """A tasks file's content given as data (the HTTP API's `work`); files are relative to `workdir`."""
+    base = Path(options.workdir or ".").resolve()
+    return spec_from_document(YamlDocument(Path("work"), data, {}), options, base)
+
+
+def spec_from_tasks(entries: Sequence[str | TaskInput | Task], options: RunSettings) -> RunSpec:
+    """Plain strings become independent tasks; objects may name ids, engines and dependencies.
+
+    A `Task` without options of its own gets the run's (timeout, retries); one with options keeps them.
+    """
+    if not entries:
+        raise InputError("`tasks` is empty: give at least one prompt")
+    # The run-level options (engine, limits, defaults) follow the tasks file's rules exactly.
+    base = spec_from_prompts([], options.model_copy(update={"strategy": None}))
+    defaults = _task_defaults({}, options)
+    built: list[Task] = []
+    try:
+        for entry in entries:
+            if isinstance(entry, Task):
+                own_options = "options" in entry.model_fields_set
+                built.append(
+                    entry
+                    if own_options
+                    else entry.model_copy(update={"options": TaskOptions.model_validate(defaults)})
+                )
+                continue
+            item = TaskInput(prompt=entry) if isinstance(entry, str) else entry
+            own = {
+                "timeout": item.timeout,
+                "engine_options": item.engine_options,
+                "output_schema": item.output_schema,
+            }
+            task_options = {**defaults, **{key: value for key, value in own.items() if value}}
+            built.append(
+                Task(
+                    id=item.id or "",
+                    prompt=item.prompt,
+                    engine=item.engine,
+                    inputs=item.inputs,
+                    files=item.files,
+                    depends_on=item.depends_on,
+                    options=TaskOptions.model_validate(task_options),
+                )
+            )
+    except ValidationError as error:
+        raise InputError(f"tasks[{len(built)}]: {_first_problem(error)}") from None
+    chosen = options.strategy or ("dag" if any(task.depends_on for task in built) else "parallel")
+    if chosen == "dag":
+        compiled = compile_work(DagWork(tasks=built))
+    elif chosen == "parallel":
+        compiled = compile_work(ParallelWork(tasks=built))
+    else:
+        raise InputError(
+            f"strategy {chosen!r} is not available for a list of tasks; use 'parallel' "
+            "(independent tasks) or 'dag' (tasks with depends_on), or give the work as a tasks file"
+        )
+    return base.model_copy(update={"tasks": compiled, "strategy": chosen})
+
+
+def spec_from_document(document: YamlDocument, options: RunSettings, base: Path) -> RunSpec:
+    """A tasks file's document; relative paths in it (files, workdir) are relative to `base`."""
     data = document.data
     if not isinstance(data, dict):
         raise document.error(
@@ -105,18 +153,16 @@ def spec_from_file(path: Path, options: RunOptions) -> RunSpec:
             ("engines" if not isinstance(settings, dict) else "limits",),
         )
     name = options.name or data.get("name")
-    file_options = RunOptions(
-        name=name if isinstance(name, str) else None,
-        engine=options.engine or data.get("engine"),
-        parallel=options.parallel or data.get("parallel"),
-        max_cost_usd=options.max_cost_usd,
-        max_tokens=options.max_tokens,
-        fail_fast=options.fail_fast,
-        use_cache=options.use_cache,
-        engine_options=options.engine_options,
-        workdir=options.workdir or str(path.resolve().parent),
+    file_options = options.model_copy(
+        update={
+            "name": name if isinstance(name, str) else None,
+            "engine": options.engine or data.get("engine"),
+            "parallel": options.parallel or data.get("parallel"),
+            "engines": {**settings, **options.engines},
+            "workdir": options.workdir or str(base),
+        }
     )
-    return _run_spec(tasks, strategy, settings, file_options, limits, document)
+    return _run_spec(tasks, strategy, file_options, limits, document)
 
 
 def _default_strategy(data: dict[str, Any]) -> str:
@@ -126,7 +172,7 @@ def _default_strategy(data: dict[str, Any]) -> str:
     return "parallel"
 
 
-def _task_defaults(defaults: dict[str, Any], options: RunOptions) -> dict[str, Any]:
+def _task_defaults(defaults: dict[str, Any], options: RunSettings) -> dict[str, Any]:
     merged = dict(defaults)
     if options.timeout is not None:
         merged["timeout"] = options.timeout
@@ -164,22 +210,26 @@ def _normalise_entries(work_data: dict[str, Any], defaults: dict[str, Any]) -> N
 def _run_spec(
     tasks: list[Task],
     strategy: str,
-    settings: dict[str, Any],
-    options: RunOptions,
+    options: RunSettings,
     limits: dict[str, Any] | None = None,
     document: YamlDocument | None = None,
 ) -> RunSpec:
     limits = dict(limits or {})
     if options.parallel is not None:
         limits["max_parallel"] = options.parallel
+    if options.per_engine:
+        limits["per_engine"] = {**limits.get("per_engine", {}), **options.per_engine}
     if options.max_cost_usd is not None:
         limits["max_cost_usd"] = options.max_cost_usd
     if options.max_tokens is not None:
         limits["max_tokens"] = options.max_tokens
     if options.fail_fast is not None:
         limits["fail_fast"] = options.fail_fast
+    for backoff in ("backoff_base_s", "backoff_cap_s"):
+        if getattr(options, backoff) is not None:
+            limits[backoff] = getattr(options, backoff)
     engine = options.engine or "echo"
-    engine_settings = {name: dict(value or {}) for name, value in settings.items()}
+    engine_settings = {name: dict(value or {}) for name, value in options.engines.items()}
     if options.engine_options:
         engine_name = engine.partition(":")[0]
         engine_settings[engine_name] = {**engine_settings.get(engine_name, {}), **options.engine_options}

@@ -24,6 +24,7 @@ from parallelai.cli.daemon_commands import add_daemon_commands
 from parallelai.cli.lsp_command import add_lsp_command
 from parallelai.cli.mcp_command import add_mcp_command
 from parallelai.cli.progress import ProgressView
+from parallelai.cli.run_flags import add_budget_flags, positive_float
 from parallelai.cli.stopping import Stopped, until_stopped
 from parallelai.cli.summary import print_summary
 from parallelai.cli.template_commands import add_template_commands
@@ -32,7 +33,8 @@ from parallelai.errors import InputError, ParallelAIError, RunBusyError, RunNotF
 from parallelai.events import RunFinished
 from parallelai.models import STRATEGY_NAMES, RunState, RunSummary, TaskState
 from parallelai.orchestration.service import OrchestrationService
-from parallelai.tasksfile import RunOptions, spec_from_file, spec_from_prompts
+from parallelai.planning import plan_request
+from parallelai.run_request import build_request
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -71,27 +73,27 @@ def _resume_hint(args: argparse.Namespace) -> str:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    options = RunOptions(
-        name=args.name,
-        engine=args.engine,
-        parallel=args.parallel,
-        strategy=args.strategy,
-        timeout=args.timeout,
-        retries=args.retries,
-        max_cost_usd=args.max_cost,
-        max_tokens=args.max_tokens,
-        fail_fast=True if args.fail_fast else None,
-        use_cache=not args.no_cache,
-        engine_options=dict(args.engine_option or []),
-    )
     if args.tasks_file and args.prompts:
         raise InputError("give prompts as arguments or --tasks-file, not both")
-    if args.tasks_file:
-        spec = spec_from_file(Path(args.tasks_file), options)
-    elif args.prompts:
-        spec = spec_from_prompts(args.prompts, options)
-    else:
+    if not args.tasks_file and not args.prompts:
         raise InputError("nothing to run: give prompts as arguments or --tasks-file FILE")
+    spec = plan_request(
+        build_request(
+            prompts=args.prompts or None,
+            tasks_file=args.tasks_file,
+            name=args.name,
+            engine=args.engine,
+            parallel=args.parallel,
+            strategy=args.strategy,
+            timeout=args.timeout,
+            retries=args.retries,
+            max_cost_usd=args.max_cost_usd,
+            max_tokens=args.max_tokens,
+            fail_fast=True if args.fail_fast else None,
+            use_cache=False if args.no_cache else None,
+            engine_options=dict(args.engine_option or []),
+        )
+    )
     if args.daemon or args.monitor:
         from parallelai.cli.daemon_run import run_in_daemon  # the HTTP client only when it is used
 
@@ -217,15 +219,16 @@ async def _engines(args: argparse.Namespace) -> int:
 async def _check_engine(service: OrchestrationService, args: argparse.Namespace) -> int:
     if not args.name:
         raise InputError("usage: parallelai engines check NAME")
-    options = RunOptions(
+    request = build_request(
+        prompts=["Reply with the single word: ok"],
+        name=f"check {args.name}",
         engine=args.name,
         timeout=args.timeout or 120,
         retries=0,
         use_cache=False,
         engine_options=dict(args.engine_option or []),
     )
-    spec = spec_from_prompts(["Reply with the single word: ok"], options)
-    summary = await service.run(spec.model_copy(update={"name": f"check {args.name}"}))
+    summary = await service.run(plan_request(request))
     record = (await service.tasks(summary.id))[0]
     result = record.result
     if summary.state is RunState.SUCCEEDED and result is not None:
@@ -259,16 +262,6 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
-
-
 def _key_value(text: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
     if not sep or not key:
@@ -297,11 +290,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-e", "--engine", help="default engine, `name[:model]` (default: echo)")
     run.add_argument("-p", "--parallel", type=_positive_int, help="tasks at once (default: 8)")
     run.add_argument("--strategy", choices=STRATEGY_NAMES)
-    run.add_argument("--timeout", type=_positive_float, metavar="SECONDS", help="per-task timeout")
+    run.add_argument("--timeout", type=positive_float, metavar="SECONDS", help="per-task timeout")
     run.add_argument("--retries", type=int, help="retries of retryable failures per task (default: 2)")
-    run.add_argument(
-        "--max-cost", type=_positive_float, metavar="USD", help="stop starting tasks past this cost"
-    )
+    add_budget_flags(run)
     run.add_argument("--max-tokens", type=_positive_int, help="stop starting tasks past this many tokens")
     run.add_argument("--fail-fast", action="store_true", help="stop everything at the first failed task")
     run.add_argument(
@@ -364,7 +355,7 @@ def _parser() -> argparse.ArgumentParser:
     engines = commands.add_parser("engines", help="list engines and whether they can run here")
     engines.add_argument("action", nargs="?", choices=["list", "check"], default="list")
     engines.add_argument("name", nargs="?", metavar="NAME")
-    engines.add_argument("--timeout", type=_positive_float)
+    engines.add_argument("--timeout", type=positive_float)
     engines.add_argument("-E", "--engine-option", type=_key_value, action="append", metavar="KEY=VALUE")
     engines.add_argument("--json", action="store_true")
     engines.set_defaults(command=_engines)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from parallelai.cli.progress import ProgressView
+from parallelai.cli.run_flags import add_budget_flags
 from parallelai.errors import InputError
 from parallelai.events import RunFinished
 from parallelai.models import RunState, TaskState
@@ -127,7 +128,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="per-task timeout")
     parser.add_argument("--retries", type=int, help="retries of retryable failures per task")
-    parser.add_argument("--max-cost", type=float, metavar="USD", help="stop starting tasks past this cost")
+    add_budget_flags(parser)
     parser.add_argument(
         "--no-cache", action="store_true", help="re-run tasks even if an identical one succeeded"
     )
@@ -174,7 +175,7 @@ def plan_from_args(args: argparse.Namespace) -> TemplatePlan:
         retries=args.retries,
         name=args.name,
         use_cache=not args.no_cache,
-        max_cost_usd=args.max_cost,
+        max_cost_usd=args.max_cost_usd,
     )
     return plan_template(loaded, params, options)
 

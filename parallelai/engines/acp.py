@@ -21,7 +21,7 @@ from anyio.abc import ByteReceiveStream, Process
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from parallelai._version import __version__
-from parallelai.engines._acp_protocol import (
+from parallelai.engines._cli.acp_protocol import (
     PROTOCOL_VERSION,
     InitializeResult,
     MessageChunk,
@@ -35,10 +35,10 @@ from parallelai.engines._acp_protocol import (
     ToolCallStart,
     WriteTextFile,
 )
-from parallelai.engines._cli import VersionCache, resolve_binary
-from parallelai.engines._http_errors import kind_for_status
-from parallelai.engines._jsonrpc import METHOD_NOT_FOUND, ConnectionClosed, JsonRpcConnection, RpcError
-from parallelai.engines._process import child_env, terminate_tree
+from parallelai.engines._cli.common import VersionCache, resolve_binary
+from parallelai.engines._cli.jsonrpc import METHOD_NOT_FOUND, ConnectionClosed, JsonRpcConnection, RpcError
+from parallelai.engines._cli.process import child_env, terminate_tree
+from parallelai.engines._http.errors import kind_for_status
 from parallelai.engines._redaction import Redactor
 from parallelai.engines.agent_tags import tagged_env
 from parallelai.engines.base import Activity, Emit, EngineRequest, EngineStatus, TextDelta

@@ -19,8 +19,8 @@ import anyio
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from parallelai.engines._anthropic_errors import anthropic_error_kind
-from parallelai.engines._anthropic_stream import (
+from parallelai.engines._http.anthropic_errors import anthropic_error_kind
+from parallelai.engines._http.anthropic_stream import (
     ContentBlockDelta,
     ContentBlockStart,
     ErrorEvent,
@@ -34,12 +34,12 @@ from parallelai.engines._anthropic_stream import (
     parse_error_body,
     parse_event,
 )
-from parallelai.engines._http_errors import retry_after
-from parallelai.engines._http_pool import HttpPool
+from parallelai.engines._http.errors import retry_after
+from parallelai.engines._http.pool import HttpPool
+from parallelai.engines._http.sse import aiter_sse
 from parallelai.engines._pricing import ModelPrice, PriceTable
 from parallelai.engines._redaction import Redactor
 from parallelai.engines._settings import SettingsSource
-from parallelai.engines._sse import aiter_sse
 from parallelai.engines.base import (
     Activity,
     Emit,

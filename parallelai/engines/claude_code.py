@@ -17,9 +17,8 @@ from typing import Annotated, Any
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from parallelai.engines._anthropic_errors import anthropic_error_kind
-from parallelai.engines._claude_config import create_task_config_dir, has_login, user_config_dir
-from parallelai.engines._claude_stream import (
+from parallelai.engines._cli.claude_config import create_task_config_dir, has_login, user_config_dir
+from parallelai.engines._cli.claude_stream import (
     AssistantLine,
     RateLimitLine,
     ResultLine,
@@ -31,9 +30,10 @@ from parallelai.engines._claude_stream import (
     UserLine,
     parse_line,
 )
-from parallelai.engines._cli import VersionCache, resolve_binary
-from parallelai.engines._launch import LaunchStagger
-from parallelai.engines._process import ProcessOutcome, child_env, run_process
+from parallelai.engines._cli.common import VersionCache, resolve_binary
+from parallelai.engines._cli.launch import LaunchStagger
+from parallelai.engines._cli.process import ProcessOutcome, child_env, run_process
+from parallelai.engines._http.anthropic_errors import anthropic_error_kind
 from parallelai.engines._redaction import Redactor
 from parallelai.engines._settings import SettingsSource
 from parallelai.engines.base import (

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from parallelai.engines._process import child_env, run_process
+from parallelai.engines._cli.process import child_env, run_process
 from parallelai.engines.base import Emit, EngineRequest, EngineStatus, TextDelta
 from parallelai.models import ErrorKind, TaskError, TaskResult
 

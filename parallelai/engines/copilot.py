@@ -18,7 +18,8 @@ from typing import Any, Literal
 import anyio
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 
-from parallelai.engines._cli import (
+from parallelai.engines._cli.attempt import attempt_home, finish, prompt_argument, prompt_stdin, run_cli
+from parallelai.engines._cli.common import (
     VersionCache,
     copy_files,
     create_attempt_home,
@@ -28,11 +29,10 @@ from parallelai.engines._cli import (
     not_installed,
     resolve_binary,
 )
-from parallelai.engines._cli_attempt import attempt_home, finish, prompt_argument, prompt_stdin, run_cli
-from parallelai.engines._cli_settings import HomeCliSettings
-from parallelai.engines._http_errors import kind_for_status
+from parallelai.engines._cli.process import ProcessOutcome, child_env
+from parallelai.engines._cli.settings import HomeCliSettings
+from parallelai.engines._http.errors import kind_for_status
 from parallelai.engines._pricing import OPENAI_PRICES, PriceTable
-from parallelai.engines._process import ProcessOutcome, child_env
 from parallelai.engines._redaction import Redactor
 from parallelai.engines._settings import SettingsSource
 from parallelai.engines.base import (

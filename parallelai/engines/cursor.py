@@ -16,9 +16,15 @@ from typing import Annotated, Any
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from parallelai.engines._cli import VersionCache, resolve_binary
-from parallelai.engines._cursor_stream import AssistantLine, ResultLine, SystemLine, ToolCallLine, parse_line
-from parallelai.engines._process import ProcessOutcome, child_env, run_process
+from parallelai.engines._cli.common import VersionCache, resolve_binary
+from parallelai.engines._cli.cursor_stream import (
+    AssistantLine,
+    ResultLine,
+    SystemLine,
+    ToolCallLine,
+    parse_line,
+)
+from parallelai.engines._cli.process import ProcessOutcome, child_env, run_process
 from parallelai.engines._redaction import Redactor
 from parallelai.engines._settings import SettingsSource
 from parallelai.engines.base import Activity, Emit, EngineRequest, EngineStatus, TextDelta, UsageReport

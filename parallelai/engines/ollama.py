@@ -15,8 +15,8 @@ from typing import Annotated, Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from parallelai.engines._http_errors import error_from_response
-from parallelai.engines._http_pool import HttpPool
+from parallelai.engines._http.errors import error_from_response
+from parallelai.engines._http.pool import HttpPool
 from parallelai.engines._pricing import ModelPrice, PriceTable
 from parallelai.engines._redaction import Redactor
 from parallelai.engines._settings import SettingsSource

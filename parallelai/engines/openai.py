@@ -16,19 +16,19 @@ from typing import Annotated, Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from parallelai.engines._http_errors import error_from_response, retry_after
-from parallelai.engines._http_pool import HttpPool
-from parallelai.engines._openai_wire import (
+from parallelai.engines._http.errors import error_from_response, retry_after
+from parallelai.engines._http.openai_wire import (
     FINISHED_EVENTS,
     ChatChunk,
     ErrorBody,
     ResponseBody,
     ResponsesEvent,
 )
+from parallelai.engines._http.pool import HttpPool
+from parallelai.engines._http.sse import ServerSentEvent, aiter_sse
 from parallelai.engines._pricing import OPENAI_PRICES, ModelPrice, PriceTable
 from parallelai.engines._redaction import Redactor
 from parallelai.engines._settings import SettingsSource
-from parallelai.engines._sse import ServerSentEvent, aiter_sse
 from parallelai.engines.base import Emit, EngineRequest, EngineStatus, RateLimitSignal, TextDelta, UsageReport
 from parallelai.models import ErrorKind, TaskError, TaskResult, Usage
 

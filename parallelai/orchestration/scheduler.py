@@ -7,6 +7,10 @@ as running never exceeds the limit. Each attempt runs in its own cancel scope, s
 cancel reaches the engine, which tears down whatever it started; every process the attempt's
 agent starts carries the attempt's tag, so the whole tree can be found and stopped. When the run
 is torn down (its process stops), attempts in flight are closed as `interrupted`.
+
+What an attempt's end means is decided apart, without I/O (`outcome`). Every change of a task's
+state, that decision included, goes through `_apply`, which persists it, publishes it and
+follows it through; only `ready`, which is never persisted, is announced by `_dispatch`.
 """
 
 from __future__ import annotations
@@ -14,71 +18,33 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
 from anyio.abc import TaskGroup
 
-from parallelai.engines.agent_tags import tagging
-from parallelai.engines.base import Engine, EngineEvent, EngineRequest
-from parallelai.events import (
-    BudgetReached,
-    Event,
-    RunFinished,
-    RunStarted,
-    TaskRetrying,
-    TaskStateChanged,
-)
-from parallelai.models import (
-    Attempt,
-    EngineSpec,
-    ErrorKind,
-    RunSpec,
-    RunState,
-    Task,
-    TaskResult,
-    TaskState,
-    Usage,
-)
+from parallelai.engines.base import Engine
+from parallelai.events import BudgetReached, Event, RunFinished, RunStarted, TaskStateChanged
+from parallelai.models import RunSpec, RunState, TaskResult, TaskState, Usage
 from parallelai.orchestration._gc import active_run
 from parallelai.orchestration.admission import Admission
+from parallelai.orchestration.attempt_io import AttemptIO
 from parallelai.orchestration.budget import Budget
 from parallelai.orchestration.bus import EventBus
-from parallelai.orchestration.cache import fingerprint
-from parallelai.orchestration.engine_call import StopHandle, bus_event, call_engine
+from parallelai.orchestration.outcome import (
+    CANCELLED_BY_REQUEST,
+    PENDING,
+    REUSED,
+    RUNNING,
+    Decision,
+    after_attempt,
+    after_interruption,
+    final_run_state,
+)
 from parallelai.orchestration.prompting import render_prompt
 from parallelai.orchestration.retry import Backoff
 from parallelai.orchestration.store import Store
-
-
-@dataclass(slots=True)
-class _Slot:
-    """The scheduler's working state for one task."""
-
-    task: Task
-    engine: EngineSpec
-    state: TaskState = TaskState.PENDING
-    waiting_on: int = 0
-    attempts: int = 0
-    output: str = ""
-    stop: StopHandle = field(default_factory=StopHandle)
-    queued: bool = False  # waiting in a ready queue for a slot
-    dependents: list[str] = field(default_factory=list)
-    attempt: Attempt | None = None  # the attempt in flight
-
-
-@dataclass(frozen=True, slots=True)
-class Resumption:
-    """What a resumed run already has: final states, outputs for dependents, attempts used; and
-    the tasks to run again whatever their state (a retry's)."""
-
-    states: Mapping[str, TaskState]
-    outputs: Mapping[str, str]
-    attempts: Mapping[str, int]
-    spent: Usage
-    reused: int
-    again: frozenset[str] = frozenset()
+from parallelai.orchestration.task_slots import Resumption, TaskSlot, build_slots, restore
 
 
 class RunExecution:
@@ -95,33 +61,20 @@ class RunExecution:
         resumption: Resumption | None = None,
     ) -> None:
         self.run_id = run_id
-        self._agent_tag = agent_tag  # the owner's and this run's: an attempt's tag continues it
-        self._spec = spec
         self._limits = spec.limits
+        self._use_cache = spec.use_cache
         self._store = store
         self._bus = bus
-        self._engines = engines
-        self._workdir = workdir
+        self._io = AttemptIO(run_id, spec, store, bus, engines=engines, workdir=workdir, agent_tag=agent_tag)
         self._backoff = Backoff(spec.limits.backoff_base_s, spec.limits.backoff_cap_s)
         self._rng = random.Random()
-        self._slots: dict[str, _Slot] = {}
-        engine_specs: dict[str, EngineSpec] = {}  # a plan names a few engines, each many times
-        for task in spec.tasks:
-            name = task.engine or spec.default_engine
-            engine = engine_specs.get(name)
-            if engine is None:
-                engine = engine_specs[name] = EngineSpec.parse(name)
-            self._slots[task.id] = _Slot(task, engine)
-        for task in spec.tasks:
-            for dependency in task.depends_on:
-                self._slots[dependency].dependents.append(task.id)
+        self._slots = build_slots(spec)
         self._admission = Admission(spec.limits)
         self._unannounced: list[str] = []  # made ready since the last dispatch
         self._finished = 0
         self._done = anyio.Event()
         self._group: TaskGroup | None = None
-        self._stopping: str | None = None  # why no new task may start (budget, fail-fast, cancel)
-        self._stop_as = TaskState.SKIPPED  # what tasks that never started become once stopping
+        self._stopped: Decision | None = None  # once no task may start: what the unstarted become
         self._cancelled = False
         self._torn_down = False  # the service is closing: the run stops where it is, to be resumed
         self._budget = Budget(spec.limits, resumption.spent if resumption else None)
@@ -135,7 +88,8 @@ class RunExecution:
             return await self._execute()
 
     async def _execute(self) -> RunFinished:
-        requeued = self._restore()
+        requeued = restore(self._slots, self._resumption)
+        self._finished = sum(1 for slot in self._slots.values() if slot.state.is_final)
         self._store.set_run_state(self.run_id, RunState.RUNNING)
         self._publish(
             RunStarted(run_id=self.run_id, resumed=self._resumption is not None, requeued=len(requeued))
@@ -178,34 +132,14 @@ class RunExecution:
             slot.stop.stop("cancelled by request")
         else:
             self._discard_ready(task_id)
-            self._settle(task_id, TaskState.CANCELLED, "cancelled by request")
-            self._skip_dependents(task_id)
+            self._apply(task_id, slot, CANCELLED_BY_REQUEST)
             self._check_done()
         return True
 
-    # -- setup -----------------------------------------------------------------------------
-
-    def _restore(self) -> list[str]:
-        """Apply a resumption: keep succeeded and failed tasks (unless run again), re-queue the
-        rest; the re-queued tasks, for `_announce_restored`."""
-        requeued = []
-        resumption = self._resumption
-        if resumption is not None:
-            for task_id, slot in self._slots.items():
-                previous = resumption.states.get(task_id, TaskState.PENDING)
-                if previous in (TaskState.SUCCEEDED, TaskState.FAILED) and task_id not in resumption.again:
-                    slot.state = previous
-                    slot.output = resumption.outputs.get(task_id, "")
-                    self._finished += 1
-                else:
-                    requeued.append(task_id)
-                slot.attempts = resumption.attempts.get(task_id, 0)
-        for slot in self._slots.values():
-            if slot.state is TaskState.PENDING and slot.task.depends_on:
-                slot.waiting_on = sum(
-                    1 for dep in slot.task.depends_on if self._slots[dep].state is not TaskState.SUCCEEDED
-                )
-        return requeued
+    def cancel_others(self, reason: str) -> None:
+        """Fail-fast: stop starting tasks and cancel the running ones."""
+        self._stop(reason, TaskState.SKIPPED)
+        self._cancel_running(reason)
 
     def _announce_restored(self, requeued: list[str]) -> None:
         """Once the run has started again: re-queued tasks are pending again (in the store too),
@@ -215,7 +149,7 @@ class RunExecution:
             return
         for task_id in requeued:
             if resumption.states.get(task_id, TaskState.PENDING) is not TaskState.PENDING:
-                self._set_state(task_id, self._slots[task_id], TaskState.PENDING)
+                self._apply(task_id, self._slots[task_id], PENDING)
         for task_id, slot in self._slots.items():
             if slot.state is TaskState.FAILED:
                 self._skip_dependents(task_id)
@@ -224,8 +158,8 @@ class RunExecution:
 
     def _make_ready(self, task_id: str) -> None:
         slot = self._slots[task_id]
-        if self._stopping is not None:
-            self._settle(task_id, self._stop_as, self._stopping)
+        if self._stopped is not None:
+            self._apply(task_id, slot, self._stopped)
             return
         slot.state = TaskState.READY
         slot.queued = True
@@ -236,6 +170,7 @@ class RunExecution:
         self._start_ready_tasks()
         # `ready` is news only for a task that has to wait for a slot; one that started at once is
         # announced by its `running` event. That halves the events of a run that is not saturated.
+        # (Nor is it persisted: a resumed run makes its tasks ready again.)
         for task_id in self._unannounced:
             slot = self._slots[task_id]
             if slot.queued and slot.state is TaskState.READY:
@@ -253,7 +188,7 @@ class RunExecution:
 
     def _take_next(self) -> str | None:
         """Claim a slot for the next ready task the limits allow."""
-        if self._stopping is not None:
+        if self._stopped is not None:
             return None
         task_id = self._admission.take()
         if task_id is not None:
@@ -279,7 +214,7 @@ class RunExecution:
             try:
                 await self._run_attempt(next_id, slot)
             except anyio.get_cancelled_exc_class():
-                # Our own cancels (timeout, cancel) end inside `_call_engine`; this one is from outside.
+                # Our own cancels (timeout, cancel) end inside `AttemptIO.call`; this one is from outside.
                 self._torn_down = True
                 raise
             finally:
@@ -290,95 +225,36 @@ class RunExecution:
             self._dispatch()
             self._check_done()
 
-    async def _run_attempt(self, task_id: str, slot: _Slot) -> None:
+    async def _run_attempt(self, task_id: str, slot: TaskSlot) -> None:
         task = slot.task
         outputs = {dep: self._slots[dep].output for dep in task.depends_on}
         prompt = render_prompt(task, outputs)
-        key: str | None = None
-        cached: TaskResult | None = None
-        if self._spec.use_cache:
-            settings = self._spec.engine_settings.get(slot.engine.name, {})
-            key = await self._fingerprint(task, prompt, slot.engine, settings)
-            cached = await self._store.cached_result(key)
+        key, cached = await self._io.cached(slot, prompt) if self._use_cache else (None, None)
         # While the cache was consulted this task may have been cancelled, or the run stopped.
         if slot.state.is_final:
             return
         if cached is not None:
             self._reused += 1
-            self._complete(task_id, cached.model_copy(update={"reused": True}), key)
+            self._apply(task_id, slot, REUSED, cached.model_copy(update={"reused": True}), key)
             return
-        if self._stopping is not None:
-            self._settle(task_id, self._stop_as, self._stopping)
+        if self._stopped is not None:
+            self._apply(task_id, slot, self._stopped)
             return
-        slot.attempts += 1
-        attempt = slot.attempt = Attempt(number=slot.attempts, started_at=time.time())
-        self._store.record_attempt(self.run_id, task_id, attempt)
-        self._set_state(task_id, slot, TaskState.RUNNING)
-        result = await self._call_engine(task_id, slot, prompt, outputs)
-        slot.attempt = None
-        attempt.finished_at = time.time()
-        attempt.error = result.error
-        attempt.state = TaskState.SUCCEEDED if result.ok else TaskState.FAILED
-        if result.error is not None and result.error.kind is ErrorKind.CANCELLED:
-            attempt.state = TaskState.CANCELLED
-        self._store.record_attempt(self.run_id, task_id, attempt)
-        self._account(task_id, result.usage)
-        error = result.error
-        if error is None:
-            self._complete(task_id, result, key)
-        elif error.kind is ErrorKind.CANCELLED:
-            self._store.record_result(self.run_id, task_id, result, None)
-            self._settle(task_id, TaskState.CANCELLED, error.message)
-            self._skip_dependents(task_id)
-        elif error.kind.retryable and slot.attempts <= task.options.retries and self._stopping is None:
-            delay = self._backoff.delay(slot.attempts, error.retry_after, self._rng)
-            retry_at = time.time() + delay
-            reason = (
-                f"attempt {slot.attempts} failed ({error.kind}: {error.message}); retrying in {delay:.1f}s"
-            )
-            self._set_state(task_id, slot, TaskState.RETRYING, reason, error.kind, retry_at)
-            self._publish(
-                TaskRetrying(
-                    run_id=self.run_id,
-                    task_id=task_id,
-                    attempt=slot.attempts,
-                    delay_s=delay,
-                    error_kind=error.kind,
-                    message=error.message,
-                )
-            )
-            assert self._group is not None
-            self._group.start_soon(self._retry_later, task_id, delay)
-        else:
-            self._store.record_result(self.run_id, task_id, result, None)
-            self._settle(task_id, TaskState.FAILED, f"{error.kind}: {error.message}", error.kind)
-            self._skip_dependents(task_id)
-            if self._limits.fail_fast:
-                self.cancel_others(f"fail-fast: task {task_id} failed")
-
-    async def _call_engine(
-        self, task_id: str, slot: _Slot, prompt: str, outputs: Mapping[str, str]
-    ) -> TaskResult:
-        task = slot.task
-        request = EngineRequest(
-            task_id=task_id,
-            prompt=prompt,
-            model=slot.engine.model,
-            options=task.options,
-            workdir=self._workdir / task.options.workdir if task.options.workdir else self._workdir,
-            attempt=slot.attempts,
-            context=outputs,
+        self._io.begin(slot)
+        self._apply(task_id, slot, RUNNING)
+        result = await self._io.call(slot, prompt, outputs)
+        self._account(result.usage)
+        decision = after_attempt(
+            task,
+            slot.attempts,
+            result,
+            stopping=self._stopped is not None,
+            fail_fast=self._limits.fail_fast,
+            backoff=self._backoff,
+            rng=self._rng,
+            now=time.time(),
         )
-        engine = self._engines[slot.engine.name]
-        with tagging(f"{self._agent_tag}/{task_id}/{slot.attempts}"):
-            return await call_engine(
-                engine, request, slot.stop, lambda event: self._relay(task_id, slot, event)
-            )
-
-    def _relay(self, task_id: str, slot: _Slot, event: EngineEvent) -> None:
-        bus = bus_event(self.run_id, task_id, slot.engine.name, event)
-        if bus is not None:
-            self._publish(bus)
+        self._apply(task_id, slot, decision, result, key)
 
     async def _retry_later(self, task_id: str, delay: float) -> None:
         slot = self._slots[task_id]
@@ -389,80 +265,60 @@ class RunExecution:
         if slot.state.is_final:
             return
         if scope.cancelled_caught:
-            self._settle(task_id, TaskState.CANCELLED, slot.stop.reason or "cancelled by request")
-            self._skip_dependents(task_id)
+            reason = slot.stop.reason or "cancelled by request"
+            self._apply(task_id, slot, Decision(TaskState.CANCELLED, reason, skip_dependents=True))
         else:
             self._make_ready(task_id)
             self._dispatch()
         self._check_done()
 
-    async def _fingerprint(
-        self, task: Task, prompt: str, engine: EngineSpec, settings: Mapping[str, object]
-    ) -> str:
-        if task.files:
-            return await anyio.to_thread.run_sync(
-                fingerprint, task, prompt, str(engine), settings, self._workdir
-            )
-        return fingerprint(task, prompt, str(engine), settings, self._workdir)
+    # -- transitions -------------------------------------------------------------------------
 
-    # -- outcomes ----------------------------------------------------------------------------
-
-    def _complete(self, task_id: str, result: TaskResult, key: str | None) -> None:
-        slot = self._slots[task_id]
-        slot.output = result.text
-        self._store.record_result(self.run_id, task_id, result, key)
-        self._settle(
-            task_id, TaskState.SUCCEEDED, "reused from cache" if result.reused else None, reused=result.reused
-        )
-        for dependent in slot.dependents:
-            child = self._slots[dependent]
-            child.waiting_on -= 1
-            if child.waiting_on == 0 and child.state is TaskState.PENDING:
-                self._make_ready(dependent)
-
-    def _settle(
+    def _apply(
         self,
         task_id: str,
-        state: TaskState,
-        reason: str | None = None,
-        error_kind: ErrorKind | None = None,
-        *,
-        reused: bool = False,
+        slot: TaskSlot,
+        decision: Decision,
+        result: TaskResult | None = None,
+        key: str | None = None,
     ) -> None:
-        slot = self._slots[task_id]
-        if slot.state.is_final:
-            return
-        self._finished += 1
-        self._set_state(task_id, slot, state, reason, error_kind, reused=reused)
+        """The way a task changes state (but to `ready`): `decision` persisted, published and
+        followed through.
 
-    def _set_state(
-        self,
-        task_id: str,
-        slot: _Slot,
-        state: TaskState,
-        reason: str | None = None,
-        error_kind: ErrorKind | None = None,
-        retry_at: float | None = None,
-        *,
-        reused: bool = False,
-    ) -> None:
-        """A task's new state, in the store and on the bus."""
+        A final decision keeps the attempt's `result` (a success with its cache `key`, so an
+        identical task can reuse it). A task that has ended stays as it ended.
+        """
+        state = decision.state
+        if state.is_final:
+            if result is not None:
+                if state is TaskState.SUCCEEDED:
+                    slot.output = result.text
+                self._store.record_result(
+                    self.run_id, task_id, result, key if state is TaskState.SUCCEEDED else None
+                )
+            if slot.state.is_final:
+                return
+            self._finished += 1
         slot.state = state
-        self._store.set_task_state(self.run_id, task_id, state, reason, retry_at)
-        self._publish(
-            TaskStateChanged(
-                run_id=self.run_id,
-                task_id=task_id,
-                state=state,
-                attempt=slot.attempts,
-                reason=reason,
-                error_kind=error_kind,
-                reused=reused,
-                retry_at=retry_at,
-            )
-        )
+        self._store.set_task_state(self.run_id, task_id, state, decision.reason, decision.retry_at)
+        for event in decision.events(self.run_id, task_id, slot.attempts, time.time()):
+            self._publish(event)
+        if decision.retry is not None:
+            assert self._group is not None
+            self._group.start_soon(self._retry_later, task_id, decision.retry.delay_s)
+        elif state is TaskState.SUCCEEDED:
+            for dependent in slot.dependents:
+                child = self._slots[dependent]
+                child.waiting_on -= 1
+                if child.waiting_on == 0 and child.state is TaskState.PENDING:
+                    self._make_ready(dependent)
+        elif decision.skip_dependents:
+            self._skip_dependents(task_id)
+        if decision.stop_run is not None:
+            self.cancel_others(decision.stop_run)
 
     def _skip_dependents(self, task_id: str) -> None:
+        skipped = Decision(TaskState.SKIPPED, f"dependency {task_id} did not succeed")
         pending = list(self._slots[task_id].dependents)
         while pending:
             dependent = pending.pop()
@@ -470,14 +326,14 @@ class RunExecution:
             if slot.state.is_final:
                 continue
             self._discard_ready(dependent)
-            self._settle(dependent, TaskState.SKIPPED, f"dependency {task_id} did not succeed")
+            self._apply(dependent, slot, skipped)
             pending.extend(slot.dependents)
 
-    def _account(self, task_id: str, usage: Usage) -> None:
+    def _account(self, usage: Usage) -> None:
         if not usage.total_tokens and not usage.cost_usd:
             return
         overrun = self._budget.add(usage)
-        if overrun is None or self._stopping is not None:
+        if overrun is None or self._stopped is not None:
             return
         self._publish(
             BudgetReached(
@@ -486,11 +342,6 @@ class RunExecution:
         )
         self._stop(overrun.reason, TaskState.SKIPPED)
 
-    def cancel_others(self, reason: str) -> None:
-        """Fail-fast: stop starting tasks and cancel the running ones."""
-        self._stop(reason, TaskState.SKIPPED)
-        self._cancel_running(reason)
-
     def _cancel_running(self, reason: str) -> None:
         for slot in self._slots.values():
             if slot.stop.active:
@@ -498,33 +349,30 @@ class RunExecution:
 
     def _stop(self, reason: str, state: TaskState) -> None:
         """No new task starts; every task not yet started ends in `state` with `reason`."""
-        if self._stopping is None:
-            self._stopping = reason
-            self._stop_as = state
+        stopped = Decision(state, reason)
+        if self._stopped is None:
+            self._stopped = stopped
         for task_id in self._admission.drain():
-            self._settle(task_id, state, reason)
+            self._apply(task_id, self._slots[task_id], stopped)
         for task_id, slot in self._slots.items():
             if slot.state is TaskState.PENDING:
-                self._settle(task_id, state, reason)
+                self._apply(task_id, slot, stopped)
         self._check_done()
 
     def _check_done(self) -> None:
         if self._finished >= len(self._slots):
             self._done.set()
 
+    # -- the end ---------------------------------------------------------------------------
+
     def _close_interrupted(self) -> None:
         """The run stops unfinished: attempts in flight were cut off, and nothing waits for a slot."""
         now = time.time()
         for task_id, slot in self._slots.items():
-            if slot.attempt is not None:
-                slot.attempt.finished_at = now
-                slot.attempt.state = TaskState.INTERRUPTED
-                self._store.record_attempt(self.run_id, task_id, slot.attempt)
-                slot.attempt = None
-            new = slot.state.after_interruption
-            if new is not slot.state:
-                reason = "its process stopped mid-attempt" if new is TaskState.INTERRUPTED else None
-                self._set_state(task_id, slot, new, reason)
+            self._io.interrupt(slot, now)
+            decision = after_interruption(slot.state)
+            if decision is not None:
+                self._apply(task_id, slot, decision)
 
     def _finish(self) -> RunFinished:
         if not self._cancelled and not self._done.is_set():
@@ -532,25 +380,22 @@ class RunExecution:
         counts = dict.fromkeys(TaskState, 0)
         for slot in self._slots.values():
             counts[slot.state] += 1
-        if self._cancelled:
-            state = RunState.CANCELLED
-        elif counts[TaskState.SUCCEEDED] == len(self._slots):
-            state = RunState.SUCCEEDED
-        elif self._done.is_set():
-            state = RunState.FAILED
-        else:
-            state = RunState.INTERRUPTED
-        self._store.set_run_state(self.run_id, state, self._stopping)
+        state = final_run_state(counts, cancelled=self._cancelled, done=self._done.is_set())
+        note = self._stopped.reason if self._stopped is not None else None
+        self._store.set_run_state(self.run_id, state, note)
         event = RunFinished(
             run_id=self.run_id,
             state=state,
             counts=counts,
             usage=self._budget.spent,
             reused=self._reused,
-            note=self._stopping,
+            note=note,
         )
         self._publish(event)
         return event
 
     def _publish(self, event: Event) -> None:
         self._bus.publish(event)
+
+
+__all__ = ["Resumption", "RunExecution"]

@@ -1,11 +1,13 @@
-"""`serve()`: the long-running daemon — the service, its resumed runs, and the HTTP API on a socket.
+"""`serve()`: the long-running daemon — service, monitors, resumed runs and the HTTP API on a socket.
 
 Start-up order matters: take the state-dir lock (one daemon per state dir; a daemon that finds
 it taken exits with EXIT_STATE_DIR_BUSY, so its starter waits for the holder), bind the socket
-(so port 0 yields a real port and early clients queue in the backlog), open the service,
-resume what was in flight, publish the discovery file, then serve. Shutdown (SIGTERM, SIGINT
-or SIGHUP) runs it backwards: uvicorn drains (SSE streams end), runs still going are left
-resumable, and the discovery file is removed.
+(so port 0 yields a real port and early clients queue in the backlog), open the service, start
+its monitors (metrics and notifications follow the service, not the HTTP app, and see the
+resumed runs start), resume what was in flight, build the app over the service and its monitors,
+publish the discovery file, then serve. Shutdown (SIGTERM, SIGINT or SIGHUP) runs it backwards:
+uvicorn drains (SSE streams end), the discovery file is removed, the monitors stop, and runs
+still going are left resumable.
 """
 
 from __future__ import annotations
@@ -23,13 +25,21 @@ from pathlib import Path
 
 import anyio
 import uvicorn
+from starlette.applications import Starlette
 
 from parallelai.errors import InputError, ParallelAIError
+from parallelai.monitor.monitors import Monitors
 from parallelai.monitor.notify_config import load_notify_config
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.paths import default_store_path
 from parallelai.server.auth import is_loopback_host, new_token
-from parallelai.server.discovery import discovery_path, new_info, remove_discovery, write_discovery
+from parallelai.server.discovery import (
+    DaemonInfo,
+    discovery_path,
+    new_info,
+    remove_discovery,
+    write_discovery,
+)
 from parallelai.server.errors import StateDirBusyError
 from parallelai.server.http.app import AppSettings, create_app
 from parallelai.server.launcher import DEFAULT_HOST, DEFAULT_PORT, ORIGINS_ENV
@@ -57,36 +67,38 @@ async def serve(
     origins = checked_origins([*allowed_origins, *_origins_from_env()])
     store_path = store or default_store_path()
     with hold_state_dir(), bind_socket(host, port) as sock:
+        url = socket_url(sock)
         # Template tasks declare an output schema; this service checks answers against it.
         async with open_service(store_path, role="daemon") as service:
-            token = new_token()
-            settings = AppSettings(
-                loopback_only=not allow_remote,
-                notify=load_notify_config(),
-                public_url=socket_url(sock),
-                allowed_origins=origins,
-            )
-            # The app first, so its metrics and notifications see the resumed runs start.
-            app = create_app(service, token, settings)
-            resumed = await service.resume_interrupted()
-            if resumed:
-                log.warning("resumed %d interrupted run(s): %s", len(resumed), ", ".join(resumed))
-            config = uvicorn.Config(
-                app, lifespan="on", log_level="warning", access_log=False, timeout_graceful_shutdown=5
-            )
-            info = new_info(socket_url(sock), token, store_path.absolute())
-            write_discovery(info)
-            log.info(
-                "listening on %s (pid %d); clients find it through %s", info.url, info.pid, discovery_path()
-            )
-            try:
-                server = DaemonServer(config, service)
-                async with mount_mcp(app, service), anyio.create_task_group() as group:
-                    group.start_soon(_stop_on_signal, server)
-                    await server.serve(sockets=[sock])
-                    group.cancel_scope.cancel()
-            finally:
-                remove_discovery(info.pid)
+            notify = load_notify_config()
+            async with Monitors.start(service, notify, public_url=url) as monitors:
+                resumed = await service.resume_interrupted()
+                if resumed:
+                    log.warning("resumed %d interrupted run(s): %s", len(resumed), ", ".join(resumed))
+                token = new_token()
+                settings = AppSettings(loopback_only=not allow_remote, allowed_origins=origins)
+                app = create_app(service, token, monitors, settings)
+                await _serve_app(app, service, sock, new_info(url, token, store_path.absolute()))
+
+
+async def _serve_app(
+    app: Starlette, service: OrchestrationService, sock: socket.socket, info: DaemonInfo
+) -> None:
+    """Publish the discovery file, serve until a stop signal, then take the file back."""
+    # The app has no lifespan of its own; the MCP session manager is entered around `serve`.
+    config = uvicorn.Config(
+        app, lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=5
+    )
+    write_discovery(info)
+    log.info("listening on %s (pid %d); clients find it through %s", info.url, info.pid, discovery_path())
+    try:
+        server = DaemonServer(config, service)
+        async with mount_mcp(app, service), anyio.create_task_group() as group:
+            group.start_soon(_stop_on_signal, server)
+            await server.serve(sockets=[sock])
+            group.cancel_scope.cancel()
+    finally:
+        remove_discovery(info.pid)
 
 
 class DaemonServer(uvicorn.Server):

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from parallelai.errors import InputError
 from parallelai.models import RunSpec, StrategyName
-from parallelai.tasksfile import RunOptions
+from parallelai.run_request import RunSettings
 from parallelai.templates.loader import LoadedTemplate, list_templates, load_template
 from parallelai.templates.plan import PlanOptions, plan_template
 from parallelai.templates.schema import Template
@@ -57,7 +57,7 @@ class TemplateCatalog(Protocol):
 
     def describe_all(self) -> list[TemplateDetail]: ...
 
-    def plan(self, name: str, params: dict[str, Any], options: RunOptions) -> RunSpec:
+    def plan(self, name: str, params: dict[str, Any], options: RunSettings) -> RunSpec:
         """Render the template into a run. Raises UnknownTemplateError or InputError (bad params)."""
         ...
 
@@ -74,7 +74,7 @@ class EmptyCatalog:
     def describe_all(self) -> list[TemplateDetail]:
         return []
 
-    def plan(self, name: str, params: dict[str, Any], options: RunOptions) -> RunSpec:
+    def plan(self, name: str, params: dict[str, Any], options: RunSettings) -> RunSpec:
         raise UnknownTemplateError(name, [])
 
 
@@ -100,9 +100,12 @@ class LibraryCatalog:
             for info in list_templates(self._workdir)
         ]
 
-    def plan(self, name: str, params: dict[str, Any], options: RunOptions) -> RunSpec:
+    def plan(self, name: str, params: dict[str, Any], options: RunSettings) -> RunSpec:
         engine = options.engine or "echo"
-        settings = {engine.partition(":")[0]: options.engine_options} if options.engine_options else {}
+        settings = {name: dict(value) for name, value in options.engines.items()}
+        if options.engine_options:
+            name = engine.partition(":")[0]
+            settings[name] = {**settings.get(name, {}), **options.engine_options}
         plan = plan_template(
             self._load(name, options.workdir),
             params,
@@ -119,7 +122,12 @@ class LibraryCatalog:
                 fail_fast=bool(options.fail_fast),
             ),
         )
-        return plan.spec
+        if options.max_tokens is None and not options.per_engine:
+            return plan.spec
+        limits = plan.spec.limits.model_copy(
+            update={"max_tokens": options.max_tokens, "per_engine": dict(options.per_engine)}
+        )
+        return plan.spec.model_copy(update={"limits": limits})
 
     def _load(self, name: str, workdir: str | None = None) -> LoadedTemplate:
         root = Path(workdir).resolve() if workdir else self._workdir

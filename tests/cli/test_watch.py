@@ -31,7 +31,7 @@ async def test_watch_follows_a_new_run_until_every_task_succeeded_and_quits_on_q
             terminal(WATCH) as screen,
         ):
             await screen.wait_for("waiting for a run")
-            body = echo_run(TASKS, latency=0.1) | {"name": "watched", "limits": {"max_parallel": 4}}
+            body = echo_run(TASKS, latency=0.1) | {"name": "watched", "parallel": 4}
             run_id = (await client.create_run(body)).id
 
             seen: set[int] = set()
@@ -52,7 +52,7 @@ async def test_watch_follows_a_new_run_until_every_task_succeeded_and_quits_on_q
 async def test_watch_run_shows_active_tasks_and_cancels_the_run_on_c(tmp_path: Path) -> None:
     with anyio.fail_after(DEADLINE_S):
         async with daemon_process(tmp_path / "db.sqlite") as daemon, DaemonClient(daemon.info) as client:
-            body = echo_run(3) | {"engine_settings": {"echo": {"hang": True}}}
+            body = echo_run(3) | {"engines": {"echo": {"hang": True}}}
             run_id = (await client.create_run(body)).id
             async with terminal([*WATCH, run_id]) as screen:
                 await screen.wait_for(r"active tasks \(3\)")

@@ -1,4 +1,4 @@
-"""The acp engine, as the client of a real ACP agent (`gemini --experimental-acp`) on the scripted server."""
+"""What only the acp engine does (a real ACP agent, `gemini --experimental-acp`); tests/engines/contract covers the rest."""
 
 from __future__ import annotations
 
@@ -7,16 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 
-from parallelai.engines._jsonrpc import RpcError
+from parallelai.engines._cli.jsonrpc import RpcError
 from parallelai.engines.acp import AcpEngine, AcpSettings, _kind_from_text, _Session
-from parallelai.engines.base import Activity, EngineEvent, EngineRequest, TextDelta
-from parallelai.engines.registry import EngineRegistry
+from parallelai.engines.base import Activity, EngineEvent, EngineRequest
 from parallelai.models import ErrorKind, TaskOptions
-from tests.support.model_server import Failure, Hang, Reply, ScriptedModelServer, ToolCall
-from tests.support.process_wait import wait_until_gone
+from tests.support.model_server import Reply, ScriptedModelServer, ToolCall
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -57,33 +54,6 @@ def harness(model_server: ScriptedModelServer, cli_bin: Callable[[str], Path], t
     return Harness(model_server, cli_bin("gemini"), tmp_path)
 
 
-async def test_an_answer_streams_back_over_acp_with_its_session(harness: Harness) -> None:
-    harness.server.script(Reply("hello over acp"))
-
-    result = await harness.engine().run(harness.request(), harness.emit)
-
-    assert result.ok, result.error
-    assert result.text == "hello over acp"
-    assert result.session_id
-    assert any(isinstance(e, TextDelta) for e in harness.events)
-    assert harness.server.requests[0].path == f"/v1beta/models/{MODEL}:streamGenerateContent"
-
-
-async def test_an_allowed_write_tool_call_creates_the_file_in_the_workdir(harness: Harness) -> None:
-    target = harness.workdir / "notes" / "out.txt"
-    harness.server.script(ToolCall("write_file", {"file_path": str(target), "content": "written over acp\n"}),
-                          Reply("done"))  # fmt: skip
-
-    result = await harness.engine().run(harness.request("write the note"), harness.emit)
-
-    assert result.ok, result.error
-    assert target.read_text() == "written over acp\n"
-    assert any(
-        isinstance(e, Activity) and e.kind == "permission" and e.detail.startswith("allowed")
-        for e in harness.events
-    )
-
-
 async def test_a_rejected_permission_leaves_the_file_unwritten(harness: Harness) -> None:
     target = harness.workdir / "out.txt"
     harness.server.script(
@@ -109,46 +79,6 @@ async def test_with_client_fs_the_agent_reads_and_writes_through_us(harness: Har
     assert result.ok, result.error
     assert target.read_text() == "new\n"
     assert Activity("file_written", "notes.txt") in harness.events
-
-
-async def test_a_provider_error_is_reported_with_its_cause(harness: Harness) -> None:
-    harness.server.script(Failure(400, "API key not valid. Please pass a valid API key."))
-
-    result = await harness.engine().run(harness.request(), harness.emit)
-
-    assert result.error is not None
-    assert result.error.kind is ErrorKind.AUTH
-    assert "API key not valid" in result.error.message
-
-
-async def test_a_hung_agent_times_out_and_its_processes_are_gone(harness: Harness) -> None:
-    harness.server.script(Hang())
-
-    with anyio.fail_after(60):
-        result = await harness.engine(kill_grace_s=0.5).run(harness.request(timeout=3), harness.emit)
-
-    assert result.error is not None
-    assert result.error.kind is ErrorKind.TIMEOUT
-    assert await wait_until_gone(set(), str(harness.home)) == []
-
-
-async def test_cancelling_stops_the_agent_and_its_processes(harness: Harness) -> None:
-    harness.server.script(Hang())
-    engine = harness.engine(kill_grace_s=0.5)
-
-    with anyio.fail_after(60):
-        async with anyio.create_task_group() as group:
-            with anyio.CancelScope() as scope:
-
-                async def cancel_once_asked() -> None:
-                    await anyio.to_thread.run_sync(harness.server.wait_for_requests, 1, 50)
-                    scope.cancel()
-
-                group.start_soon(cancel_once_asked)
-                await engine.run(harness.request(), harness.emit)
-
-    assert scope.cancelled_caught
-    assert await wait_until_gone(set(), str(harness.home)) == []
 
 
 def test_file_requests_outside_the_workdir_are_refused(tmp_path: Path) -> None:
@@ -186,10 +116,3 @@ async def test_without_a_command_the_engine_says_what_to_set() -> None:
     assert result.error is not None
     assert "command" in result.error.message
     assert (await engine.status()).available
-
-
-def test_the_engine_is_registered_through_its_entry_point() -> None:
-    assert isinstance(
-        EngineRegistry.from_entry_points().create("acp", {"command": ["gemini", "--experimental-acp"]}),
-        AcpEngine,
-    )

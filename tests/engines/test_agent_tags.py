@@ -16,7 +16,7 @@ import anyio
 import pytest
 from anyio.abc import ByteReceiveStream, Process
 
-from parallelai.engines._process import run_process
+from parallelai.engines._cli.process import run_process
 from parallelai.engines.agent_tags import (
     AGENT_TAG_ENV,
     current_tag,
@@ -236,7 +236,7 @@ import time
 
 import anyio
 
-from parallelai.engines._process import run_process
+from parallelai.engines._cli.process import run_process
 from parallelai.engines.agent_tags import tagging
 
 

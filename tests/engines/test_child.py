@@ -11,8 +11,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from parallelai.engines import _child
-from parallelai.engines._process import child_env, run_process, terminate_tree
+from parallelai.engines._cli import child
+from parallelai.engines._cli.process import child_env, run_process, terminate_tree
 
 pytestmark = pytest.mark.anyio
 
@@ -140,6 +140,6 @@ def test_only_absolute_programs_found_on_path_are_cached(tmp_path: Path) -> None
     (tmp_path / "tool").write_text("#!/bin/sh\n")
     (tmp_path / "tool").chmod(0o755)
 
-    assert _child._executable("sh", {"PATH": os.defpath}) is not None
-    assert _child._executable("./tool", {"PATH": str(tmp_path)}) is None  # a path, not a name
-    assert _child._executable("tool", {"PATH": "."}) is None  # relative to the child's cwd
+    assert child._executable("sh", {"PATH": os.defpath}) is not None
+    assert child._executable("./tool", {"PATH": str(tmp_path)}) is None  # a path, not a name
+    assert child._executable("tool", {"PATH": "."}) is None  # relative to the child's cwd

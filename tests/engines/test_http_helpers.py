@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from parallelai.engines._http_errors import kind_for_status, parse_duration, retry_after
+from parallelai.engines._http.errors import kind_for_status, parse_duration, retry_after
+from parallelai.engines._http.sse import ServerSentEvent, aiter_sse
 from parallelai.engines._pricing import OPENAI_PRICES, ModelPrice, PriceTable
-from parallelai.engines._sse import ServerSentEvent, aiter_sse
 from parallelai.models import ErrorKind
 
 

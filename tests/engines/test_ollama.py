@@ -1,17 +1,16 @@
-"""The ollama engine against a real HTTP server speaking Ollama's NDJSON /api/chat."""
+"""What only the ollama engine does (NDJSON /api/chat, scripted server); tests/engines/contract covers the rest."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 
-from parallelai.engines.base import EngineEvent, EngineRequest, RateLimitSignal, TextDelta, UsageReport
+from parallelai.engines.base import EngineEvent, EngineRequest, TextDelta, UsageReport
 from parallelai.engines.ollama import OllamaEngine
 from parallelai.models import ErrorKind, TaskOptions
-from tests.support.model_server import Failure, Hang, Reply, ScriptedModelServer
+from tests.support.model_server import Failure, Reply, ScriptedModelServer
 
 pytestmark = pytest.mark.anyio
 
@@ -50,50 +49,6 @@ async def test_an_answer_streams_in_deltas_and_records_usage(
     assert sent.json["keep_alive"] == "5m"
 
 
-async def test_prices_from_settings_give_a_cost(model_server: ScriptedModelServer, tmp_path: Path) -> None:
-    model_server.script(Reply("ok", input_tokens=1_000_000, output_tokens=1_000_000))
-    engine = make_engine(model_server, prices={"llama3.2": {"input": 0.1, "output": 0.2}})
-    try:
-        result = await engine.run(make_request(tmp_path), lambda _: None)
-    finally:
-        await engine.aclose()
-    assert result.usage.cost_usd == pytest.approx(0.3)
-
-
-async def test_an_output_schema_constrains_the_format_and_the_answer_is_parsed(
-    model_server: ScriptedModelServer, tmp_path: Path
-) -> None:
-    schema = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"]}
-    model_server.script(Reply('{"answer": 42}'))
-    engine = make_engine(model_server)
-    try:
-        result = await engine.run(make_request(tmp_path, output_schema=schema), lambda _: None)
-    finally:
-        await engine.aclose()
-    assert result.structured == {"answer": 42}
-    assert model_server.requests[0].json["format"] == schema
-
-
-async def test_a_rate_limit_is_retryable_with_its_wait_and_the_retry_succeeds(
-    model_server: ScriptedModelServer, tmp_path: Path
-) -> None:
-    model_server.script(
-        Failure(429, "too many requests", headers={"retry-after": "4"}), Reply("second time lucky")
-    )
-    events: list[EngineEvent] = []
-    engine = make_engine(model_server)
-    try:
-        first = await engine.run(make_request(tmp_path), events.append)
-        second = await engine.run(make_request(tmp_path), events.append)
-    finally:
-        await engine.aclose()
-    assert first.error is not None
-    assert first.error.kind is ErrorKind.RATE_LIMITED
-    assert first.error.retry_after == 4.0
-    assert RateLimitSignal(4.0) in events
-    assert second.text == "second time lucky"
-
-
 async def test_a_missing_model_is_fatal_and_says_how_to_pull_it(
     model_server: ScriptedModelServer, tmp_path: Path
 ) -> None:
@@ -110,40 +65,6 @@ async def test_a_missing_model_is_fatal_and_says_how_to_pull_it(
     assert "ollama pull llama9" in result.error.message
 
 
-async def test_a_timeout_abandons_a_hanging_request(
-    model_server: ScriptedModelServer, tmp_path: Path
-) -> None:
-    model_server.script(Hang(), Reply("still serving"))
-    engine = make_engine(model_server)
-    try:
-        with anyio.move_on_after(0.5) as scope:
-            await engine.run(make_request(tmp_path), lambda _: None)
-        assert scope.cancelled_caught
-        after = await engine.run(make_request(tmp_path), lambda _: None)
-    finally:
-        await engine.aclose()
-    assert after.text == "still serving"
-
-
-async def test_cancel_stops_a_streaming_answer(model_server: ScriptedModelServer, tmp_path: Path) -> None:
-    model_server.script(Hang())
-    finished: list[object] = []
-    engine = make_engine(model_server)
-    try:
-        with anyio.fail_after(10):
-            async with anyio.create_task_group() as group:
-
-                async def run() -> None:
-                    finished.append(await engine.run(make_request(tmp_path), lambda _: None))
-
-                group.start_soon(run)
-                await anyio.to_thread.run_sync(model_server.wait_for_requests, 1)
-                group.cancel_scope.cancel()
-    finally:
-        await engine.aclose()
-    assert finished == []
-
-
 async def test_status_lists_models_and_says_what_to_pull(model_server: ScriptedModelServer) -> None:
     present, absent = make_engine(model_server, model="llama3.2"), make_engine(model_server, model="llama9")
     try:
@@ -156,14 +77,3 @@ async def test_status_lists_models_and_says_what_to_pull(model_server: ScriptedM
     assert "llama3.2:latest" in up.detail
     assert not missing.available
     assert "ollama pull llama9" in missing.detail
-
-
-async def test_status_says_how_to_start_an_unreachable_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")  # the discard port: nothing listens there
-    engine = OllamaEngine({})
-    try:
-        down = await engine.status()
-    finally:
-        await engine.aclose()
-    assert not down.available
-    assert "ollama serve" in down.detail

@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from parallelai.engines._process import child_env, run_process
+from parallelai.engines._cli.process import child_env, run_process
 
 pytestmark = pytest.mark.anyio
 

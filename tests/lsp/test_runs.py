@@ -26,7 +26,7 @@ def echo_run(*prompts: str, latency: float = 0.05, **extra: Any) -> dict[str, An
     return {
         "engine": "echo",
         "prompts": list(prompts),
-        "engine_settings": {"echo": {"latency": latency}},
+        "engines": {"echo": {"latency": latency}},
         **extra,
     }
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import anyio
 import uvicorn
 
+from parallelai.monitor.monitors import Monitors
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.server.auth import new_token
 from parallelai.server.daemon import DaemonServer, bind_socket, socket_url
@@ -28,9 +29,9 @@ class Daemon:
 @asynccontextmanager
 async def daemon_with_mcp(store: Path) -> AsyncIterator[Daemon]:
     with bind_socket("127.0.0.1", 0) as sock:
-        async with OrchestrationService.open(store) as service:
+        async with OrchestrationService.open(store) as service, Monitors.start(service) as monitors:
             token = new_token()
-            app = create_app(service, token)
+            app = create_app(service, token, monitors)
             async with mount_mcp(app, service):
                 config = uvicorn.Config(app, lifespan="off", log_level="warning", timeout_graceful_shutdown=2)
                 server = DaemonServer(config, service)

@@ -145,7 +145,7 @@ def installed_plugin(tmp_path_factory: pytest.TempPathFactory) -> InstalledPlugi
                 "--config",
                 "engine=echo",
                 "--config",
-                f"max_parallel={PARALLEL_OPTION}",
+                f"parallel={PARALLEL_OPTION}",
             ],
             env,
             home,

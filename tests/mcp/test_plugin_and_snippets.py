@@ -76,10 +76,10 @@ def test_the_plugin_mcp_config_starts_parallelai_mcp_with_the_plugin_options() -
     assert servers == {
         "parallelai": {
             "command": "parallelai",
-            "args": ["mcp", "--engine", "${user_config.engine}", "--parallel", "${user_config.max_parallel}"],
+            "args": ["mcp", "--engine", "${user_config.engine}", "--parallel", "${user_config.parallel}"],
         }
     }
-    assert set(options) == {"engine", "max_parallel"}
+    assert set(options) == {"engine", "parallel"}
     assert all(option.get("default") is not None for option in options.values())  # works unconfigured
 
 

@@ -14,7 +14,6 @@ from parallelai.models import RunLimits, RunSpec, RunState, Task, TaskOptions, T
 from parallelai.monitor.notify import Notifier, WebhookPayload
 from parallelai.monitor.notify_config import NotifyConfig, load_notify_config
 from parallelai.orchestration.service import OrchestrationService
-from parallelai.server.http.app import AppSettings
 from parallelai.server.http.schemas import RunCreated
 from tests.monitor._receiver import webhook_receiver
 from tests.orchestration._support import wait_for_state
@@ -49,7 +48,7 @@ async def test_a_failed_run_sends_slack_and_webhook_messages_with_counts_cost_an
             "backoff_s = 0.01\n",
         )
         receiver.fail_next("/slack", 503)  # the first attempt fails; the retry gets through
-        settings = AppSettings(ping_s=0.2, notify=load_notify_config(tmp_path))
+        notify = load_notify_config(tmp_path)
         work = {
             "strategy": "parallel",
             "tasks": [
@@ -66,7 +65,7 @@ async def test_a_failed_run_sends_slack_and_webhook_messages_with_counts_cost_an
             "work": work,
             "engine_settings": {"echo": {"cost_per_1k_tokens": 2.0}},
         }
-        async with running_app(tmp_path / "db.sqlite", settings) as daemon:
+        async with running_app(tmp_path / "db.sqlite", notify=notify) as daemon:
             with anyio.fail_after(DEADLINE_S):
                 run_id = parse(await daemon.http.post("/v1/runs", json=body), RunCreated).id
                 summary = await daemon.service.wait(run_id)
@@ -100,13 +99,12 @@ async def test_a_failed_run_sends_slack_and_webhook_messages_with_counts_cost_an
 async def test_reaching_the_budget_is_notified(tmp_path: Path) -> None:
     async with webhook_receiver() as receiver:
         config = NotifyConfig.model_validate({"webhook": f"{receiver.url}/hook", "on": ["budget"]})
-        settings = AppSettings(ping_s=0.2, notify=config)
         body = {
             "prompts": [f"prompt {index}" for index in range(20)],
             "engine_settings": {"echo": {"cost_per_1k_tokens": 100.0}},
             "limits": {"max_parallel": 1, "max_cost_usd": 0.5},
         }
-        async with running_app(tmp_path / "db.sqlite", settings) as daemon:
+        async with running_app(tmp_path / "db.sqlite", notify=config) as daemon:
             with anyio.fail_after(DEADLINE_S):
                 run_id = parse(await daemon.http.post("/v1/runs", json=body), RunCreated).id
                 await daemon.service.wait(run_id)
@@ -156,8 +154,7 @@ async def test_a_run_interrupted_by_its_process_stopping_is_notified_as_resumabl
 ) -> None:
     async with webhook_receiver() as receiver:
         config = NotifyConfig.model_validate({"webhook": f"{receiver.url}/hook", "on": ["interrupted"]})
-        settings = AppSettings(ping_s=0.2, notify=config)
-        async with running_app(tmp_path / "db.sqlite", settings):
+        async with running_app(tmp_path / "db.sqlite", notify=config):
             with anyio.fail_after(DEADLINE_S):
                 run_id = await _interrupted_elsewhere(tmp_path / "db.sqlite")
                 [hook] = await receiver.wait_for("/hook")
@@ -178,8 +175,7 @@ async def test_a_run_interrupted_by_its_process_stopping_is_notified_as_resumabl
 async def test_interrupted_runs_are_not_notified_unless_asked_for(tmp_path: Path) -> None:
     async with webhook_receiver() as receiver:
         config = NotifyConfig.model_validate({"webhook": f"{receiver.url}/hook"})  # the default `on`
-        settings = AppSettings(ping_s=0.2, notify=config)
-        async with running_app(tmp_path / "db.sqlite", settings) as daemon:
+        async with running_app(tmp_path / "db.sqlite", notify=config) as daemon:
             with anyio.fail_after(DEADLINE_S):
                 await _interrupted_elsewhere(tmp_path / "db.sqlite")
                 # Notices are delivered in order: once the later run's arrives, the earlier one would have.

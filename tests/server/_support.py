@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -17,6 +16,8 @@ from pydantic import TypeAdapter
 from starlette.applications import Starlette
 
 from parallelai.events import Event, event_from_json
+from parallelai.monitor.monitors import Monitors
+from parallelai.monitor.notify_config import NotifyConfig
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.server.auth import new_token
 from parallelai.server.daemon import DaemonServer, bind_socket, socket_url
@@ -38,17 +39,25 @@ class Harness:
     server: DaemonServer
     streams: StreamStats
     app: Starlette
+    monitors: Monitors
 
 
 @asynccontextmanager
-async def running_app(store_path: Path, settings: AppSettings | None = None) -> AsyncIterator[Harness]:
+async def running_app(
+    store_path: Path, settings: AppSettings | None = None, notify: NotifyConfig | None = None
+) -> AsyncIterator[Harness]:
+    """The daemon's parts as `serve()` puts them together: a service, its monitors (notifying as
+    `notify` says), and the app over both."""
     settings = settings or AppSettings(ping_s=0.2)
     with bind_socket("127.0.0.1", 0) as sock:
-        async with OrchestrationService.open(store_path) as service:
+        url = socket_url(sock)
+        async with (
+            OrchestrationService.open(store_path) as service,
+            Monitors.start(service, notify, public_url=url) as monitors,
+        ):
             token = new_token()
-            url = socket_url(sock)
-            app = create_app(service, token, dataclasses.replace(settings, public_url=url))
-            config = uvicorn.Config(app, lifespan="on", log_level="warning", timeout_graceful_shutdown=2)
+            app = create_app(service, token, monitors, settings)
+            config = uvicorn.Config(app, lifespan="off", log_level="warning", timeout_graceful_shutdown=2)
             server = DaemonServer(config, service)
             async with anyio.create_task_group() as group:
                 # The socket already listens: requests made before uvicorn accepts wait in the backlog.
@@ -57,7 +66,7 @@ async def running_app(store_path: Path, settings: AppSettings | None = None) -> 
                     httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}) as http,
                     httpx.AsyncClient(base_url=url) as raw,
                 ):
-                    yield Harness(url, token, service, http, raw, server, app.state.streams, app)
+                    yield Harness(url, token, service, http, raw, server, app.state.streams, app, monitors)
                 server.stop()
 
 
@@ -70,8 +79,9 @@ def parse(response: httpx.Response, answer: type[T]) -> T:
 def echo_run(count: int, latency: float = 0.0, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "prompts": [f"prompt {index}" for index in range(count)],
-        "engine_settings": {"echo": {"latency": latency}},
-        "limits": {"max_parallel": 8, "backoff_base_s": 0.001},
+        "engines": {"echo": {"latency": latency}},
+        "parallel": 8,
+        "backoff_base_s": 0.001,
     }
     return body | extra
 

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.anyio
 async def test_a_run_of_echo_tasks_is_created_listed_and_reported_with_counts_and_cost(
     daemon: Harness,
 ) -> None:
-    body = echo_run(5, name="five") | {"engine_settings": {"echo": {"cost_per_1k_tokens": 1.0}}}
+    body = echo_run(5, name="five") | {"engines": {"echo": {"cost_per_1k_tokens": 1.0}}}
     with anyio.fail_after(DEADLINE_S):
         created = await daemon.http.post("/v1/runs", json=body)
         assert created.status_code == 201
@@ -82,7 +82,7 @@ async def test_work_with_a_strategy_runs_as_a_dag(daemon: Harness) -> None:
 
 
 async def test_cancelling_a_run_stops_its_unfinished_tasks(daemon: Harness) -> None:
-    body = echo_run(4) | {"engine_settings": {"echo": {"hang": True}}}
+    body = echo_run(4) | {"engines": {"echo": {"hang": True}}}
     with anyio.fail_after(DEADLINE_S):
         run_id = parse(await daemon.http.post("/v1/runs", json=body), RunCreated).id
         cancelled = await daemon.http.post(f"/v1/runs/{run_id}/cancel")
@@ -131,7 +131,7 @@ async def test_retrying_a_run_reruns_only_what_had_not_succeeded_and_resume_leav
             {"id": "slow", "prompt": "y", "options": {"engine_options": {"latency": 0.5}}},
         ],
     }
-    body = {"work": work, "limits": {"fail_fast": True}}
+    body = {"work": work, "fail_fast": True}
     with anyio.fail_after(DEADLINE_S):
         run_id = parse(await daemon.http.post("/v1/runs", json=body), RunCreated).id
         await daemon.service.wait(run_id)

@@ -64,7 +64,7 @@ async def test_a_stop_signal_removes_the_discovery_file_and_leaves_the_run_resum
     with anyio.fail_after(DEADLINE_S):
         async with daemon_process(store) as running:
             async with DaemonClient(running.info) as client:
-                body = echo_run(4) | {"engine_settings": {"echo": {"hang": True}}}
+                body = echo_run(4) | {"engines": {"echo": {"hang": True}}}
                 run_id = (await client.create_run(body)).id
             running.process.send_signal(stop_signal)
             code = await running.process.wait()

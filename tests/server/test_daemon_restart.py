@@ -45,7 +45,7 @@ async def test_a_killed_daemon_restarts_and_finishes_the_run_without_rerunning_o
         async with anyio.create_task_group() as group:
             async with daemon_process(store) as first:
                 client = DaemonClient(first.info)
-                body = echo_run(TASKS, latency=0.1) | {"limits": {"max_parallel": 4}}
+                body = echo_run(TASKS, latency=0.1) | {"parallel": 4}
                 run_id = (await client.create_run(body)).id
                 group.start_soon(follow, client, run_id)
                 await some_succeeded.wait()

@@ -94,7 +94,7 @@ async def test_the_dashboard_follows_a_run_of_200_tasks_live_until_all_succeeded
 async def test_the_cancel_button_stops_a_running_run(daemon: Harness, page: Page) -> None:
     with anyio.fail_after(DEADLINE_S):
         await _log_in(daemon, page)
-        body = echo_run(4) | {"engine_settings": {"echo": {"hang": True}}}
+        body = echo_run(4) | {"engines": {"echo": {"hang": True}}}
         run_id = parse(await daemon.http.post("/v1/runs", json=body), RunCreated).id
         await page.goto(f"{daemon.url}/#/runs/{run_id}")
         await expect(page.locator('#grid .cell[data-state="running"]')).to_have_count(4)

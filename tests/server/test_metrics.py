@@ -42,8 +42,8 @@ async def test_metrics_match_the_store_after_a_run(daemon: Harness) -> None:
     }
     body = {
         "work": work,
-        "engine_settings": {"echo": {"cost_per_1k_tokens": 2.0}},
-        "limits": {"backoff_base_s": 0.001},
+        "engines": {"echo": {"cost_per_1k_tokens": 2.0}},
+        "backoff_base_s": 0.001,
     }
     with anyio.fail_after(DEADLINE_S):
         run_id = parse(await daemon.http.post("/v1/runs", json=body), RunCreated).id

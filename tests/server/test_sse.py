@@ -113,7 +113,7 @@ _MESSAGE = re.compile(rb"id: (\d+)\r\nevent: [^\r]+\r\ndata: [^\r\n]*\r\n\r\n")
 
 async def test_a_client_that_stops_reading_is_dropped_without_stalling_the_run(tmp_path: Path) -> None:
     settings = AppSettings(ping_s=0, send_timeout_s=0.3)
-    body = echo_run(100) | {"engine_settings": {"echo": {"output_size": 100_000}}}
+    body = echo_run(100) | {"engines": {"echo": {"output_size": 100_000}}}
     async with running_app(tmp_path / "db.sqlite", settings) as daemon:
         with anyio.fail_after(DEADLINE_S):
             client = await anyio.to_thread.run_sync(_stalled_stream, daemon.url, daemon.token)

@@ -31,7 +31,7 @@ async def test_a_review_template_run_reports_findings_on_the_files_it_reviewed(
         "params": {"path": "app", "files": ["*.py"], "checklist": ["security"]},
         "engine": "echo",
         "workdir": str(repo),
-        "limits": {"max_parallel": 4},
+        "parallel": 4,
     }
     with anyio.fail_after(DEADLINE_S):
         created = await daemon.http.post("/v1/runs", json=body)

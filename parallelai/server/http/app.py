@@ -1,27 +1,23 @@
-"""`create_app(service, token)`: the daemon's Starlette application over one orchestration service.
+"""`create_app(service, token, monitors)`: the daemon's Starlette application over one service.
 
 There is no module-level app: each call builds a fresh one, so tests and embedders can run
-several side by side, each over its own service and token.
+several side by side, each over its own service and token. The app runs nothing of its own: the
+metrics and notifications belong to whoever runs the service (`Monitors.start`), and the app
+only exposes them (`/metrics`).
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from parallelai.monitor.metrics import RunMetrics
-from parallelai.monitor.notify import Notifier
-from parallelai.monitor.notify_config import NotifyConfig
+from parallelai.monitor.monitors import Monitors
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.server.http.endpoint import MAX_BODY_BYTES, Endpoint, json_response
 from parallelai.server.http.errors import exception_handlers
@@ -37,7 +33,6 @@ from parallelai.server.http.routes_tasks import task_endpoints
 from parallelai.templates.catalog import LibraryCatalog, TemplateCatalog
 
 OPENAPI_PATH = "/v1/openapi.json"
-log = logging.getLogger("parallelai.server")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +41,6 @@ class AppSettings:
     ping_s: float = 15.0  # SSE keep-alive comment interval
     send_timeout_s: float = 30.0  # an SSE client that reads nothing for this long is dropped
     max_body_bytes: int = MAX_BODY_BYTES
-    notify: NotifyConfig = field(default_factory=NotifyConfig)  # the config file's [notify] table
-    public_url: str | None = None  # the daemon's own URL, for links in notifications
     allowed_origins: tuple[str, ...] = ()  # other origins allowed in (CORS), e.g. VS Code for the web
 
 
@@ -72,10 +65,14 @@ def api_endpoints(
 def create_app(
     service: OrchestrationService,
     token: str,
+    monitors: Monitors,
     settings: AppSettings | None = None,
     catalog: TemplateCatalog | None = None,
 ) -> Starlette:
-    """The app; `catalog` defaults to the template library, found from the daemon's directory."""
+    """The app over `service`, exposing its `monitors` (started, and stopped, by the caller).
+
+    `catalog` defaults to the template library, found from the daemon's directory.
+    """
     settings = settings or AppSettings()
     catalog = catalog or LibraryCatalog()
     codes = LoginCodes()
@@ -89,31 +86,10 @@ def create_app(
     document = openapi_document(endpoints, "parallelai daemon", "1")
     routes: list[BaseRoute] = [endpoint.route() for endpoint in endpoints]
     routes.extend(dashboard_routes(codes, token))
-    metrics = RunMetrics()
-    routes.extend(metrics_routes(metrics))
-    notifier = Notifier(settings.notify, settings.public_url) if settings.notify.enabled else None
-    # Metrics and notifications cover what happens from now on; the lifespan runs their bus
-    # subscriptions, each in its own task so neither can hold up a run or the other.
-    after = service.bus.last_seq
-
-    async def follow(name: str, follower: Callable[[OrchestrationService, int], Awaitable[None]]) -> None:
-        try:
-            await follower(service, after)
-        except Exception:  # never worth the daemon: log the bug, keep serving
-            log.exception("%s stopped following the event bus", name)
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with anyio.create_task_group() as group:
-            group.start_soon(follow, "metrics", metrics.follow)
-            if notifier is not None:
-                group.start_soon(follow, "notifications", notifier.follow)
-            yield
-            group.cancel_scope.cancel()
+    routes.extend(metrics_routes(monitors.metrics))
 
     app = Starlette(
         routes=routes,
-        lifespan=lifespan,
         middleware=[
             Middleware(
                 Guard,
@@ -128,7 +104,7 @@ def create_app(
     app.state.endpoints = endpoints
     app.state.service = service
     app.state.streams = streams
-    app.state.metrics = metrics
-    app.state.notifier = notifier
+    app.state.metrics = monitors.metrics
+    app.state.notifier = monitors.notifier
     app.state.catalog = catalog
     return app

@@ -5,46 +5,11 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from parallelai.errors import InputError
-from parallelai.models import RunSpec, Task
 from parallelai.orchestration.service import OrchestrationService
-from parallelai.orchestration.strategies import compile_work
+from parallelai.planning import start_run
 from parallelai.server.http.endpoint import Endpoint, json_response, read_body, read_query
 from parallelai.server.http.schemas import CreateRun, ListRunsQuery, RetryRun, RunCreated, RunOut, RunRetried
-from parallelai.tasksfile import RunOptions
 from parallelai.templates.catalog import TemplateCatalog
-
-
-def spec_from_request(body: CreateRun, catalog: TemplateCatalog) -> RunSpec:
-    """The RunSpec a create-run body describes; the service plans and validates it further."""
-    if body.planned is not None:
-        return body.planned
-    if body.template is not None:
-        return _spec_from_template(body, body.template, catalog)
-    if body.params:
-        raise InputError("`params` only applies with `template`; put values in each task's `inputs`")
-    if body.work is not None:
-        tasks, strategy = compile_work(body.work), body.work.strategy
-    else:
-        tasks, strategy = [Task(prompt=prompt) for prompt in body.prompts or []], "parallel"
-    return RunSpec(
-        name=body.name,
-        strategy=strategy,
-        default_engine=body.engine,
-        engine_settings=body.engine_settings,
-        limits=body.limits,
-        use_cache=body.use_cache,
-        workdir=body.workdir,
-        tasks=tasks,
-    )
-
-
-def _spec_from_template(body: CreateRun, name: str, catalog: TemplateCatalog) -> RunSpec:
-    """The template planned with the body's engine and workdir; the body's limits and engine
-    settings are the run's, whatever the template would choose."""
-    options = RunOptions(name=body.name, engine=body.engine, use_cache=body.use_cache, workdir=body.workdir)
-    spec = catalog.plan(name, body.params, options)
-    return spec.model_copy(update={"limits": body.limits, "engine_settings": body.engine_settings})
 
 
 def run_endpoints(service: OrchestrationService, catalog: TemplateCatalog) -> list[Endpoint]:
@@ -53,7 +18,7 @@ def run_endpoints(service: OrchestrationService, catalog: TemplateCatalog) -> li
 
     async def create_run(request: Request) -> Response:
         body = await read_body(request, CreateRun)
-        run_id = await service.submit(spec_from_request(body, catalog))
+        run_id = await start_run(service, body.request(), catalog)
         return json_response(RunCreated(id=run_id, run=await run_out(run_id)), 201)
 
     async def list_runs(request: Request) -> Response:

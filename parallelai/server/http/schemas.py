@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from parallelai.engines.base import EngineStatus
 from parallelai.events import Event
 from parallelai.models import (
     RunLimits,
-    RunSpec,
     RunState,
     RunSummary,
     StrategyName,
@@ -21,6 +20,7 @@ from parallelai.models import (
 )
 from parallelai.orchestration.strategies import Work
 from parallelai.reports.findings import Finding
+from parallelai.run_request import RunRequest, warn_renamed
 from parallelai.templates.catalog import TemplateDetail, TemplateParam
 
 
@@ -33,30 +33,52 @@ class _Body(BaseModel):
 # -- requests ------------------------------------------------------------------------------
 
 
-class CreateRun(_Body):
-    """A run from `prompts` (parallel), `work` (any strategy, as in a tasks file), a `template`, or
-    `planned`: a run a client planned itself (`parallelai run --daemon`), taken as it is."""
+class CreateRun(RunRequest):
+    """A run: one source of work — `prompts`, `tasks`, `tasks_file`, `work` (as a tasks file has it,
+    with its `strategy`), a `template` with `params`, or `planned` (a run a client planned itself,
+    taken as it is) — plus the run's settings, named as everywhere else (docs/names.md)."""
 
-    name: str | None = None
-    engine: str = Field("echo", description="default engine for tasks naming none, `name[:model]`")
-    prompts: list[str] | None = None
-    work: Work | None = None
-    template: str | None = None
-    planned: RunSpec | None = Field(
-        None, description="a fully planned run; its own engine, limits and settings apply"
+    work: Work | None = Field(  # type: ignore[assignment]  # typed here: a 422 names the bad field
+        default=None, description="the work as a tasks file has it, with its `strategy`"
     )
-    params: dict[str, Any] = Field(default_factory=dict, description="a template's parameters")
-    limits: RunLimits = Field(default_factory=RunLimits)
-    engine_settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    use_cache: bool = True
-    workdir: str | None = Field(None, description="the workspace root; default: the daemon's directory")
+    limits: RunLimits | None = Field(
+        default=None,
+        description="old, nested form of the settings `parallel`, `per_engine`, `max_cost_usd`, "
+        "`max_tokens` and `fail_fast`; accepted until the next release",
+    )
 
-    @model_validator(mode="after")
-    def _one_source(self) -> CreateRun:
-        given = [key for key in ("prompts", "work", "template", "planned") if getattr(self, key) is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of `prompts`, `work`, `template` or `planned`")
-        return self
+    def request(self) -> RunRequest:
+        """The body as the one request type every surface builds (old `limits` flattened)."""
+        data = self.model_dump(exclude_unset=True, exclude={"work", "limits", "planned"})
+        if self.work is not None:
+            data["work"] = self.work.model_dump(mode="json", exclude_unset=True) | {
+                "strategy": self.work.strategy
+            }
+        if self.planned is not None:
+            data["planned"] = self.planned
+        if self.limits is not None:
+            warn_renamed(
+                "POST /v1/runs: `limits` is now flat settings (`parallel`, `per_engine`, `max_cost_usd`, "
+                "`max_tokens`, `fail_fast`, `backoff_base_s`, `backoff_cap_s`); `limits` is accepted until "
+                "the next release"
+            )
+            given = self.limits.model_dump(exclude_unset=True)
+            for old, new in LIMITS_NOW.items():
+                if old in given:
+                    data.setdefault(new, given[old])
+        return RunRequest.model_validate(data)
+
+
+# The old nested `limits` keys and the flat settings that replace them.
+LIMITS_NOW = {
+    "max_parallel": "parallel",
+    "per_engine": "per_engine",
+    "max_cost_usd": "max_cost_usd",
+    "max_tokens": "max_tokens",
+    "fail_fast": "fail_fast",
+    "backoff_base_s": "backoff_base_s",
+    "backoff_cap_s": "backoff_cap_s",
+}
 
 
 class RetryRun(_Body):

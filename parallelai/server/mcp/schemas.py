@@ -2,45 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from parallelai.engines.base import EngineStatus
 from parallelai.models import RunState, RunSummary, StrategyName, TaskState
 from parallelai.reports.findings import Finding
 from parallelai.templates.catalog import TemplateSummary
-
-
-class TaskInput(BaseModel):
-    """One task given as an object, when a plain prompt string is not enough."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    prompt: str = Field(description="What the sub-agent should do. May use {{ name }} for `inputs`.")
-    id: str | None = Field(
-        default=None,
-        description="A short id (letters, digits, _ . -) so other tasks can depend on it; default t001, t002…",
-    )
-    engine: str | None = Field(
-        default=None, description="Engine for this task only, `name[:model]`; default: the run's engine."
-    )
-    depends_on: list[str] = Field(
-        default_factory=list,
-        description="Ids of tasks that must finish first; their outputs fill {{ output }} / {{ outputs.ID }}.",
-    )
-    files: list[str] = Field(
-        default_factory=list, description="Files (relative to workdir) the sub-agent is given to read."
-    )
-    inputs: dict[str, Any] = Field(
-        default_factory=dict, description="Values substituted into {{ name }} placeholders in the prompt."
-    )
-    timeout_s: Annotated[float, Field(gt=0)] | None = Field(
-        default=None, description="Seconds before this task is stopped."
-    )
-    engine_options: dict[str, Any] = Field(
-        default_factory=dict, description="Engine settings for this task only; they win over the run's."
-    )
 
 
 class RunStatus(BaseModel):

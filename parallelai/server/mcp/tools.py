@@ -14,10 +14,11 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
 
+from parallelai import planning
 from parallelai.models import RunState, RunSummary, TaskState
 from parallelai.orchestration.service import OrchestrationService
+from parallelai.run_request import TaskInput, build_request
 from parallelai.server.mcp._errors import caller_mistakes
-from parallelai.server.mcp.planning import plan_start_run
 from parallelai.server.mcp.progress import run_cancelled_if_abandoned, wait_with_progress
 from parallelai.server.mcp.replies import replying
 from parallelai.server.mcp.results import DEFAULT_RESULT_CHARS, run_results, task_outcome
@@ -27,10 +28,8 @@ from parallelai.server.mcp.schemas import (
     RunList,
     RunResults,
     RunStatus,
-    TaskInput,
     TemplateList,
 )
-from parallelai.tasksfile import RunOptions
 from parallelai.templates.catalog import TemplateCatalog, TemplateDetail
 
 RunId = Annotated[
@@ -86,7 +85,7 @@ def register_tools(server: MCPServer, service: OrchestrationService, catalog: Te
             list[str | TaskInput] | None,
             Field(
                 description="The work, one entry per sub-agent: a prompt string, or an object with a "
-                "prompt plus id, depends_on, engine, engine_options, files, inputs, timeout_s. "
+                "prompt plus id, depends_on, engine, engine_options, files, inputs, timeout, output_schema. "
                 "Give one of `tasks`, `template` or `tasks_file`."
             ),
         ] = None,
@@ -132,8 +131,12 @@ def register_tools(server: MCPServer, service: OrchestrationService, catalog: Te
             float | None,
             Field(gt=0, description="Budget: stop starting tasks once the run has spent this much."),
         ] = None,
-        timeout_s: Annotated[
+        timeout: Annotated[  # noqa: ASYNC109 - the tasks' timeout, not this call's
             float | None, Field(gt=0, description="Per-task timeout in seconds (default: none).")
+        ] = None,
+        timeout_s: Annotated[
+            float | None,
+            Field(gt=0, description="The old name of `timeout`, accepted until the next release."),
         ] = None,
         fail_fast: Annotated[
             bool, Field(description="Stop the whole run at the first task that fails.")
@@ -174,19 +177,24 @@ def register_tools(server: MCPServer, service: OrchestrationService, catalog: Te
         outlives this call) and check with run_status.
         """
         async with caller_mistakes(service):
-            options = RunOptions(
+            request = build_request(
+                tasks=tasks,
+                template=template,
+                tasks_file=tasks_file,
+                params=params,
+                strategy=strategy,
                 name=name,
                 engine=engine,
+                engine_options=engine_options,
                 parallel=parallel,
-                timeout=timeout_s,
+                timeout=timeout,
+                timeout_s=timeout_s,
                 max_cost_usd=max_cost_usd,
                 fail_fast=True if fail_fast else None,
                 workdir=workdir,
-                engine_options=dict(engine_options or {}),
             )
-            spec = plan_start_run(tasks, template, tasks_file, params, strategy, options, catalog)
             after = service.bus.last_seq
-            run_id = await service.submit(spec)
+            run_id = await planning.start_run(service, request, catalog)
             if not wait:
                 return await results(run_id, None, max_result_chars)
             async with run_cancelled_if_abandoned(service, run_id):

@@ -67,10 +67,10 @@ export function templateRun(
     template,
     params,
     engine: settings.engine,
-    limits: { max_parallel: settings.maxParallel },
+    parallel: settings.maxParallel,
   };
   if (Object.keys(settings.engineSettings).length > 0) {
-    run.engine_settings = settings.engineSettings;
+    run.engines = settings.engineSettings;
   }
   if (workdir !== undefined) {
     run.workdir = workdir;

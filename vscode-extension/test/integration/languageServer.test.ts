@@ -89,7 +89,7 @@ describe.skipIf(!existsSync(parallelai))('LspDaemonApi against `parallelai lsp`'
   }, 30_000);
 
   it('starts a review run through the server, follows it over SSE to the end, and reads it back', async () => {
-    const created = await api.startRun({ template: 'code_review', params: {}, engine: 'echo', limits: { max_parallel: 2 }, workdir: workspace });
+    const created = await api.startRun({ template: 'code_review', params: {}, engine: 'echo', parallel: 2, workdir: workspace });
     expect(created.run.total).toBe(2);
     const abort = new AbortController();
     const events: DaemonEvent[] = [];
@@ -116,7 +116,7 @@ describe.skipIf(!existsSync(parallelai))('LspDaemonApi against `parallelai lsp`'
   }, 60_000);
 
   it('retries a failed run through the server: its failed task runs again, on the same event stream, to success', async () => {
-    const failing = { engine: 'echo', prompts: ['flaky'], engine_settings: { echo: { fail_attempts: 1, failure_kind: 'execution' } } };
+    const failing = { engine: 'echo', prompts: ['flaky'], engines: { echo: { fail_attempts: 1, failure_kind: 'execution' } } };
     const created = await api.startRun(failing);
     const ends: DaemonEvent[] = [];
     const abort = new AbortController();

@@ -17,7 +17,7 @@ describe('HttpDaemonApi', () => {
   afterEach(() => daemon.close());
 
   it('starts a run with a JSON body and the token as a bearer header', async () => {
-    const created = await api.startRun({ template: 'code_review', params: {}, engine: 'echo', limits: { max_parallel: 4 } });
+    const created = await api.startRun({ template: 'code_review', params: {}, engine: 'echo', parallel: 4 });
     expect(created.id).toBe('r1');
     expect(created.run.state).toBe('pending');
     const request = daemon.requests.at(-1)!;
@@ -25,7 +25,7 @@ describe('HttpDaemonApi', () => {
     expect(request.url).toBe('/v1/runs');
     expect(request.headers.authorization).toBe(`Bearer ${daemon.token}`);
     expect(request.headers['content-type']).toBe('application/json');
-    expect(JSON.parse(request.body)).toEqual({ template: 'code_review', params: {}, engine: 'echo', limits: { max_parallel: 4 } });
+    expect(JSON.parse(request.body)).toEqual({ template: 'code_review', params: {}, engine: 'echo', parallel: 4 });
   });
 
   it('reads a run together with its task table', async () => {

@@ -42,7 +42,7 @@ describe('LspDaemonApi', () => {
       [LSP_METHODS.listTemplates]: () => [{ name: 'code_review' }],
     });
     const api = new LspDaemonApi(server);
-    const run = { template: 'code_review', params: {}, engine: 'echo', limits: { max_parallel: 8 } };
+    const run = { template: 'code_review', params: {}, engine: 'echo', parallel: 8 };
     expect((await api.startRun(run)).id).toBe('r1');
     await api.listRuns({ state: 'running', limit: 10 });
     await api.getRun('r1');

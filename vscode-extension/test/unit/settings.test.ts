@@ -27,12 +27,12 @@ describe('settings', () => {
     fake.settings.set('parallelai.engineSettings', { echo: { latency: 0.5 }, broken: 3 });
     const settings = readSettings();
     expect(settings.engineSettings).toEqual({ echo: { latency: 0.5 } });
-    expect(templateRun('code_review', {}, settings, undefined).engine_settings).toEqual({ echo: { latency: 0.5 } });
+    expect(templateRun('code_review', {}, settings, undefined).engines).toEqual({ echo: { latency: 0.5 } });
   });
 
   it('builds a template run from the settings', () => {
     const settings = { ...readSettings(), engine: 'codex', maxParallel: 2 };
-    expect(templateRun('code_review', {}, settings, '/ws')).toEqual({ template: 'code_review', params: {}, engine: 'codex', limits: { max_parallel: 2 }, workdir: '/ws' });
+    expect(templateRun('code_review', {}, settings, '/ws')).toEqual({ template: 'code_review', params: {}, engine: 'codex', parallel: 2, workdir: '/ws' });
     expect(templateRun('code_review', {}, settings, undefined)).not.toHaveProperty('workdir');
   });
 

@@ -25,17 +25,8 @@ export interface Usage {
   cost_usd: number;
 }
 
-export interface RunLimits {
-  max_parallel?: number;
-  per_engine?: Record<string, number>;
-  max_cost_usd?: number;
-  max_tokens?: number;
-  fail_fast?: boolean;
-  backoff_base_s?: number;
-  backoff_cap_s?: number;
-}
-
-/** The body of `POST /v1/runs`: exactly one of `prompts`, `work` or `template`. */
+/** The body of `POST /v1/runs`: one source of work (`prompts`, `work`, `template` …) and the run's
+ * settings, named as in docs/names.md. */
 export interface CreateRun {
   name?: string;
   engine?: string;
@@ -43,8 +34,10 @@ export interface CreateRun {
   work?: Record<string, unknown>;
   template?: string;
   params?: Record<string, unknown>;
-  limits?: RunLimits;
-  engine_settings?: Record<string, Record<string, unknown>>;
+  parallel?: number;
+  engines?: Record<string, Record<string, unknown>>;
+  max_cost_usd?: number;
+  fail_fast?: boolean;
   use_cache?: boolean;
   workdir?: string;
 }

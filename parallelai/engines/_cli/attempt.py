@@ -14,9 +14,9 @@ from pathlib import Path
 
 import anyio
 
-from parallelai.engines._cli import failed, remove_home
-from parallelai.engines._cli_settings import CliSettings, HomeCliSettings
-from parallelai.engines._process import ProcessOutcome, run_process
+from parallelai.engines._cli.common import failed, remove_home
+from parallelai.engines._cli.process import ProcessOutcome, run_process
+from parallelai.engines._cli.settings import CliSettings, HomeCliSettings
 from parallelai.engines._redaction import Redactor
 from parallelai.engines.base import EngineRequest
 from parallelai.models import ErrorKind, TaskError, TaskResult

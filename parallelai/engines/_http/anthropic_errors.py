@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from parallelai.engines._http_errors import kind_for_status
+from parallelai.engines._http.errors import kind_for_status
 from parallelai.models import ErrorKind
 
 # The API reports an exhausted budget with a billing error type or in the message of a 400/429.

@@ -1,4 +1,4 @@
-"""What the codex, gemini-cli and copilot engines share: finding the binary, its version, a private home.
+"""What the CLI engines share: finding the binary, its version, a private home per attempt.
 
 Each attempt gets its own home directory (config, sessions, logs): parallel agents sharing one
 would race on the same files, and an attempt must not see what another left behind.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import anyio
 
-from parallelai.engines._process import child_env, run_process
+from parallelai.engines._cli.process import child_env, run_process
 from parallelai.engines.base import EngineStatus
 from parallelai.models import ErrorKind, TaskError, TaskResult
 from parallelai.paths import ensure_private_dir, state_dir

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import anyio
 
-from parallelai.engines._child import Child
+from parallelai.engines._cli.child import Child
 from parallelai.engines.agent_tags import current_tag, stop_tagged
 
 # What every child may see of our environment; engines add what they need (keys, base URLs).

@@ -1,0 +1,55 @@
+"""Command-line flags shared by `parallelai run` and the template verbs, named as docs/names.md says."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+from parallelai.run_request import warn_renamed
+
+
+class _OldSpelling(argparse.Action):
+    """`--max-cost` and the like: still accepted for one release, with a warning naming the new flag."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, new: str, **kwargs: Any) -> None:
+        self._new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option: str | None = None,
+    ) -> None:
+        warn_renamed(f"{option} is now {self._new}; {option} is accepted until the next release")
+        setattr(namespace, self.dest, values)
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def add_budget_flags(parser: argparse.ArgumentParser) -> None:
+    """`--max-cost-usd USD` (old spelling `--max-cost`)."""
+    parser.add_argument(
+        "--max-cost-usd",
+        type=positive_float,
+        metavar="USD",
+        help="no task starts once the run has spent this much",
+    )
+    parser.add_argument(
+        "--max-cost",
+        dest="max_cost_usd",
+        type=positive_float,
+        action=_OldSpelling,
+        new="--max-cost-usd",
+        help=argparse.SUPPRESS,
+    )

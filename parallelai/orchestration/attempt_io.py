@@ -1,0 +1,93 @@
+"""An attempt's I/O: the cache consulted for its prompt, its record in the store, and its engine
+called under its agent tag."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import anyio
+
+from parallelai.engines.agent_tags import tagging
+from parallelai.engines.base import Engine, EngineEvent, EngineRequest
+from parallelai.models import Attempt, RunSpec, TaskError, TaskResult, TaskState
+from parallelai.orchestration.bus import EventBus
+from parallelai.orchestration.cache import fingerprint
+from parallelai.orchestration.engine_call import bus_event, call_engine
+from parallelai.orchestration.outcome import attempt_state
+from parallelai.orchestration.store import Store
+from parallelai.orchestration.task_slots import TaskSlot
+
+
+class AttemptIO:
+    def __init__(
+        self,
+        run_id: str,
+        spec: RunSpec,
+        store: Store,
+        bus: EventBus,
+        *,
+        engines: Mapping[str, Engine],
+        workdir: Path,
+        agent_tag: str,
+    ) -> None:
+        self._run_id = run_id
+        self._spec = spec
+        self._store = store
+        self._engines = engines
+        self._workdir = workdir
+        self._agent_tag = agent_tag  # the owner's and this run's: an attempt's tag continues it
+        self._bus = bus
+
+    async def cached(self, slot: TaskSlot, prompt: str) -> tuple[str, TaskResult | None]:
+        """The task's cache key and the result cached under it, if any."""
+        settings = self._spec.engine_settings.get(slot.engine.name, {})
+        args = (slot.task, prompt, str(slot.engine), settings, self._workdir)
+        # Hashing input files reads them: off the event loop.
+        key = await anyio.to_thread.run_sync(fingerprint, *args) if slot.task.files else fingerprint(*args)
+        return key, await self._store.cached_result(key)
+
+    def begin(self, slot: TaskSlot) -> None:
+        """Open the task's next attempt, in the store too."""
+        slot.attempts += 1
+        slot.attempt = Attempt(number=slot.attempts, started_at=time.time())
+        self._store.record_attempt(self._run_id, slot.task.id, slot.attempt)
+
+    async def call(self, slot: TaskSlot, prompt: str, outputs: Mapping[str, str]) -> TaskResult:
+        """Run the attempt `begin` opened: the engine's answer, or the timeout or cancel that ended
+        it, with the attempt closed accordingly; what the engine emits meanwhile goes on the bus."""
+        task = slot.task
+        request = EngineRequest(
+            task_id=task.id,
+            prompt=prompt,
+            model=slot.engine.model,
+            options=task.options,
+            workdir=self._workdir / task.options.workdir if task.options.workdir else self._workdir,
+            attempt=slot.attempts,
+            context=outputs,
+        )
+        engine = self._engines[slot.engine.name]
+        with tagging(f"{self._agent_tag}/{task.id}/{slot.attempts}"):
+            result = await call_engine(engine, request, slot.stop, lambda event: self._relay(slot, event))
+        self._close(slot, attempt_state(result), result.error, time.time())
+        return result
+
+    def interrupt(self, slot: TaskSlot, now: float) -> None:
+        """Close the attempt in flight, if any, as cut off (its process is stopping)."""
+        if slot.attempt is not None:
+            self._close(slot, TaskState.INTERRUPTED, None, now)
+
+    def _close(self, slot: TaskSlot, state: TaskState, error: TaskError | None, now: float) -> None:
+        attempt = slot.attempt
+        assert attempt is not None
+        slot.attempt = None
+        attempt.finished_at = now
+        attempt.state = state
+        attempt.error = error
+        self._store.record_attempt(self._run_id, slot.task.id, attempt)
+
+    def _relay(self, slot: TaskSlot, event: EngineEvent) -> None:
+        published = bus_event(self._run_id, slot.task.id, slot.engine.name, event)
+        if published is not None:
+            self._bus.publish(published)

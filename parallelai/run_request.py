@@ -1,0 +1,201 @@
+"""`RunRequest`: what a user asks to run, built the same way by every surface.
+
+The command line, the HTTP API, the MCP tools, the language server and the Python API each turn
+what they were given into one `RunRequest` — one source of work plus the run's settings — and
+hand it to `planning.start_run`, which plans it exactly once. A concept has one name everywhere
+(CLI flag, YAML key, JSON field, Python argument); docs/names.md has the table. Spellings used
+before are still accepted for one release, with a warning naming the new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from parallelai.errors import InputError
+from parallelai.models import RunSpec, Task
+
+log = logging.getLogger("parallelai.request")
+
+# Old spelling → the one name, for one release.
+RENAMED = {
+    "max_parallel": "parallel",
+    "timeout_s": "timeout",
+    "engine_settings": "engines",
+    "max_cost": "max_cost_usd",
+}
+SOURCES = ("prompts", "tasks", "tasks_file", "work", "template", "planned")
+
+
+def accept_old_names(data: Any, where: str) -> Any:
+    """`data` with old spellings renamed, each announced once as a DeprecationWarning and a log line."""
+    if not isinstance(data, dict):
+        return data
+    renamed = dict(data)
+    for old, new in RENAMED.items():
+        if old in renamed:
+            value = renamed.pop(old)
+            if new in renamed:
+                raise ValueError(f"give `{new}`, not both `{new}` and `{old}` (its old name)")
+            renamed[new] = value
+            warn_renamed(
+                f"{where}: `{old}` is now called `{new}`; `{old}` is accepted until the next release"
+            )
+    return renamed
+
+
+def warn_renamed(message: str) -> None:
+    """Say that an old spelling was used: to Python callers as a warning, to servers' users in the log."""
+    warnings.warn(message, DeprecationWarning, stacklevel=5)
+    log.warning("%s", message)
+
+
+class TaskInput(BaseModel):
+    """One task given as an object, when a plain prompt string is not enough."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(description="What the sub-agent should do. May use {{ name }} for `inputs`.")
+    id: str | None = Field(
+        default=None,
+        description="A short id (letters, digits, _ . -) so other tasks can depend on it; default t001, t002…",
+    )
+    engine: str | None = Field(
+        default=None, description="Engine for this task only, `name[:model]`; default: the run's engine."
+    )
+    depends_on: list[str] = Field(
+        default_factory=list,
+        description="Ids of tasks that must finish first; their outputs fill {{ output }} / {{ outputs.ID }}.",
+    )
+    files: list[str] = Field(
+        default_factory=list, description="Files (relative to workdir) the sub-agent is given to read."
+    )
+    inputs: dict[str, Any] = Field(
+        default_factory=dict, description="Values substituted into {{ name }} placeholders in the prompt."
+    )
+    timeout: Annotated[float, Field(gt=0)] | None = Field(
+        default=None, description="Seconds before this task is stopped."
+    )
+    engine_options: dict[str, Any] = Field(
+        default_factory=dict, description="Engine settings for this task only; they win over the run's."
+    )
+    output_schema: dict[str, Any] | None = Field(
+        default=None, description="A JSON Schema the answer must match (asked again once if it does not)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        return accept_old_names(data, "task")
+
+
+class RunSettings(BaseModel):
+    """How a run runs, whatever its work: the one set of names for limits, budgets and engines."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = Field(default=None, description="A short name for the run.")
+    engine: str | None = Field(
+        default=None, description="Engine of tasks that name none, `name[:model]` (default: echo, a dry run)."
+    )
+    engine_options: dict[str, Any] = Field(
+        default_factory=dict, description="Settings of the run's engine (`engine`), e.g. {model: ...}."
+    )
+    engines: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Settings per engine name, for runs that use several."
+    )
+    parallel: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="Sub-agents working at once (default 8)."
+    )
+    per_engine: dict[str, Annotated[int, Field(gt=0)]] = Field(
+        default_factory=dict, description="At most this many at once per engine."
+    )
+    strategy: str | None = Field(
+        default=None, description="parallel, dag, batch, pipeline or mapreduce (default: from the work)."
+    )
+    timeout: Annotated[float, Field(gt=0)] | None = Field(
+        default=None, description="Per-task timeout, seconds."
+    )
+    retries: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="Retries of retryable failures per task (default 2)."
+    )
+    max_cost_usd: Annotated[float, Field(gt=0)] | None = Field(
+        default=None, description="Budget: no task starts once the run has spent this much."
+    )
+    max_tokens: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="Budget: no task starts once the run has used this many tokens."
+    )
+    fail_fast: bool | None = Field(default=None, description="Stop everything at the first failed task.")
+    backoff_base_s: Annotated[float, Field(ge=0)] | None = Field(
+        default=None, description="First wait before a retry, doubling after (default 1 s)."
+    )
+    backoff_cap_s: Annotated[float, Field(ge=0)] | None = Field(
+        default=None, description="Longest wait before a retry (default 60 s)."
+    )
+    use_cache: bool = Field(default=True, description="Answer a task seen before from the cache.")
+    workdir: str | None = Field(
+        default=None, description="The workspace: files and the tasks file are relative to it."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        return accept_old_names(data, "run settings")
+
+
+class RunRequest(RunSettings):
+    """One source of work — exactly one of `prompts`, `tasks`, `tasks_file`, `work`, `template`
+    (with `params`) or `planned` — plus the run's settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompts: list[str] | None = Field(default=None, description="Independent prompts, one task each.")
+    tasks: list[str | TaskInput | Task] | None = Field(
+        default=None,
+        description="Tasks as prompt strings or objects: flat (`timeout`, `engine_options` … beside "
+        "`prompt`) or as a tasks file writes them (under `options`).",
+    )
+    tasks_file: str | None = Field(
+        default=None,
+        description="A tasks file (YAML or JSON); relative to `workdir`, else the current directory.",
+    )
+    work: dict[str, Any] | None = Field(
+        default=None, description="A tasks file's content as data (`tasks:`, or `items:` for batch, …)."
+    )
+    template: str | None = Field(default=None, description="A template of the library, by name.")
+    params: dict[str, Any] = Field(default_factory=dict, description="The template's parameters.")
+    planned: RunSpec | None = Field(
+        default=None, description="A run planned already; its own engine, limits and settings apply."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RunRequest:
+        given = [f"`{name}`" for name in SOURCES if getattr(self, name) is not None]
+        if not given:
+            raise ValueError(
+                "nothing to run: give `prompts`, `tasks` (prompts or task objects), a `tasks_file`, "
+                "a `template` (with `params`) or `work`"
+            )
+        if len(given) > 1:
+            raise ValueError(f"give one source of work, not {' and '.join(given)}")
+        if self.params and self.template is None:
+            raise ValueError("`params` only applies with `template`; put values in each task's `inputs`")
+        return self
+
+    @property
+    def settings(self) -> RunSettings:
+        return RunSettings.model_validate(self.model_dump(include=set(RunSettings.model_fields)))
+
+
+def build_request(**fields: Any) -> RunRequest:
+    """A RunRequest from a surface's fields (None means "not given"); InputError says what is wrong."""
+    try:
+        return RunRequest.model_validate({key: value for key, value in fields.items() if value is not None})
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        raise InputError(f"{where}: {message}" if where else message) from None
