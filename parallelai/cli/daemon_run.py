@@ -21,7 +21,7 @@ from parallelai.cli.watch_command import Watch
 from parallelai.engines.registry import default_registry
 from parallelai.events import RunFinished
 from parallelai.models import RunSpec, RunState, RunSummary, TaskRecord
-from parallelai.orchestration.service import plan_spec
+from parallelai.orchestration.spec_check import plan_spec
 from parallelai.server.client import DaemonClient
 from parallelai.server.http.schemas import CreateRun, RunOut
 

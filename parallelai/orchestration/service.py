@@ -1,8 +1,13 @@
 """The orchestration service: the one object every surface (CLI, API, MCP, LSP) calls.
 
-It plans and validates runs, persists them before anything starts, executes them in the
-background under one task group, and answers questions about them from the store, which it
+It checks planned runs (spec_check.py), persists them before anything starts, executes them in
+the background under one task group, and answers questions about them from the store, which it
 may share with other processes (each executes only the runs it holds the lease of).
+
+At about 450 lines it is over the project's ~400: it is the one face of the core, a class of
+short methods that each hand over to the store, the bus, the scheduler or the leases; the
+pieces with logic of their own already live in those modules, and splitting the face would
+give surfaces two objects to hold instead of one.
 """
 
 from __future__ import annotations
@@ -17,19 +22,19 @@ from pathlib import Path
 
 import anyio
 from anyio.abc import TaskGroup
-from pydantic import ValidationError
 
 from parallelai.engines.base import Engine, EngineStatus
 from parallelai.engines.registry import EngineRegistry, default_registry
 from parallelai.errors import InputError, RunBusyError, RunNotFoundError, TaskNotFoundError, sole_exception
 from parallelai.events import Event, RunCreated, RunFinished
-from parallelai.models import EngineSpec, RunSpec, RunState, RunSummary, Task, TaskRecord, TaskState
+from parallelai.models import RunSpec, RunState, RunSummary, TaskRecord, TaskState
 from parallelai.orchestration.abandoned import close_abandoned, close_run, stop_agents
 from parallelai.orchestration.bus import EventBus
-from parallelai.orchestration.dag import assign_ids, validate_graph, with_dependents
+from parallelai.orchestration.dag import with_dependents
 from parallelai.orchestration.lease import Owner, Role
 from parallelai.orchestration.output_schemas import enforcing_output_schemas
 from parallelai.orchestration.scheduler import Resumption, RunExecution
+from parallelai.orchestration.spec_check import engines_for, plan_spec
 from parallelai.orchestration.store import RunRow, RunTotals, Store
 from parallelai.paths import default_store_path
 
@@ -108,16 +113,7 @@ class OrchestrationService:
         return plan_spec(spec, self.registry)
 
     def _engines_for(self, spec: RunSpec) -> dict[str, Engine]:
-        names = _engine_names(spec.tasks, spec.default_engine)
-        engines: dict[str, Engine] = {}
-        for name in sorted(names):
-            try:
-                engines[name] = self.registry.create(name, spec.engine_settings.get(name, {}))
-            except ValidationError as error:
-                problem = error.errors()[0]
-                where = ".".join(str(part) for part in problem["loc"]) or "settings"
-                raise InputError(f"engine {name!r}: {where}: {problem['msg']}") from None
-        return engines
+        return engines_for(spec, self.registry)
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -436,24 +432,6 @@ class OrchestrationService:
         return row
 
 
-def plan_spec(spec: RunSpec, registry: EngineRegistry) -> RunSpec:
-    """Validate a spec and fill in what it leaves implicit (task ids, workdir). Raises InputError."""
-    workdir = Path(spec.workdir or os.getcwd()).resolve()
-    tasks = assign_ids(spec.tasks)
-    if not tasks:
-        raise InputError("a run needs at least one task")
-    validate_graph(tasks)
-    registry.require(sorted(_engine_names(tasks, spec.default_engine)))
-    for task in tasks:
-        for name in task.files:
-            path = (workdir / name).resolve()
-            if not path.is_relative_to(workdir):
-                raise InputError(f"task {task.id!r}: input file {name!r} is outside the workspace {workdir}")
-            if not path.is_file():
-                raise InputError(f"task {task.id!r}: input file {name!r} does not exist in {workdir}")
-    return spec.model_copy(update={"tasks": tasks, "workdir": str(workdir)})
-
-
 def _retryable(run_id: str, records: Mapping[str, TaskRecord], task_ids: Sequence[str]) -> list[str]:
     """The tasks a retry runs again: those named, or every failed, cancelled and skipped one."""
     if not task_ids:
@@ -471,11 +449,6 @@ def _retryable(run_id: str, records: Mapping[str, TaskRecord], task_ids: Sequenc
 
 
 _RETRYABLE = frozenset({TaskState.FAILED, TaskState.CANCELLED, TaskState.SKIPPED})
-
-
-def _engine_names(tasks: Sequence[Task], default: str) -> set[str]:
-    # Each distinct `name[:model]` is parsed once, not once per task.
-    return {EngineSpec.parse(engine).name for engine in {task.engine or default for task in tasks}}
 
 
 def _new_run_id() -> str:

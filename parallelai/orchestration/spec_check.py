@@ -1,0 +1,56 @@
+"""Checking a planned run against the installed engines and the workspace, before it is stored.
+
+`plan_spec` is the last step of planning every run goes through (`OrchestrationService.submit`,
+and `parallelai run --daemon` before it hands a run over): ids assigned, the graph and the
+engines checked, input files confined to the workspace. `engines_for` makes the run's engines.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from parallelai.engines.base import Engine
+from parallelai.engines.registry import EngineRegistry
+from parallelai.errors import InputError
+from parallelai.models import EngineSpec, RunSpec, Task
+from parallelai.orchestration.dag import assign_ids, validate_graph
+
+
+def plan_spec(spec: RunSpec, registry: EngineRegistry) -> RunSpec:
+    """Validate a spec and fill in what it leaves implicit (task ids, workdir). Raises InputError."""
+    workdir = Path(spec.workdir or os.getcwd()).resolve()
+    tasks = assign_ids(spec.tasks)
+    if not tasks:
+        raise InputError("a run needs at least one task")
+    validate_graph(tasks)
+    registry.require(sorted(engine_names(tasks, spec.default_engine)))
+    for task in tasks:
+        for name in task.files:
+            path = (workdir / name).resolve()
+            if not path.is_relative_to(workdir):
+                raise InputError(f"task {task.id!r}: input file {name!r} is outside the workspace {workdir}")
+            if not path.is_file():
+                raise InputError(f"task {task.id!r}: input file {name!r} does not exist in {workdir}")
+    return spec.model_copy(update={"tasks": tasks, "workdir": str(workdir)})
+
+
+def engines_for(spec: RunSpec, registry: EngineRegistry) -> dict[str, Engine]:
+    """One engine per distinct engine name of the run, made with the run's settings for it."""
+    engines: dict[str, Engine] = {}
+    for name in sorted(engine_names(spec.tasks, spec.default_engine)):
+        try:
+            engines[name] = registry.create(name, spec.engine_settings.get(name, {}))
+        except ValidationError as error:
+            problem = error.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"]) or "settings"
+            raise InputError(f"engine {name!r}: {where}: {problem['msg']}") from None
+    return engines
+
+
+def engine_names(tasks: Sequence[Task], default: str) -> set[str]:
+    # Each distinct `name[:model]` is parsed once, not once per task.
+    return {EngineSpec.parse(engine).name for engine in {task.engine or default for task in tasks}}
