@@ -2,8 +2,10 @@
 
 Usage: python _killable_run.py STORE TASKS LATENCY MAX_PARALLEL
 
-Prints `run <id>` once the run is durable, then `succeeded <task>` per finished task, and
-keeps going until the run ends or (as the test intends) the process is killed.
+Prints `run <id>` once the run is durable, then `running <task>` and `succeeded <task>` as each
+is stored (an attempt's record is written before its task turns running, so a task printed as
+running has an attempt in the store), and keeps going until the run ends or (as the test intends)
+the process is killed.
 """
 
 from __future__ import annotations
@@ -27,8 +29,11 @@ async def main(store: Path, count: int, latency: float, max_parallel: int) -> No
         run_id = await service.submit(RunSpec(tasks=tasks, limits=RunLimits(max_parallel=max_parallel)))
         print("run", run_id, flush=True)
         async for event in service.events(run_id=run_id):
-            if isinstance(event, TaskStateChanged) and event.state is TaskState.SUCCEEDED:
-                print("succeeded", event.task_id, flush=True)
+            if isinstance(event, TaskStateChanged) and event.state in (
+                TaskState.RUNNING,
+                TaskState.SUCCEEDED,
+            ):
+                print(event.state.value, event.task_id, flush=True)
             if event.type == "run.finished":
                 break
 

@@ -30,12 +30,14 @@ TASKS = 40
 
 
 async def _start_run_and_kill_it(store_path: Path, kill_after: int) -> str:
-    """Run TASKS echo tasks in a child process and SIGKILL it once `kill_after` have succeeded."""
+    """Run TASKS echo tasks in a child process and SIGKILL it once `kill_after` have succeeded and
+    another is running (its attempt stored): the kill then always cuts an attempt off."""
     process = await anyio.open_process(
-        [sys.executable, str(CHILD), str(store_path), str(TASKS), "0.1", "4"], stderr=subprocess.STDOUT
+        [sys.executable, str(CHILD), str(store_path), str(TASKS), "0.3", "4"], stderr=subprocess.STDOUT
     )
     run_id = ""
     succeeded = 0
+    running: set[str] = set()
     lines: list[str] = []
     try:
         assert process.stdout is not None
@@ -49,9 +51,12 @@ async def _start_run_and_kill_it(store_path: Path, kill_after: int) -> str:
                     kind, _, value = line.partition(" ")
                     if kind == "run":
                         run_id = value
+                    elif kind == "running":
+                        running.add(value)
                     elif kind == "succeeded":
                         succeeded += 1
-                if succeeded >= kill_after:
+                        running.discard(value)
+                if succeeded >= kill_after and running:
                     break
             else:
                 raise AssertionError("the child ended early:\n" + "\n".join(lines))
