@@ -63,7 +63,7 @@ async def test_a_failed_run_sends_slack_and_webhook_messages_with_counts_cost_an
         body = {
             "name": "nightly <review>",
             "work": work,
-            "engine_settings": {"echo": {"cost_per_1k_tokens": 2.0}},
+            "engines": {"echo": {"cost_per_1k_tokens": 2.0}},
         }
         async with running_app(tmp_path / "db.sqlite", notify=notify) as daemon:
             with anyio.fail_after(DEADLINE_S):
@@ -101,8 +101,9 @@ async def test_reaching_the_budget_is_notified(tmp_path: Path) -> None:
         config = NotifyConfig.model_validate({"webhook": f"{receiver.url}/hook", "on": ["budget"]})
         body = {
             "prompts": [f"prompt {index}" for index in range(20)],
-            "engine_settings": {"echo": {"cost_per_1k_tokens": 100.0}},
-            "limits": {"max_parallel": 1, "max_cost_usd": 0.5},
+            "engines": {"echo": {"cost_per_1k_tokens": 100.0}},
+            "parallel": 1,
+            "max_cost_usd": 0.5,
         }
         async with running_app(tmp_path / "db.sqlite", notify=config) as daemon:
             with anyio.fail_after(DEADLINE_S):
