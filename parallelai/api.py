@@ -26,7 +26,7 @@ from parallelai.models import (
 )
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.planning import plan_request
-from parallelai.run_request import RunRequest, RunSettings, TaskInput
+from parallelai.run_request import RunRequest, TaskInput, build_settings
 
 TaskLike = str | Mapping[str, Any] | Task
 
@@ -111,7 +111,7 @@ class ParallelOrchestrator:
         self.engine = engine
         self.strategy: StrategyName = strategy
         self._store_path = Path(store_path) if store_path else None
-        self._settings = _settings(
+        self._settings = build_settings(
             engine=engine,
             parallel=max_parallel,
             strategy=strategy,
@@ -157,13 +157,6 @@ class ParallelOrchestrator:
         async with OrchestrationService.open(self._store_path) as service:
             summary = await service.run(spec)
             return Results(summary, await service.tasks(summary.id))
-
-
-def _settings(**given: Any) -> RunSettings:
-    try:
-        return RunSettings.model_validate({key: value for key, value in given.items() if value is not None})
-    except ValidationError as error:
-        raise InputError(str(error.errors()[0]["msg"])) from None
 
 
 def _task_object(task: Mapping[str, Any]) -> Task | TaskInput:

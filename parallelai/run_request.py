@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -19,13 +19,13 @@ from parallelai.errors import InputError
 from parallelai.models import RunSpec, Task
 
 log = logging.getLogger("parallelai.request")
+_Model = TypeVar("_Model", bound=BaseModel)
 
 # Old spelling → the one name, for one release.
 RENAMED = {
     "max_parallel": "parallel",
     "timeout_s": "timeout",
     "engine_settings": "engines",
-    "max_cost": "max_cost_usd",
 }
 SOURCES = ("prompts", "tasks", "tasks_file", "work", "template", "planned")
 
@@ -192,8 +192,17 @@ class RunRequest(RunSettings):
 
 def build_request(**fields: Any) -> RunRequest:
     """A RunRequest from a surface's fields (None means "not given"); InputError says what is wrong."""
+    return _validated(RunRequest, fields)
+
+
+def build_settings(**fields: Any) -> RunSettings:
+    """RunSettings from a surface's fields (None means "not given"); InputError says what is wrong."""
+    return _validated(RunSettings, fields)
+
+
+def _validated(model: type[_Model], fields: dict[str, Any]) -> _Model:
     try:
-        return RunRequest.model_validate({key: value for key, value in fields.items() if value is not None})
+        return model.model_validate({key: value for key, value in fields.items() if value is not None})
     except ValidationError as error:
         problem = error.errors()[0]
         where = ".".join(str(part) for part in problem["loc"])

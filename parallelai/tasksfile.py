@@ -32,8 +32,6 @@ from parallelai.yamlsource import YamlDocument, read_yaml
 
 _RUN_KEYS = {"name", "strategy", "engine", "parallel", "limits", "engines", "defaults"}
 _WORK_ADAPTER: TypeAdapter[Any] = TypeAdapter(Work)
-# What the command line (or a call) says about a run; it wins over the tasks file. The old name.
-RunOptions = RunSettings
 
 
 def spec_from_prompts(prompts: Sequence[str], options: RunSettings) -> RunSpec:

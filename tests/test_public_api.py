@@ -10,7 +10,8 @@ import pytest
 import parallelai
 from parallelai import ParallelOrchestrator, Task, TaskState, orchestrate
 from parallelai.errors import InputError
-from parallelai.tasksfile import RunOptions, spec_from_file
+from parallelai.run_request import RunSettings
+from parallelai.tasksfile import spec_from_file
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -48,7 +49,7 @@ def test_readme_tasks_file_example_is_valid(tmp_path: Path) -> None:
     (tmp_path / "models.py").write_text("class User: ...\n")
     path = tmp_path / "tasks.yaml"
     path.write_text(yaml_blocks[0])
-    spec = spec_from_file(path, RunOptions())
+    spec = spec_from_file(path, RunSettings())
     assert [task.id for task in spec.tasks] == ["schema", "api"]
     assert spec.limits.max_parallel == 20
 

@@ -45,7 +45,6 @@ from parallelai.server.http.app import AppSettings, create_app
 from parallelai.server.launcher import DEFAULT_HOST, DEFAULT_PORT, ORIGINS_ENV
 from parallelai.server.mcp.http import mount_mcp
 from parallelai.server.state_lock import EXIT_STATE_DIR_BUSY, hold_state_dir
-from parallelai.templates.run import open_service
 
 log = logging.getLogger("parallelai.server")
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
@@ -69,7 +68,7 @@ async def serve(
     with hold_state_dir(), bind_socket(host, port) as sock:
         url = socket_url(sock)
         # Template tasks declare an output schema; this service checks answers against it.
-        async with open_service(store_path, role="daemon") as service:
+        async with OrchestrationService.open(store_path, role="daemon") as service:
             notify = load_notify_config()
             async with Monitors.start(service, notify, public_url=url) as monitors:
                 resumed = await service.resume_interrupted()

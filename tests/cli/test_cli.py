@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -229,3 +232,24 @@ def test_retry_reruns_what_failed_keeps_what_succeeded_and_resume_leaves_a_finis
     assert attempts == {"ok": 1, "flaky": 2, "after": 1}
     assert main(["retry", run_id]) == EXIT_OK
     assert "nothing to retry" in capsys.readouterr().err
+
+
+def test_output_into_a_closed_pipe_ends_quietly_with_the_sigpipe_code(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`parallelai runs | head -1`: the reader is gone before we write; no traceback, exit 141."""
+    assert main(["run", "a", "b"]) == EXIT_OK
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader left: the first write fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "parallelai", "runs"],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(writer)
+    assert done.returncode == 141, done.stderr.decode()
+    assert b"Traceback" not in done.stderr
