@@ -58,7 +58,7 @@ async def measure(
     tasks: int, parallel: int, min_latency: float, max_latency: float
 ) -> dict[str, list[float]]:
     """Latencies in ms by event type; events before the first task could finish count as `start-up`."""
-    from parallelai.server.launcher import start_detached, stop_daemon
+    from parallelai.client.launcher import start_detached, stop_daemon
     from parallelai.server.sse_client import sse_messages
 
     latencies: dict[str, list[float]] = defaultdict(list)

@@ -15,11 +15,13 @@ from typing import Any
 import anyio
 
 from parallelai.orchestration.service import OrchestrationService
+from parallelai.planning import plan_template_request
 from parallelai.reports.render import ReportFormat, write_report
 from parallelai.reports.results import TemplateResults, run_plan
+from parallelai.run_request import build_request, warn_renamed
+from parallelai.templates.catalog import LibraryCatalog
 from parallelai.templates.files import DEFAULT_MAX_TASKS
-from parallelai.templates.loader import load_template
-from parallelai.templates.plan import PlanOptions, TemplatePlan, plan_template
+from parallelai.templates.plan import TemplatePlan
 
 # What `test_after=True` asks the verify step to run when no command is named.
 DEFAULT_TEST_COMMAND = "the project's test suite (the command its configuration declares, e.g. pytest)"
@@ -36,9 +38,16 @@ class ParallelAI:
         max_tasks: int = DEFAULT_MAX_TASKS,
         timeout: float | None = None,
         retries: int | None = None,
-        engine_settings: Mapping[str, Mapping[str, Any]] | None = None,
+        engines: Mapping[str, Mapping[str, Any]] | None = None,
         use_cache: bool = True,
+        max_cost_usd: float | None = None,
+        engine_settings: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
+        if engine_settings is not None:
+            warn_renamed(
+                "ParallelAI: `engine_settings` is now called `engines`; accepted until the next release"
+            )
+            engines = engines or engine_settings
         self.engine = engine
         self.parallel = parallel
         self._workdir = Path(workdir or Path.cwd()).resolve()
@@ -46,8 +55,9 @@ class ParallelAI:
         self._max_tasks = max_tasks
         self._timeout = timeout
         self._retries = retries
-        self._engine_settings = {name: dict(value) for name, value in (engine_settings or {}).items()}
+        self._engines = {name: dict(value) for name, value in (engines or {}).items()}
         self._use_cache = use_cache
+        self._max_cost_usd = max_cost_usd
 
     # -- the verbs ------------------------------------------------------------------------------
 
@@ -115,17 +125,20 @@ class ParallelAI:
             for key, value in params.items()
             if value is not None
         }
-        options = PlanOptions(
-            workdir=self._workdir,
+        request = build_request(
+            template=template,
+            params=given,
+            workdir=str(self._workdir),
             engine=self.engine,
+            engines=self._engines,
             parallel=parallel or self.parallel,
             max_tasks=self._max_tasks,
             timeout=self._timeout,
             retries=self._retries,
             use_cache=self._use_cache,
-            engine_settings=self._engine_settings,
+            max_cost_usd=self._max_cost_usd,
         )
-        return plan_template(load_template(template, self._workdir), given, options)
+        return plan_template_request(request, LibraryCatalog(self._workdir, paths=True))
 
     def execute(self, template: str, parallel: int | None = None, **params: Any) -> TemplateResults:
         """Run a template to the end (blocking; not inside an event loop — use `aexecute` there)."""

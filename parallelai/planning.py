@@ -1,7 +1,8 @@
 """Planning a `RunRequest` into a `RunSpec`, exactly once, and starting it: the one way into a run.
 
 Every surface builds a `RunRequest` and calls `start_run(service, request)` (or `plan_request`,
-when it must see the plan before it is started). The service then only checks the planned spec
+when it must see the plan before it is started; `plan_template_request` for a template run whose
+report needs to know what each task was about). The service then only checks the planned spec
 and runs it; output schemas are enforced by the service's engines (orchestration/output_schemas.py).
 
 This is a function beside the service rather than a method of it: planning reads tasks files and
@@ -12,11 +13,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from parallelai.errors import InputError
 from parallelai.models import RunSpec
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.run_request import RunRequest
 from parallelai.tasksfile import spec_from_file, spec_from_mapping, spec_from_prompts, spec_from_tasks
 from parallelai.templates.catalog import LibraryCatalog, TemplateCatalog
+from parallelai.templates.plan import TemplatePlan
 
 
 def plan_request(request: RunRequest, templates: TemplateCatalog | None = None) -> RunSpec:
@@ -28,8 +31,7 @@ def plan_request(request: RunRequest, templates: TemplateCatalog | None = None) 
     if request.planned is not None:
         return request.planned
     if request.template is not None:
-        catalog = templates or LibraryCatalog(Path(settings.workdir) if settings.workdir else None)
-        return catalog.plan(request.template, dict(request.params), settings)
+        return plan_template_request(request, templates).spec
     if request.tasks_file is not None:
         # Relative to the workspace, else the current directory; absolute, so errors say where.
         return spec_from_file((Path(settings.workdir or ".") / request.tasks_file).absolute(), settings)
@@ -38,6 +40,15 @@ def plan_request(request: RunRequest, templates: TemplateCatalog | None = None) 
     if request.prompts is not None:
         return spec_from_prompts(request.prompts, settings)
     return spec_from_tasks(request.tasks or [], settings)
+
+
+def plan_template_request(request: RunRequest, templates: TemplateCatalog | None = None) -> TemplatePlan:
+    """A template request planned, with what each task is about (for its report)."""
+    if request.template is None:
+        raise InputError("this request names no template")
+    settings = request.settings
+    catalog = templates or LibraryCatalog(Path(settings.workdir) if settings.workdir else None)
+    return catalog.plan(request.template, dict(request.params), settings)
 
 
 async def start_run(

@@ -139,11 +139,41 @@ class RunSettings(BaseModel):
     workdir: str | None = Field(
         default=None, description="The workspace: files and the tasks file are relative to it."
     )
+    max_tasks: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="Refuse a template plan wider than this many tasks (default 1000)."
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _old_names(cls, data: Any) -> Any:
         return accept_old_names(data, "run settings")
+
+    @property
+    def engine_or_default(self) -> str:
+        return self.engine or "echo"
+
+    def settings_per_engine(self) -> dict[str, dict[str, Any]]:
+        """`engines`, with `engine_options` folded into the run engine's entry (they win)."""
+        merged = {name: dict(value or {}) for name, value in self.engines.items()}
+        if self.engine_options:
+            name = self.engine_or_default.partition(":")[0]
+            merged[name] = {**merged.get(name, {}), **self.engine_options}
+        return merged
+
+    def limits_given(self) -> dict[str, Any]:
+        """The run limits these settings set, keyed as `RunLimits` names them."""
+        given: dict[str, Any] = {
+            "max_parallel": self.parallel,
+            "max_cost_usd": self.max_cost_usd,
+            "max_tokens": self.max_tokens,
+            "fail_fast": self.fail_fast,
+            "backoff_base_s": self.backoff_base_s,
+            "backoff_cap_s": self.backoff_cap_s,
+        }
+        limits: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
+        if self.per_engine:
+            limits["per_engine"] = dict(self.per_engine)
+        return limits
 
 
 class RunRequest(RunSettings):

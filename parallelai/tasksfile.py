@@ -213,30 +213,16 @@ def _run_spec(
     document: YamlDocument | None = None,
 ) -> RunSpec:
     limits = dict(limits or {})
-    if options.parallel is not None:
-        limits["max_parallel"] = options.parallel
-    if options.per_engine:
-        limits["per_engine"] = {**limits.get("per_engine", {}), **options.per_engine}
-    if options.max_cost_usd is not None:
-        limits["max_cost_usd"] = options.max_cost_usd
-    if options.max_tokens is not None:
-        limits["max_tokens"] = options.max_tokens
-    if options.fail_fast is not None:
-        limits["fail_fast"] = options.fail_fast
-    for backoff in ("backoff_base_s", "backoff_cap_s"):
-        if getattr(options, backoff) is not None:
-            limits[backoff] = getattr(options, backoff)
-    engine = options.engine or "echo"
-    engine_settings = {name: dict(value or {}) for name, value in options.engines.items()}
-    if options.engine_options:
-        engine_name = engine.partition(":")[0]
-        engine_settings[engine_name] = {**engine_settings.get(engine_name, {}), **options.engine_options}
+    given = options.limits_given()
+    if "per_engine" in given:
+        given["per_engine"] = {**limits.get("per_engine", {}), **given["per_engine"]}
+    limits.update(given)
     try:
         return RunSpec(
             name=options.name,
             strategy=strategy,
-            default_engine=engine,
-            engine_settings=engine_settings,
+            default_engine=options.engine_or_default,
+            engine_settings=options.settings_per_engine(),
             limits=RunLimits.model_validate(limits),
             use_cache=options.use_cache,
             workdir=options.workdir,

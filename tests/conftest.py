@@ -9,8 +9,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from parallelai.server.discovery import read_discovery
-from parallelai.server.launcher import stop_daemon
+from parallelai.client.discovery import read_discovery
+from parallelai.client.launcher import stop_daemon
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
-from parallelai.server.client import DaemonClient
-from parallelai.server.discovery import discovery_path, read_discovery
-from parallelai.server.errors import DaemonError
-from parallelai.server.launcher import (
+from parallelai.client.daemon_client import DaemonClient
+from parallelai.client.discovery import discovery_path, read_discovery
+from parallelai.client.errors import DaemonError
+from parallelai.client.launcher import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     LOG_NAME,

@@ -18,12 +18,12 @@ from rich.console import Console
 from parallelai.cli.progress import ProgressView
 from parallelai.cli.summary import print_summary
 from parallelai.cli.watch_command import Watch
+from parallelai.client.daemon_client import DaemonClient
 from parallelai.engines.registry import default_registry
 from parallelai.events import RunFinished
 from parallelai.models import RunSpec, RunState, RunSummary, TaskRecord
 from parallelai.orchestration.spec_check import plan_spec
-from parallelai.server.client import DaemonClient
-from parallelai.server.http.schemas import CreateRun, RunOut
+from parallelai.wire import CreateRun, RunOut
 
 Monitor = Literal["web", "terminal"]
 EXIT_OK, EXIT_FAILED = 0, 1

@@ -25,7 +25,7 @@ from parallelai.cli.daemon_commands import add_daemon_commands
 from parallelai.cli.lsp_command import add_lsp_command
 from parallelai.cli.mcp_command import add_mcp_command
 from parallelai.cli.progress import ProgressView
-from parallelai.cli.run_flags import add_budget_flags, positive_float
+from parallelai.cli.run_flags import add_budget_flags, positive_float, positive_int
 from parallelai.cli.stopping import Stopped, until_stopped
 from parallelai.cli.summary import print_summary
 from parallelai.cli.template_commands import add_template_commands
@@ -258,16 +258,6 @@ def _store(args: argparse.Namespace) -> Path | None:
     return Path(args.store) if args.store else None
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
-    return value
-
-
 def _key_value(text: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
     if not sep or not key:
@@ -294,12 +284,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("prompts", nargs="*", metavar="PROMPT")
     run.add_argument("-f", "--tasks-file", metavar="FILE", help="a tasks.yaml (see docs/tasks-file.md)")
     run.add_argument("-e", "--engine", help="default engine, `name[:model]` (default: echo)")
-    run.add_argument("-p", "--parallel", type=_positive_int, help="tasks at once (default: 8)")
+    run.add_argument("-p", "--parallel", type=positive_int, help="tasks at once (default: 8)")
     run.add_argument("--strategy", choices=STRATEGY_NAMES)
     run.add_argument("--timeout", type=positive_float, metavar="SECONDS", help="per-task timeout")
     run.add_argument("--retries", type=int, help="retries of retryable failures per task (default: 2)")
     add_budget_flags(run)
-    run.add_argument("--max-tokens", type=_positive_int, help="stop starting tasks past this many tokens")
+    run.add_argument("--max-tokens", type=positive_int, help="stop starting tasks past this many tokens")
     run.add_argument("--fail-fast", action="store_true", help="stop everything at the first failed task")
     run.add_argument(
         "--no-cache", action="store_true", help="re-run tasks even if an identical one succeeded"
@@ -328,7 +318,7 @@ def _parser() -> argparse.ArgumentParser:
 
     runs = commands.add_parser("runs", help="list runs")
     runs.add_argument("--state", choices=[state.value for state in RunState])
-    runs.add_argument("--limit", type=_positive_int, default=20)
+    runs.add_argument("--limit", type=positive_int, default=20)
     runs.add_argument("--json", action="store_true")
     runs.set_defaults(command=_runs)
 

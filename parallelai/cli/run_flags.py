@@ -27,6 +27,16 @@ class _OldSpelling(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
+    return value
+
+
 def positive_float(text: str) -> float:
     try:
         value = float(text)

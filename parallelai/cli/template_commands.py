@@ -16,17 +16,20 @@ from pathlib import Path
 from typing import Any
 
 from parallelai.cli.progress import ProgressView
-from parallelai.cli.run_flags import add_budget_flags
+from parallelai.cli.run_flags import add_budget_flags, positive_float, positive_int
 from parallelai.errors import InputError
 from parallelai.events import RunFinished
 from parallelai.models import RunState, TaskState
 from parallelai.orchestration.service import OrchestrationService
+from parallelai.planning import plan_template_request
 from parallelai.reports.render import REPORT_FORMATS, format_for, render_report, write_report
 from parallelai.reports.results import collect
+from parallelai.run_request import build_request
+from parallelai.templates.catalog import LibraryCatalog
 from parallelai.templates.files import DEFAULT_MAX_TASKS
 from parallelai.templates.loader import PROJECT_DIR, list_templates, load_template, parse_template
 from parallelai.templates.params import parse_param
-from parallelai.templates.plan import PlanOptions, TemplatePlan, plan_template
+from parallelai.templates.plan import TemplatePlan
 from parallelai.templates.scaffold import init_project, new_template
 from parallelai.templates.schema import template_json_schema_text
 
@@ -111,7 +114,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-e", "--engine", default="echo", help="default engine, `name[:model]` (default: echo)"
     )
-    parser.add_argument("-p", "--parallel", type=int, help="tasks at once (default: 8)")
+    parser.add_argument("-p", "--parallel", type=positive_int, help="tasks at once (default: 8)")
     parser.add_argument(
         "-E",
         "--engine-option",
@@ -124,9 +127,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "-C", "--workdir", default=".", help="workspace root globs are relative to (default: .)"
     )
     parser.add_argument(
-        "--max-tasks", type=int, default=DEFAULT_MAX_TASKS, help="refuse plans with more tasks"
+        "--max-tasks",
+        type=positive_int,
+        default=DEFAULT_MAX_TASKS,
+        help=f"refuse plans with more tasks (default {DEFAULT_MAX_TASKS})",
     )
-    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="per-task timeout")
+    parser.add_argument("--timeout", type=positive_float, metavar="SECONDS", help="per-task timeout")
     parser.add_argument("--retries", type=int, help="retries of retryable failures per task")
     add_budget_flags(parser)
     parser.add_argument(
@@ -156,28 +162,27 @@ def _given(args: argparse.Namespace, **values: Any) -> dict[str, Any]:
 
 
 def plan_from_args(args: argparse.Namespace) -> TemplatePlan:
+    """The verb's run request, planned: the template named (or a template file's path) with its params."""
     workdir = Path(args.workdir).resolve()
-    loaded = load_template(args.template, workdir)
     params = dict(args.template_params(args))
     for text in args.param:
         key, value = parse_param(text)
         params[key] = value
-    if args.max_tasks is not None and args.max_tasks <= 0:
-        raise InputError("--max-tasks must be a positive number")
-    settings = dict(parse_param(text, "--engine-option") for text in args.engine_option)
-    options = PlanOptions(
-        workdir=workdir,
+    request = build_request(
+        template=args.template,
+        params=params,
+        workdir=str(workdir),
         engine=args.engine,
-        engine_settings={args.engine.partition(":")[0]: settings} if settings else {},
+        engine_options=dict(parse_param(text, "--engine-option") for text in args.engine_option),
         parallel=args.parallel,
         max_tasks=args.max_tasks,
         timeout=args.timeout,
         retries=args.retries,
         name=args.name,
-        use_cache=not args.no_cache,
+        use_cache=False if args.no_cache else None,
         max_cost_usd=args.max_cost_usd,
     )
-    return plan_template(loaded, params, options)
+    return plan_template_request(request, LibraryCatalog(workdir, paths=True))
 
 
 async def _execute(args: argparse.Namespace) -> int:

@@ -27,11 +27,11 @@ from rich.console import Console
 from rich.live import Live
 
 from parallelai.cli.watch_view import WatchModel, render
+from parallelai.client.daemon_client import DaemonClient
+from parallelai.client.errors import DaemonError
 from parallelai.errors import ParallelAIError, sole_exception
 from parallelai.events import RunCreated
 from parallelai.models import RunState
-from parallelai.server.client import DaemonClient
-from parallelai.server.errors import DaemonError
 
 REFRESH_S = 0.25
 POLL_S = 1.0

@@ -19,7 +19,7 @@ from rich.text import Text
 
 from parallelai.events import BudgetReached, Event, RunFinished, RunStarted, TaskRetrying, TaskStateChanged
 from parallelai.models import RunState, TaskState
-from parallelai.server.http.schemas import RunOut
+from parallelai.wire import RunOut
 
 STATE_STYLES = {
     TaskState.PENDING: "grey62",

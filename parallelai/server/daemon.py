@@ -27,24 +27,24 @@ import anyio
 import uvicorn
 from starlette.applications import Starlette
 
-from parallelai.errors import InputError, ParallelAIError
-from parallelai.monitor.monitors import Monitors
-from parallelai.monitor.notify_config import load_notify_config
-from parallelai.orchestration.service import OrchestrationService
-from parallelai.paths import default_store_path
-from parallelai.server.auth import is_loopback_host, new_token
-from parallelai.server.discovery import (
+from parallelai.client.discovery import (
     DaemonInfo,
     discovery_path,
     new_info,
     remove_discovery,
     write_discovery,
 )
-from parallelai.server.errors import StateDirBusyError
+from parallelai.client.errors import StateDirBusyError
+from parallelai.client.launcher import DEFAULT_HOST, DEFAULT_PORT, ORIGINS_ENV
+from parallelai.client.state_lock import EXIT_STATE_DIR_BUSY, hold_state_dir
+from parallelai.errors import InputError, ParallelAIError
+from parallelai.monitor.monitors import Monitors
+from parallelai.monitor.notify_config import load_notify_config
+from parallelai.orchestration.service import OrchestrationService
+from parallelai.paths import default_store_path
+from parallelai.server.auth import is_loopback_host, new_token
 from parallelai.server.http.app import AppSettings, create_app
-from parallelai.server.launcher import DEFAULT_HOST, DEFAULT_PORT, ORIGINS_ENV
 from parallelai.server.mcp.http import mount_mcp
-from parallelai.server.state_lock import EXIT_STATE_DIR_BUSY, hold_state_dir
 
 log = logging.getLogger("parallelai.server")
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")

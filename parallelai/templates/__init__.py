@@ -1,7 +1,7 @@
 """Templates: reusable, parameterised descriptions of parallel work, planned into runs of tasks.
 
 loaded = load_template("code_review")                       # loader: library, project or path
-plan = plan_template(loaded, {"path": "src"}, PlanOptions(workdir=Path(".")))
+plan = plan_template(loaded, {"path": "src"}, RunSettings(workdir="."))   # run_request.RunSettings
 summary = await service.run(plan.spec)                       # output schemas enforced by the service
 """
 
@@ -12,12 +12,11 @@ from parallelai.templates.loader import (
     load_template,
     parse_template,
 )
-from parallelai.templates.plan import PlannedTask, PlanOptions, TemplatePlan, plan_template
+from parallelai.templates.plan import PlannedTask, TemplatePlan, plan_template
 from parallelai.templates.schema import Template, template_json_schema, template_json_schema_text
 
 __all__ = [
     "LoadedTemplate",
-    "PlanOptions",
     "PlannedTask",
     "Template",
     "TemplateInfo",

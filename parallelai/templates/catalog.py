@@ -1,7 +1,7 @@
 """The template catalog: list, describe and plan templates — the seam every surface uses.
 
 A surface (HTTP API, MCP, language server) needs only to list templates, describe one, and turn
-one plus its params into a RunSpec. `LibraryCatalog` implements it over the template library
+one plus its params into a planned run (`TemplatePlan`, whose `spec` is the run). `LibraryCatalog` implements it over the template library
 (built-ins plus the project's `.parallelai/templates/`); tests and embedders can pass any other,
 e.g. `EmptyCatalog`.
 """
@@ -14,10 +14,10 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field
 
 from parallelai.errors import InputError
-from parallelai.models import RunSpec, StrategyName
+from parallelai.models import StrategyName
 from parallelai.run_request import RunSettings
 from parallelai.templates.loader import LoadedTemplate, list_templates, load_template
-from parallelai.templates.plan import PlanOptions, plan_template
+from parallelai.templates.plan import TemplatePlan, plan_template
 from parallelai.templates.schema import Template
 
 
@@ -57,7 +57,7 @@ class TemplateCatalog(Protocol):
 
     def describe_all(self) -> list[TemplateDetail]: ...
 
-    def plan(self, name: str, params: dict[str, Any], options: RunSettings) -> RunSpec:
+    def plan(self, name: str, params: dict[str, Any], settings: RunSettings) -> TemplatePlan:
         """Render the template into a run. Raises UnknownTemplateError or InputError (bad params)."""
         ...
 
@@ -74,15 +74,20 @@ class EmptyCatalog:
     def describe_all(self) -> list[TemplateDetail]:
         return []
 
-    def plan(self, name: str, params: dict[str, Any], options: RunSettings) -> RunSpec:
+    def plan(self, name: str, params: dict[str, Any], settings: RunSettings) -> TemplatePlan:
         raise UnknownTemplateError(name, [])
 
 
 class LibraryCatalog:
-    """Built-in templates plus the project's `.parallelai/templates/`, found from `workdir`."""
+    """Built-in templates plus the project's `.parallelai/templates/`, found from `workdir`.
 
-    def __init__(self, workdir: Path | None = None) -> None:
+    With `paths`, a template may also be named by its file's path: for the user's own command
+    line and Python code, never for a server, where it would let a caller read any YAML file.
+    """
+
+    def __init__(self, workdir: Path | None = None, *, paths: bool = False) -> None:
         self._workdir = (workdir or Path.cwd()).resolve()
+        self._paths = paths
 
     def templates(self) -> list[TemplateSummary]:
         return [
@@ -100,37 +105,16 @@ class LibraryCatalog:
             for info in list_templates(self._workdir)
         ]
 
-    def plan(self, name: str, params: dict[str, Any], options: RunSettings) -> RunSpec:
-        engine = options.engine or "echo"
-        settings = {name: dict(value) for name, value in options.engines.items()}
-        if options.engine_options:
-            name = engine.partition(":")[0]
-            settings[name] = {**settings.get(name, {}), **options.engine_options}
-        plan = plan_template(
-            self._load(name, options.workdir),
-            params,
-            PlanOptions(
-                workdir=Path(options.workdir) if options.workdir else self._workdir,
-                engine=engine,
-                parallel=options.parallel,
-                timeout=options.timeout,
-                retries=options.retries,
-                name=options.name,
-                use_cache=options.use_cache,
-                engine_settings=settings,
-                max_cost_usd=options.max_cost_usd,
-                fail_fast=bool(options.fail_fast),
-            ),
+    def plan(self, name: str, params: dict[str, Any], settings: RunSettings) -> TemplatePlan:
+        root = Path(settings.workdir).resolve() if settings.workdir else self._workdir
+        return plan_template(
+            self._load(name, root), params, settings.model_copy(update={"workdir": str(root)})
         )
-        if options.max_tokens is None and not options.per_engine:
-            return plan.spec
-        limits = plan.spec.limits.model_copy(
-            update={"max_tokens": options.max_tokens, "per_engine": dict(options.per_engine)}
-        )
-        return plan.spec.model_copy(update={"limits": limits})
 
-    def _load(self, name: str, workdir: str | None = None) -> LoadedTemplate:
-        root = Path(workdir).resolve() if workdir else self._workdir
+    def _load(self, name: str, root: Path | None = None) -> LoadedTemplate:
+        root = root or self._workdir
+        if self._paths:
+            return load_template(name, root)
         known = [info.name for info in list_templates(root)]
         # Only names reach the library: a path would let a caller load any YAML file on the machine.
         if name not in known:

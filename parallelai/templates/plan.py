@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from parallelai.errors import FileSelectionError
 from parallelai.models import EngineSpec, RunLimits, RunSpec, Task, TaskOptions
 from parallelai.orchestration.dag import validate_graph
 from parallelai.orchestration.strategies import MapReduceWork, Stage, compile_work
+from parallelai.run_request import RunSettings
 from parallelai.templates.check import check_example, is_enabled
 from parallelai.templates.files import DEFAULT_MAX_BYTES, DEFAULT_MAX_TASKS
 from parallelai.templates.items import Item, collect_items
@@ -29,23 +30,6 @@ from parallelai.templates.schema import Group, Template, ToolPermissions
 
 # Read-only groups keep claude-code away from its file-changing tools.
 _CLAUDE_EDIT_TOOLS = ["Edit", "MultiEdit", "Write", "NotebookEdit"]
-
-
-@dataclass(frozen=True, slots=True)
-class PlanOptions:
-    workdir: Path
-    engine: str = "echo"
-    parallel: int | None = None
-    max_tasks: int = DEFAULT_MAX_TASKS
-    max_bytes: int = DEFAULT_MAX_BYTES
-    timeout: float | None = None
-    retries: int | None = None
-    name: str | None = None
-    use_cache: bool = True
-    engine_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    max_cost_usd: float | None = None
-    fail_fast: bool = False
-    echo_examples: bool = True  # echo answers with each group's example_output (a schema-valid reply)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +56,22 @@ class TemplatePlan:
         return len(self.spec.tasks)
 
 
-def plan_template(loaded: LoadedTemplate, given: Mapping[str, Any], options: PlanOptions) -> TemplatePlan:
+def plan_template(
+    loaded: LoadedTemplate,
+    given: Mapping[str, Any],
+    settings: RunSettings,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> TemplatePlan:
+    """The run `loaded` describes with the parameters `given`, under the run's `settings`.
+
+    Files are found under `settings.workdir` (default: the current directory); at most
+    `settings.max_tasks` tasks (default 1000) and files of at most `max_bytes` are planned.
+    """
     template = loaded.template
     params = resolve_params(template, given)
-    workdir = options.workdir.resolve()
+    workdir = Path(settings.workdir or ".").resolve()
+    max_tasks = settings.max_tasks or DEFAULT_MAX_TASKS
     renderer = PromptRenderer()
     base = {**params, "params": params, "template": template.name}
     enabled = [
@@ -87,29 +83,27 @@ def plan_template(loaded: LoadedTemplate, given: Mapping[str, Any], options: Pla
         )
     ]
     items = collect_items(
-        loaded, params, workdir, renderer, enabled, max_tasks=options.max_tasks, max_bytes=options.max_bytes
+        loaded, params, workdir, renderer, enabled, max_tasks=max_tasks, max_bytes=max_bytes
     )
-    planner = _Planner(loaded, params, options, renderer)
+    planner = _Planner(loaded, params, settings, renderer)
     for name in _dependencies_first(template, enabled):
         planner.plan_group(name, template.groups[name], items.by_group.get(name))
-    if len(planner.tasks) > options.max_tasks:
+    if len(planner.tasks) > max_tasks:
         raise FileSelectionError(
             f"template {template.name!r} plans {len(planner.tasks)} tasks, more than the limit of "
-            f"{options.max_tasks}; narrow the files or input, or raise --max-tasks"
+            f"{max_tasks}; narrow the files or input, or raise --max-tasks"
         )
     validate_graph(planner.tasks)
     has_deps = any(task.depends_on for task in planner.tasks)
     spec = RunSpec(
-        name=options.name or template.name,
+        name=settings.name or template.name,
         strategy="dag" if has_deps else "parallel",
-        default_engine=options.engine,
-        engine_settings={name: dict(value) for name, value in options.engine_settings.items()},
-        limits=RunLimits(
-            max_parallel=options.parallel or template.max_parallel or RunLimits().max_parallel,
-            max_cost_usd=options.max_cost_usd,
-            fail_fast=options.fail_fast,
+        default_engine=settings.engine_or_default,
+        engine_settings=settings.settings_per_engine(),
+        limits=RunLimits.model_validate(
+            {"max_parallel": template.max_parallel or RunLimits().max_parallel} | settings.limits_given()
         ),
-        use_cache=options.use_cache,
+        use_cache=settings.use_cache,
         workdir=str(workdir),
         tasks=planner.tasks,
     )
@@ -118,10 +112,10 @@ def plan_template(loaded: LoadedTemplate, given: Mapping[str, Any], options: Pla
 
 class _Planner:
     def __init__(
-        self, loaded: LoadedTemplate, params: dict[str, Any], options: PlanOptions, renderer: PromptRenderer
+        self, loaded: LoadedTemplate, params: dict[str, Any], settings: RunSettings, renderer: PromptRenderer
     ) -> None:
         self._loaded = loaded
-        self._options = options
+        self._settings = settings
         self._renderer = renderer
         self._base = {**params, "params": params, "template": loaded.template.name}
         self.tasks: list[Task] = []
@@ -224,10 +218,10 @@ class _Planner:
             inputs["row"] = item.row
         if rendered.literals:
             inputs[LITERALS] = rendered.literals
-        engine = EngineSpec.parse(group.engine or self._options.engine).name
+        engine = EngineSpec.parse(group.engine or self._settings.engine_or_default).name
         options = TaskOptions(
-            timeout=group.timeout or self._options.timeout,
-            retries=_first_set(group.retries, self._options.retries, 2),
+            timeout=group.timeout or self._settings.timeout,
+            retries=_first_set(group.retries, self._settings.retries, 2),
             output_schema=group.output_schema,
             engine_options=self._engine_options(engine, name, group, context, label == "reduce"),
         )
@@ -250,7 +244,7 @@ class _Planner:
         self, engine: str, name: str, group: Group, context: dict[str, Any], is_reduce: bool
     ) -> dict[str, Any]:
         if engine == "echo":
-            if self._options.echo_examples and group.example_output is not None and not is_reduce:
+            if group.example_output is not None and not is_reduce:
                 ref = self._loaded.ref("groups", name, "example_output")
                 example = _render_value(self._renderer, group.example_output, context, ref)
                 if group.output_schema is not None:

@@ -10,9 +10,9 @@ import anyio
 import httpx
 import pytest
 
+from parallelai.client.daemon_client import DaemonClient
+from parallelai.client.discovery import read_discovery
 from parallelai.models import RunState
-from parallelai.server.client import DaemonClient
-from parallelai.server.discovery import read_discovery
 from tests.cli._terminal import terminal
 
 pytestmark = pytest.mark.anyio

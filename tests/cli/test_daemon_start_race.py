@@ -13,9 +13,9 @@ from pathlib import Path
 import anyio
 import pytest
 
+from parallelai.client.daemon_client import DaemonClient
+from parallelai.client.discovery import read_discovery
 from parallelai.models import RunState
-from parallelai.server.client import DaemonClient
-from parallelai.server.discovery import read_discovery
 from tests.support.processes import processes_with_env
 
 pytestmark = pytest.mark.anyio

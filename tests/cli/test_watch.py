@@ -10,8 +10,8 @@ from pathlib import Path
 import anyio
 import pytest
 
+from parallelai.client.daemon_client import DaemonClient
 from parallelai.models import TaskState
-from parallelai.server.client import DaemonClient
 from tests.cli._terminal import terminal
 from tests.server._process import daemon_process
 from tests.server._support import RETRYING_AND_BUSY, echo_run

@@ -13,11 +13,11 @@ from typing import Any
 import anyio
 import pytest
 
+from parallelai.client.daemon_client import DaemonClient
+from parallelai.client.discovery import read_discovery
+from parallelai.client.launcher import stop_daemon
 from parallelai.events import Event, RunFinished
 from parallelai.models import RunState
-from parallelai.server.client import DaemonClient
-from parallelai.server.discovery import read_discovery
-from parallelai.server.launcher import stop_daemon
 from tests.support.polling import until
 
 pytestmark = pytest.mark.anyio

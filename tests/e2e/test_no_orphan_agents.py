@@ -16,8 +16,8 @@ import anyio
 import pytest
 from anyio.abc import Process
 
-from parallelai.server.discovery import read_discovery
-from parallelai.server.launcher import stop_daemon
+from parallelai.client.discovery import read_discovery
+from parallelai.client.launcher import stop_daemon
 from tests.support.polling import until
 from tests.support.processes import ProcessInfo, leftovers, processes_with_env
 

@@ -21,11 +21,11 @@ import pytest
 from mcp import Client
 
 from parallelai.api import ParallelOrchestrator
+from parallelai.client.daemon_client import DaemonClient
+from parallelai.client.discovery import read_discovery
 from parallelai.events import RunFinished
 from parallelai.models import TaskRecord
 from parallelai.orchestration.service import OrchestrationService
-from parallelai.server.client import DaemonClient
-from parallelai.server.discovery import read_discovery
 from parallelai.server.mcp.server import build_mcp_server
 from tests.mcp._support import call_ok
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from parallelai.server.launcher import stop_daemon
+from parallelai.client.launcher import stop_daemon
 from tests.cli._terminal import terminal
 
 pytestmark = pytest.mark.anyio

@@ -21,7 +21,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.client import LanguageClient
 
-from parallelai.server.launcher import stop_daemon
+from parallelai.client.launcher import stop_daemon
 from parallelai.server.lsp.converter import json_converter
 
 SESSION_DEADLINE_S = 90.0  # covers starting the daemon, which imports most of parallelai

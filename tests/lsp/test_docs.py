@@ -12,10 +12,10 @@ from lsprotocol.types import DiagnosticSeverity
 
 from parallelai.cli.lsp_command import serve_lsp
 from parallelai.cli.main import _parser
-from parallelai.server.http.schemas import CreateRun
 from parallelai.server.lsp import protocol
 from parallelai.server.lsp.diagnostics import SEVERITIES
 from parallelai.server.lsp.protocol import StartRunParams
+from parallelai.wire import CreateRun
 from tests.lsp._session import lsp_command
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "lsp.md").read_text()

@@ -7,9 +7,9 @@ import pytest
 from pydantic import BaseModel, ValidationError
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 
+from parallelai.client.errors import DaemonError
+from parallelai.client.launcher import stop_daemon
 from parallelai.errors import InputError, RunNotFoundError
-from parallelai.server.errors import DaemonError
-from parallelai.server.launcher import stop_daemon
 from parallelai.server.lsp import protocol
 from parallelai.server.lsp.errors import DAEMON_UNAVAILABLE, rpc_errors, to_rpc_error
 from tests.lsp._session import Session

@@ -10,8 +10,8 @@ import anyio
 import pytest
 from lsprotocol import types
 
-from parallelai.server.client import DaemonClient
-from parallelai.server.discovery import DaemonInfo
+from parallelai.client.daemon_client import DaemonClient
+from parallelai.client.discovery import DaemonInfo
 from parallelai.server.lsp import protocol
 from tests.lsp._session import Inbox, Session, lsp_session
 from tests.lsp.test_patches import apply

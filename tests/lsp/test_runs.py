@@ -11,8 +11,8 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
+from parallelai.client.daemon_client import DaemonClient
 from parallelai.events import RunFinished
-from parallelai.server.client import DaemonClient
 from parallelai.server.lsp import protocol
 from tests.lsp._session import Inbox, Session
 from tests.server._support import FAILED_DAG

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from parallelai.server.discovery import read_discovery
+from parallelai.client.discovery import read_discovery
 from tests.mcp._claude import busy_machine, claude_env, run_claude, tool_result_sent_to_the_model
 from tests.support.model_server import Reply, ScriptedModelServer, ToolCall
 

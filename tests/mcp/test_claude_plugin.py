@@ -18,9 +18,9 @@ from typing import Any
 import anyio
 import pytest
 
+from parallelai.client.discovery import read_discovery
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.paths import default_store_path
-from parallelai.server.discovery import read_discovery
 from tests.mcp._claude import (
     busy_machine,
     claude_env,

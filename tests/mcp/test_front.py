@@ -19,9 +19,9 @@ import anyio
 import pytest
 from mcp import Client
 
+from parallelai.client.discovery import read_discovery
+from parallelai.client.launcher import stop_daemon
 from parallelai.paths import STATE_DIR_ENV
-from parallelai.server.discovery import read_discovery
-from parallelai.server.launcher import stop_daemon
 from parallelai.server.mcp.manifest import Manifest
 from parallelai.server.mcp.manifest_record import record_manifest
 from tests.mcp._stdio import mcp_command, stdio_server

@@ -9,8 +9,8 @@ import anyio
 import pytest
 from mcp import Client
 
+from parallelai.client.discovery import new_info, remove_discovery, write_discovery
 from parallelai.models import RunState
-from parallelai.server.discovery import new_info, remove_discovery, write_discovery
 from tests.mcp._daemon import daemon_with_mcp
 from tests.mcp._stdio import stdio_server
 from tests.mcp._support import call_ok

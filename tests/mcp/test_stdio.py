@@ -12,11 +12,11 @@ import anyio
 import pytest
 from mcp import Client
 
+from parallelai.client.daemon_client import DaemonClient
+from parallelai.client.discovery import read_discovery
 from parallelai.models import RunState
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.paths import STATE_DIR_ENV
-from parallelai.server.client import DaemonClient
-from parallelai.server.discovery import read_discovery
 from tests.mcp._stdio import mcp_command, stdio_server
 from tests.mcp._support import call_ok
 

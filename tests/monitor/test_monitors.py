@@ -12,13 +12,13 @@ import anyio
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from parallelai.client.daemon_client import DaemonClient
 from parallelai.errors import InputError
 from parallelai.models import RunLimits, RunSpec, RunState, Task, TaskOptions, TaskState
 from parallelai.monitor.monitors import Monitors
 from parallelai.monitor.notify import WebhookPayload
 from parallelai.monitor.notify_config import NotifyConfig
 from parallelai.orchestration.service import OrchestrationService
-from parallelai.server.client import DaemonClient
 from tests.monitor._receiver import webhook_receiver
 from tests.server._process import daemon_process
 from tests.server._support import echo_run

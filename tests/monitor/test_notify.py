@@ -14,7 +14,7 @@ from parallelai.models import RunLimits, RunSpec, RunState, Task, TaskOptions, T
 from parallelai.monitor.notify import Notifier, WebhookPayload
 from parallelai.monitor.notify_config import NotifyConfig, load_notify_config
 from parallelai.orchestration.service import OrchestrationService
-from parallelai.server.http.schemas import RunCreated
+from parallelai.wire import RunCreated
 from tests.monitor._receiver import webhook_receiver
 from tests.orchestration._support import wait_for_state
 from tests.server._support import parse, running_app

@@ -12,7 +12,7 @@ import anyio
 from anyio.abc import Process
 from anyio.streams.text import TextReceiveStream
 
-from parallelai.server.discovery import DaemonInfo, read_discovery
+from parallelai.client.discovery import DaemonInfo, read_discovery
 
 READY_MARK = "listening on "
 

@@ -7,7 +7,7 @@ import pytest
 
 from parallelai.events import RunFinished
 from parallelai.models import RunState, TaskState
-from parallelai.server.http.schemas import (
+from parallelai.wire import (
     CancelTaskResult,
     EngineOut,
     Health,

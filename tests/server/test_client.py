@@ -10,13 +10,13 @@ from pathlib import Path
 import anyio
 import pytest
 
+from parallelai.client.daemon_client import DaemonClient
+from parallelai.client.discovery import DaemonInfo
+from parallelai.client.errors import DaemonError
+from parallelai.client.launcher import stop_daemon
 from parallelai.errors import InputError, RunNotFoundError, TaskNotFoundError
 from parallelai.events import Event, RunFinished
 from parallelai.models import RunState
-from parallelai.server.client import DaemonClient
-from parallelai.server.discovery import DaemonInfo
-from parallelai.server.errors import DaemonError
-from parallelai.server.launcher import stop_daemon
 from tests.server._support import DEADLINE_S, Harness, echo_run
 
 pytestmark = pytest.mark.anyio

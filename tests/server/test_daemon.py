@@ -11,11 +11,11 @@ from pathlib import Path
 import anyio
 import pytest
 
+from parallelai.client.daemon_client import DaemonClient
+from parallelai.client.discovery import discovery_path
+from parallelai.client.state_lock import EXIT_STATE_DIR_BUSY, hold_state_dir
 from parallelai.models import RunState
 from parallelai.orchestration.service import OrchestrationService
-from parallelai.server.client import DaemonClient
-from parallelai.server.discovery import discovery_path
-from parallelai.server.state_lock import EXIT_STATE_DIR_BUSY, hold_state_dir
 from tests.server._process import daemon_process
 from tests.server._support import echo_run
 

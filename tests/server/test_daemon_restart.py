@@ -10,10 +10,10 @@ from pathlib import Path
 import anyio
 import pytest
 
+from parallelai.client.daemon_client import DaemonClient
+from parallelai.client.discovery import discovery_path
 from parallelai.events import Event, RunFinished, TaskStateChanged
 from parallelai.models import RunState, TaskState
-from parallelai.server.client import DaemonClient
-from parallelai.server.discovery import discovery_path
 from tests.server._process import daemon_process
 from tests.server._support import echo_run
 

@@ -20,7 +20,7 @@ from playwright.async_api import Page, async_playwright, expect
 
 from parallelai.models import RunLimits, RunSpec, RunState, TaskState
 from parallelai.orchestration.service import OrchestrationService
-from parallelai.server.http.schemas import DashboardLink, RunCreated
+from parallelai.wire import DashboardLink, RunCreated
 from tests.orchestration._support import echo_task, wait_for_state
 from tests.server._support import RETRYING_AND_BUSY, Harness, echo_run, parse
 

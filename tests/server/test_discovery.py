@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from parallelai.server.discovery import (
+from parallelai.client.discovery import (
     DaemonInfo,
     discovery_path,
     pid_alive,

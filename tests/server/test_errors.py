@@ -7,7 +7,7 @@ from typing import Any
 import anyio
 import pytest
 
-from parallelai.server.http.schemas import ErrorBody, RunCreated
+from parallelai.wire import ErrorBody, RunCreated
 from tests.server._support import DEADLINE_S, Harness, echo_run, parse
 
 pytestmark = pytest.mark.anyio

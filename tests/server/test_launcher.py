@@ -9,12 +9,12 @@ from pathlib import Path
 import anyio
 import pytest
 
+from parallelai.client.daemon_client import DaemonClient
+from parallelai.client.discovery import DaemonInfo, new_info, pid_alive, remove_discovery, write_discovery
+from parallelai.client.errors import DaemonError
+from parallelai.client.launcher import LOG_NAME, start_detached
+from parallelai.client.state_lock import hold_state_dir
 from parallelai.paths import state_dir
-from parallelai.server.client import DaemonClient
-from parallelai.server.discovery import DaemonInfo, new_info, pid_alive, remove_discovery, write_discovery
-from parallelai.server.errors import DaemonError
-from parallelai.server.launcher import LOG_NAME, start_detached
-from parallelai.server.state_lock import hold_state_dir
 
 pytestmark = pytest.mark.anyio
 DEADLINE_S = 60.0

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from parallelai.models import RunState, TaskState
-from parallelai.server.http.schemas import RunCreated
+from parallelai.wire import RunCreated
 from tests.orchestration._support import wait_for_state
 from tests.server._support import DEADLINE_S, FAILED_DAG, RETRYING_AND_BUSY, Harness, parse
 

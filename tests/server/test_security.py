@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from parallelai.server.auth import COOKIE_NAME, is_loopback_host, is_same_origin, new_token
-from parallelai.server.http.schemas import DashboardLink, ErrorBody
+from parallelai.wire import DashboardLink, ErrorBody
 from tests.server._support import DEADLINE_S, Harness, parse
 
 pytestmark = pytest.mark.anyio

@@ -12,7 +12,7 @@ import pytest
 from parallelai.events import Event, RunFinished, TaskStateChanged
 from parallelai.models import TaskState
 from parallelai.server.http.app import AppSettings
-from parallelai.server.http.schemas import RunCreated
+from parallelai.wire import RunCreated
 from tests.server._support import DEADLINE_S, Harness, collect_events, echo_run, parse, running_app
 
 pytestmark = pytest.mark.anyio

@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from parallelai.models import RunState
-from parallelai.server.http.schemas import ErrorBody, RunCreated, RunFindings, RunOut
+from parallelai.wire import ErrorBody, RunCreated, RunFindings, RunOut
 from tests.server._support import DEADLINE_S, Harness, parse
 
 pytestmark = pytest.mark.anyio

@@ -15,7 +15,8 @@ from parallelai.errors import (
     TasksFileError,
     TemplateError,
 )
-from parallelai.templates import PlanOptions, load_template, plan_template
+from parallelai.run_request import RunSettings
+from parallelai.templates import load_template, plan_template
 from tests.templates.conftest import run_count
 
 GOOD_GROUP = """\
@@ -98,7 +99,7 @@ def test_bad_input_raises_its_kind_with_a_located_message(
     params = dict(text.split("=", 1) for text in case.params)
     with pytest.raises(case.kind) as caught:
         plan_template(
-            load_template(str(path), repo), params, PlanOptions(workdir=repo, max_tasks=case.max_tasks)
+            load_template(str(path), repo), params, RunSettings(workdir=str(repo), max_tasks=case.max_tasks)
         )
     assert case.says in str(caught.value)
     assert "\n" not in str(caught.value)

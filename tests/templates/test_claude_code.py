@@ -16,7 +16,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from parallelai.templates import PlanOptions, load_template, plan_template
+from parallelai.run_request import RunSettings
+from parallelai.templates import load_template, plan_template
 from tests.support.model_server import Reply, ScriptedModelServer, ToolCall
 from tests.templates.conftest import run_count
 
@@ -45,7 +46,7 @@ PARAMS: dict[str, list[str]] = {
 
 def script_examples(server: ScriptedModelServer, repo: Path, name: str, params: dict[str, Any]) -> int:
     """Key each task's turns by its prompt: a StructuredOutput call with its example, then 'done'."""
-    plan = plan_template(load_template(name), params, PlanOptions(workdir=repo))
+    plan = plan_template(load_template(name), params, RunSettings(workdir=str(repo)))
     lines = {task.id: task.prompt.splitlines() for task in plan.spec.tasks}
     for task in plan.spec.tasks:
         others = {line for other, text in lines.items() if other != task.id for line in text}

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from parallelai.templates import PlanOptions, load_template, plan_template
+from parallelai.run_request import RunSettings
+from parallelai.templates import load_template, plan_template
 from tests.templates.conftest import run_count
 
 
@@ -21,7 +22,9 @@ def write_matrix(path: Path, rows: int) -> Path:
 
 def test_an_82_row_markdown_matrix_plans_82_tasks_one_per_row(repo: Path) -> None:
     matrix = write_matrix(repo / "matrix.md", 82)
-    plan = plan_template(load_template("configuration"), {"input": str(matrix)}, PlanOptions(workdir=repo))
+    plan = plan_template(
+        load_template("configuration"), {"input": str(matrix)}, RunSettings(workdir=str(repo))
+    )
 
     assert plan.count == 82
     assert plan.spec.tasks[0].inputs["row"] == {"service": "svc-01", "region": "eu-1", "replicas": "2"}

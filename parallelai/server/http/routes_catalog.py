@@ -11,8 +11,8 @@ from starlette.responses import Response
 
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.server.http.endpoint import Endpoint, json_response
-from parallelai.server.http.schemas import EngineOut, Health, TemplateOut
 from parallelai.templates.catalog import TemplateCatalog
+from parallelai.wire import EngineOut, Health, TemplateOut
 
 
 def catalog_endpoints(service: OrchestrationService, catalog: TemplateCatalog) -> list[Endpoint]:

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from parallelai.server.auth import COOKIE_NAME
 from parallelai.server.http.endpoint import Endpoint, json_response
 from parallelai.server.http.errors import ApiError
-from parallelai.server.http.schemas import DashboardLink
+from parallelai.wire import DashboardLink
 
 LINK_TTL_S = 120.0
 

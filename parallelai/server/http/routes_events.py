@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.server.http.endpoint import Endpoint, read_query
 from parallelai.server.http.errors import ApiError
-from parallelai.server.http.schemas import EventsQuery
+from parallelai.wire import EventsQuery
 
 log = logging.getLogger("parallelai.server")
 

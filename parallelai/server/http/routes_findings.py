@@ -9,7 +9,7 @@ from parallelai.orchestration.service import OrchestrationService
 from parallelai.reports.findings import counts_by_severity
 from parallelai.reports.results import findings_in, patches_in, reports_findings
 from parallelai.server.http.endpoint import Endpoint, json_response
-from parallelai.server.http.schemas import RunFindings
+from parallelai.wire import RunFindings
 
 
 def findings_endpoints(service: OrchestrationService) -> list[Endpoint]:

@@ -8,8 +8,8 @@ from starlette.responses import Response
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.planning import start_run
 from parallelai.server.http.endpoint import Endpoint, json_response, read_body, read_query
-from parallelai.server.http.schemas import CreateRun, ListRunsQuery, RetryRun, RunCreated, RunOut, RunRetried
 from parallelai.templates.catalog import TemplateCatalog
+from parallelai.wire import CreateRun, ListRunsQuery, RetryRun, RunCreated, RunOut, RunRetried
 
 
 def run_endpoints(service: OrchestrationService, catalog: TemplateCatalog) -> list[Endpoint]:

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from parallelai.events import Event
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.server.http.endpoint import Endpoint, json_response
-from parallelai.server.http.schemas import CancelTaskResult, TaskDetail, TaskOut
+from parallelai.wire import CancelTaskResult, TaskDetail, TaskOut
 
 LOG_LIMIT = 1000  # the newest events of a task kept in its log; the SSE stream has them all
 

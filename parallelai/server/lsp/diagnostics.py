@@ -10,8 +10,8 @@ from pathlib import Path
 from lsprotocol.types import Diagnostic, DiagnosticSeverity, Position, PublishDiagnosticsParams, Range
 
 from parallelai.reports.findings import Finding, Severity
-from parallelai.server.http.schemas import RunFindings
 from parallelai.server.lsp.protocol import DIAGNOSTIC_SOURCE, DiagnosticData
+from parallelai.wire import RunFindings
 
 SEVERITIES: Mapping[Severity, DiagnosticSeverity] = {
     "critical": DiagnosticSeverity.Error,

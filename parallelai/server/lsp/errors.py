@@ -20,8 +20,8 @@ from typing import ParamSpec, TypeVar
 from pydantic import ValidationError
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 
+from parallelai.client.errors import DaemonError
 from parallelai.errors import InputError, RunNotFoundError, TaskNotFoundError
-from parallelai.server.errors import DaemonError
 
 log = logging.getLogger("parallelai.lsp")
 

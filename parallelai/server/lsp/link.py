@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
-from parallelai.server.client import DaemonClient
-from parallelai.server.discovery import read_discovery
-from parallelai.server.errors import DaemonError
+from parallelai.client.daemon_client import DaemonClient
+from parallelai.client.discovery import read_discovery
+from parallelai.client.errors import DaemonError
 
 Connect = Callable[[], Awaitable[DaemonClient]]
 

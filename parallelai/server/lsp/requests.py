@@ -16,8 +16,7 @@ from lsprotocol.types import MessageType, ProgressToken, ShowMessageParams, Work
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
-from parallelai.server.errors import DaemonError
-from parallelai.server.http.schemas import RunCreated
+from parallelai.client.errors import DaemonError
 from parallelai.server.lsp.background import Background
 from parallelai.server.lsp.diagnostics import DiagnosticsBoard, FindingsReport
 from parallelai.server.lsp.link import DaemonLink
@@ -33,6 +32,7 @@ from parallelai.server.lsp.protocol import (
     TaskResultView,
 )
 from parallelai.server.lsp.watch import RunFollowers
+from parallelai.wire import RunCreated
 
 log = logging.getLogger("parallelai.lsp")
 

@@ -19,12 +19,12 @@ from typing import Any
 
 import anyio
 
+from parallelai.client.daemon_client import DaemonClient
 from parallelai.events import RunFinished
-from parallelai.server.client import DaemonClient
-from parallelai.server.http.schemas import RunOut
 from parallelai.server.lsp.background import Background
 from parallelai.server.lsp.link import DaemonLink
 from parallelai.server.lsp.progress import RunProgress
+from parallelai.wire import RunOut
 
 log = logging.getLogger("parallelai.lsp")
 

@@ -23,11 +23,11 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.server.lowlevel import Server
 from mcp.shared.message import SessionMessage
 
+from parallelai.client.discovery import DaemonInfo, read_discovery
+from parallelai.client.errors import DaemonError
+from parallelai.client.launcher import DEFAULT_HOST, start_detached
 from parallelai.errors import ParallelAIError
 from parallelai.orchestration.service import OrchestrationService
-from parallelai.server.discovery import DaemonInfo, read_discovery
-from parallelai.server.errors import DaemonError
-from parallelai.server.launcher import DEFAULT_HOST, start_detached
 from parallelai.server.mcp.front import JsonObject, LinkGone, LinkUnavailable
 from parallelai.server.mcp.http import MCP_PATH
 from parallelai.server.mcp.server import build_mcp_server

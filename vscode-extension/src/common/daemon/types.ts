@@ -1,5 +1,5 @@
 /**
- * The daemon's JSON shapes, as `parallelai/server/http/schemas.py` and `parallelai/events.py`
+ * The daemon's JSON shapes, as `parallelai/wire.py` and `parallelai/events.py`
  * define them. The language server answers with the same shapes, so both `DaemonApi`
  * implementations return these.
  */

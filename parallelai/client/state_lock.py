@@ -15,9 +15,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from parallelai.client.discovery import discovery_path, pid_alive, read_discovery
+from parallelai.client.errors import DaemonRunningError, StateDirBusyError
 from parallelai.paths import ensure_private_dir, state_dir
-from parallelai.server.discovery import discovery_path, pid_alive, read_discovery
-from parallelai.server.errors import DaemonRunningError, StateDirBusyError
 
 LOCK_NAME = "daemon.lock"
 EXIT_STATE_DIR_BUSY = os.EX_TEMPFAIL  # 75: not a failure, another daemon is (or is becoming) the one

@@ -15,12 +15,14 @@ import anyio
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
+from parallelai.client.discovery import DaemonInfo, read_discovery
+from parallelai.client.errors import DaemonError
+from parallelai.client.launcher import DEFAULT_HOST, start_detached
 from parallelai.errors import InputError, RunNotFoundError, TaskNotFoundError
 from parallelai.events import Event, event_from_json
 from parallelai.models import RunState
-from parallelai.server.discovery import DaemonInfo, read_discovery
-from parallelai.server.errors import DaemonError
-from parallelai.server.http.schemas import (
+from parallelai.server.sse_client import sse_messages
+from parallelai.wire import (
     CancelTaskResult,
     CreateRun,
     DashboardLink,
@@ -36,8 +38,6 @@ from parallelai.server.http.schemas import (
     TaskOut,
     TemplateOut,
 )
-from parallelai.server.launcher import DEFAULT_HOST, start_detached
-from parallelai.server.sse_client import sse_messages
 
 T = TypeVar("T")
 RECONNECT_DELAY_S = 0.2

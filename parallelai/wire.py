@@ -1,4 +1,9 @@
-"""Pydantic models for every HTTP body the API accepts or returns; the OpenAPI document uses them."""
+"""The daemon's HTTP API as data: a pydantic model for every body it accepts or answers.
+
+The contract between the server (`server/http/`, whose OpenAPI document is made from these) and
+its clients (`client.DaemonClient`, used by the command line, the MCP relay and the language
+server). Neither side owns it, so a client never imports the server to read an answer.
+"""
 
 from __future__ import annotations
 

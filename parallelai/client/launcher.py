@@ -12,10 +12,10 @@ from pathlib import Path
 
 import anyio
 
+from parallelai.client.discovery import DaemonInfo, pid_alive, read_discovery
+from parallelai.client.errors import DaemonError
+from parallelai.client.state_lock import EXIT_STATE_DIR_BUSY, lock_holder
 from parallelai.paths import ensure_private_dir, state_dir
-from parallelai.server.discovery import DaemonInfo, pid_alive, read_discovery
-from parallelai.server.errors import DaemonError
-from parallelai.server.state_lock import EXIT_STATE_DIR_BUSY, lock_holder
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
