@@ -59,7 +59,7 @@ async def measure(
 ) -> dict[str, list[float]]:
     """Latencies in ms by event type; events before the first task could finish count as `start-up`."""
     from parallelai.client.launcher import start_detached, stop_daemon
-    from parallelai.server.sse_client import sse_messages
+    from parallelai.client.sse import sse_messages
 
     latencies: dict[str, list[float]] = defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="parallelai-sse-bench-") as tmp:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from parallelai.errors import (
         DependencyCycleError,
         InputError,
+        NoEngineError,
         ParallelAIError,
         RunNotFoundError,
         StoreError,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
         Usage,
     )
     from parallelai.orchestration.service import OrchestrationService
+    from parallelai.reports.results import RunFailedError
 
 # Where the names above live; the first access to any of them imports these until it is found.
 _HOMES = (
@@ -57,6 +59,7 @@ _HOMES = (
     "parallelai.engines.base",
     "parallelai.engines.registry",
     "parallelai.orchestration.service",
+    "parallelai.reports.results",
 )
 
 __all__ = [
@@ -70,11 +73,13 @@ __all__ = [
     "ErrorKind",
     "Event",
     "InputError",
+    "NoEngineError",
     "OrchestrationService",
     "ParallelAI",
     "ParallelAIError",
     "ParallelOrchestrator",
     "Results",
+    "RunFailedError",
     "RunLimits",
     "RunNotFoundError",
     "RunSpec",

@@ -87,24 +87,28 @@ class Results:
 class ParallelOrchestrator:
     """Run many prompts over one engine, in parallel, durably.
 
-    orchestrator = ParallelOrchestrator(engine="echo", max_parallel=10)
+    orchestrator = ParallelOrchestrator(engine="claude-code", max_parallel=10)
     results = orchestrator.execute(["Summarise a.py", {"prompt": "Summarise b.py", "id": "b"}])
     print(results.counts, results.cost_usd)
+
+    What is not given comes from the environment and the workdir's `.parallelai/config.toml`
+    (docs/config.md); with no engine named anywhere, the first real assistant ready on this
+    machine runs the work. `engine="echo"` is a dry run with canned answers, only when named.
     """
 
     def __init__(
         self,
-        engine: str = "echo",
-        max_parallel: int = 8,
+        engine: str | None = None,
+        max_parallel: int | None = None,
         strategy: StrategyName = "parallel",
         *,
         engine_settings: Mapping[str, Mapping[str, Any]] | None = None,
         timeout: float | None = None,
-        retries: int = 2,
+        retries: int | None = None,
         max_cost_usd: float | None = None,
         max_tokens: int | None = None,
-        fail_fast: bool = False,
-        use_cache: bool = True,
+        fail_fast: bool | None = None,
+        use_cache: bool | None = None,
         store_path: Path | str | None = None,
         workdir: Path | str | None = None,
     ) -> None:
@@ -171,7 +175,7 @@ def _task_object(task: Mapping[str, Any]) -> Task | TaskInput:
 
 
 def orchestrate(
-    parallel: int = 8, engine: str = "echo", **options: Any
+    parallel: int | None = None, engine: str | None = None, **options: Any
 ) -> Callable[[Callable[[Any], str]], Callable[[Iterable[Any]], Results]]:
     """Turn a function from one input to one prompt into a function over many inputs, run in parallel.
 

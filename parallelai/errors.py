@@ -9,10 +9,13 @@
     │   ├── DependencyCycleError   depends_on edges that form a cycle (carries the task ids)
     │   ├── UnknownDependencyError depends_on naming a task that does not exist
     │   ├── UnknownEngineError     an engine name nobody registered (carries known names)
+    │   ├── NoEngineError          no engine named, and no real one ready here (carries why each is not)
+    │   ├── ConfigError            a config file or PARALLELAI_* variable that is wrong (carries where)
     │   └── UnknownStrategyError   a strategy name we do not implement
     ├── RunNotFoundError           a run id the store does not know
     ├── TaskNotFoundError          a task id the run does not have
     ├── RunBusyError               a run another live process is executing (carries who)
+    ├── RunFailedError             a template run in which no task succeeded (reports/results.py: it carries the results)
     └── StoreError                 the store cannot be opened or migrated
 
 A failed agent is never an exception: engines report failures as data (`TaskError`), so
@@ -72,7 +75,7 @@ class UnknownDependencyError(InputError):
         self.task_id = task_id
         self.missing = missing
         super().__init__(
-            f"task {task_id!r} depends on {missing!r}, which is not a task in this run{_suggest(missing, known)}"
+            f"task {task_id!r} depends on {missing!r}, which is not a task in this run{did_you_mean(missing, known)}"
         )
 
 
@@ -81,8 +84,30 @@ class UnknownEngineError(InputError):
         self.name = name
         self.known = tuple(sorted(known))
         super().__init__(
-            f"unknown engine {name!r}{_suggest(name, known)}; known engines: {', '.join(self.known)}"
+            f"unknown engine {name!r}{did_you_mean(name, known)}; known engines: {', '.join(self.known)}"
         )
+
+
+class NoEngineError(InputError):
+    """No engine was named (flag, environment, config) and none of the real ones is ready here."""
+
+    def __init__(self, not_ready: Sequence[tuple[str, str]]) -> None:
+        self.not_ready = tuple(not_ready)
+        why = "".join(f"\n  {name}: {detail}" for name, detail in self.not_ready)
+        super().__init__(
+            "no engine named, and none of the real ones is installed and signed in here:"
+            f"{why}\nName one: `--engine NAME` (e.g. --engine claude-code), the PARALLELAI_ENGINE "
+            'environment variable, or `engine = "NAME"` under [run] in .parallelai/config.toml; '
+            "`parallelai engines` shows what can run here (`--engine echo` is a dry run with canned answers)"
+        )
+
+
+class ConfigError(InputError):
+    """A config file, or a PARALLELAI_* variable, that parallelai cannot use; `where` says which."""
+
+    def __init__(self, where: str, message: str) -> None:
+        self.where = where
+        super().__init__(f"{where}: {message}")
 
 
 class UnknownStrategyError(InputError):
@@ -90,7 +115,7 @@ class UnknownStrategyError(InputError):
         self.name = name
         self.known = tuple(known)
         super().__init__(
-            f"unknown strategy {name!r}{_suggest(name, known)}; choose one of: {', '.join(known)}"
+            f"unknown strategy {name!r}{did_you_mean(name, known)}; choose one of: {', '.join(known)}"
         )
 
 
@@ -123,7 +148,8 @@ class StoreError(ParallelAIError):
     """The store cannot be opened, is from a newer version, or is corrupt."""
 
 
-def _suggest(name: str, known: Sequence[str]) -> str:
+def did_you_mean(name: str, known: Sequence[str]) -> str:
+    """` (did you mean 'x'?)` when a known name is close to `name`, else nothing."""
     close = get_close_matches(name, list(known), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from parallelai.models import ErrorKind, RunState, StrategyName, TaskState, Usage
+from parallelai.models import ErrorKind, GateResult, RunState, StrategyName, TaskState, Usage
 
 
 class _Event(BaseModel):
@@ -40,6 +40,7 @@ class RunFinished(_Event):
     usage: Usage
     reused: int = 0
     note: str | None = None
+    gates: list[GateResult] = Field(default_factory=list)
 
 
 class TaskStateChanged(_Event):
@@ -103,6 +104,21 @@ class BudgetReached(_Event):
     maximum: float
 
 
+class GateStarted(_Event):
+    """parallelai started one of the run's gates (its commands run once the tasks are done)."""
+
+    type: Literal["gate.started"] = "gate.started"
+    name: str
+    command: str
+
+
+class GateFinished(_Event):
+    """A gate passed, failed or was skipped; `result` carries its exit code and output tail."""
+
+    type: Literal["gate.finished"] = "gate.finished"
+    result: GateResult
+
+
 Event = Annotated[
     RunCreated
     | RunStarted
@@ -113,7 +129,9 @@ Event = Annotated[
     | TaskUsage
     | TaskRetrying
     | RateLimited
-    | BudgetReached,
+    | BudgetReached
+    | GateStarted
+    | GateFinished,
     Field(discriminator="type"),
 ]
 

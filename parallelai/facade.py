@@ -4,6 +4,11 @@ ai = ParallelAI(engine="claude-code", parallel=20)
 results = ai.review(files=["*.py", "*.js"], checklist=["security", "performance"])
 print(results.issues_count, results.by_file)
 ai.write_report(results, "review.sarif")
+
+A run in which no task succeeded raises `RunFailedError` (its `results` say why each failed): there
+is nothing to count. A run in which some failed returns results with `complete == False` and the
+failures in `results.failed`; counts such as `issues_count` are of what the succeeded tasks found.
+Every argument a verb takes reaches the agents' prompts or is refused (InputError): none is ignored.
 """
 
 from __future__ import annotations
@@ -16,30 +21,32 @@ import anyio
 
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.planning import plan_template_request
+from parallelai.project_tests import detect_test_command
+from parallelai.reports.headline import nothing_succeeded_message
 from parallelai.reports.render import ReportFormat, write_report
-from parallelai.reports.results import TemplateResults, run_plan
+from parallelai.reports.results import RunFailedError, TemplateResults, run_plan
 from parallelai.run_request import build_request, warn_renamed
 from parallelai.templates.catalog import LibraryCatalog
-from parallelai.templates.files import DEFAULT_MAX_TASKS
 from parallelai.templates.plan import TemplatePlan
-
-# What `test_after=True` asks the verify step to run when no command is named.
-DEFAULT_TEST_COMMAND = "the project's test suite (the command its configuration declares, e.g. pytest)"
 
 
 class ParallelAI:
+    """The verbs over one engine and workdir. What is not given here comes from the environment and
+    the workdir's `.parallelai/config.toml` (docs/config.md); with no engine named anywhere, the
+    first real assistant ready on this machine runs the work — `echo` only when named."""
+
     def __init__(
         self,
-        engine: str = "echo",
+        engine: str | None = None,
         parallel: int | None = None,
         *,
         workdir: Path | str | None = None,
         store_path: Path | str | None = None,
-        max_tasks: int = DEFAULT_MAX_TASKS,
+        max_tasks: int | None = None,
         timeout: float | None = None,
         retries: int | None = None,
         engines: Mapping[str, Mapping[str, Any]] | None = None,
-        use_cache: bool = True,
+        use_cache: bool | None = None,
         max_cost_usd: float | None = None,
         engine_settings: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
@@ -83,7 +90,9 @@ class ParallelAI:
         parallel: int | None = None,
         test_after: bool | str = False,
     ) -> TemplateResults:
-        command = DEFAULT_TEST_COMMAND if test_after is True else (test_after or "")
+        """`test_after`: a command, or True for the project's own (`pytest -q`, `npm test`);
+        parallelai runs it as a gate once every file is done, and a non-zero exit fails the run."""
+        command = detect_test_command(self._workdir) if test_after is True else (test_after or "")
         return self.execute(
             "refactoring", parallel=parallel, pattern=pattern, to=to, files=files, test_after=command
         )
@@ -91,11 +100,14 @@ class ParallelAI:
     def document(
         self,
         style: str = "google",
-        output: str = "docs",
+        output: str | None = None,
         files: Sequence[str] | None = None,
         parallel: int | None = None,
         include_examples: bool = True,
     ) -> TemplateResults:
+        """Docstrings (`style` google or numpy) written into the sources — or, with `output` given
+        (or `style="markdown"`, default `docs`), one Markdown page per file under `output` plus an
+        index, and the sources left alone."""
         return self.execute(
             "documentation",
             parallel=parallel,
@@ -141,7 +153,10 @@ class ParallelAI:
         return plan_template_request(request, LibraryCatalog(self._workdir, paths=True))
 
     def execute(self, template: str, parallel: int | None = None, **params: Any) -> TemplateResults:
-        """Run a template to the end (blocking; not inside an event loop — use `aexecute` there)."""
+        """Run a template to the end (blocking; not inside an event loop — use `aexecute` there).
+
+        Raises RunFailedError when no task succeeded; otherwise check `results.complete`.
+        """
         plan = self.plan(template, parallel, **params)
         return anyio.run(self._run, plan)
 
@@ -152,7 +167,11 @@ class ParallelAI:
 
     async def _run(self, plan: TemplatePlan) -> TemplateResults:
         async with OrchestrationService.open(self._store_path) as service:
-            return await run_plan(service, plan)
+            results = await run_plan(service, plan)
+        if not results.succeeded:
+            # Results with nothing in them would read as "0 issues": a clean bill of health.
+            raise RunFailedError(results, nothing_succeeded_message(results))
+        return results
 
     @staticmethod
     def write_report(results: TemplateResults, path: Path | str, fmt: ReportFormat | None = None) -> Path:

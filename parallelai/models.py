@@ -141,14 +141,54 @@ class Task(_Strict):
         return value
 
 
+# More sub-agents at once than any machine or account holds is a typo, not a plan.
+MAX_PARALLEL = 10_000
+Parallelism = Annotated[int, Field(gt=0, le=MAX_PARALLEL)]
+
+
 class RunLimits(_Strict):
-    max_parallel: Annotated[int, Field(gt=0)] = 8
-    per_engine: dict[str, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
+    max_parallel: Parallelism = 8
+    per_engine: dict[str, Parallelism] = Field(default_factory=dict)
     max_cost_usd: Annotated[float, Field(gt=0)] | None = None
     max_tokens: Annotated[int, Field(gt=0)] | None = None
     fail_fast: bool = False
     backoff_base_s: Annotated[float, Field(ge=0)] = 1.0  # first retry waits up to this, doubling after
     backoff_cap_s: Annotated[float, Field(ge=0)] = 60.0
+
+
+class Gate(_Strict):
+    """A shell command parallelai runs itself in the run's workdir once every task is done.
+
+    Its exit code, never an agent's answer, says whether the run's work holds: a gate that exits
+    non-zero (or times out) fails the run.
+    """
+
+    command: Annotated[str, Field(min_length=1)]
+    name: str | None = None  # how reports name it; default: the command
+    timeout: Annotated[float, Field(gt=0)] | None = None  # seconds; default: no limit
+
+    @property
+    def label(self) -> str:
+        return self.name or self.command
+
+
+GateState = Literal["passed", "failed", "skipped"]
+
+
+class GateResult(BaseModel):
+    """How one gate of a run went: its exit code and the end of what it printed."""
+
+    name: str
+    command: str
+    state: GateState
+    exit_code: int | None = None  # None when it did not run, or was stopped by its timeout
+    duration_s: float = 0.0
+    output: str = ""  # the last ~4 KB of its stdout and stderr, interleaved as printed
+    reason: str | None = None  # why it failed without an exit code, or was skipped
+
+    @property
+    def passed(self) -> bool:
+        return self.state == "passed"
 
 
 class RunSpec(_Strict):
@@ -161,6 +201,7 @@ class RunSpec(_Strict):
     limits: RunLimits = Field(default_factory=RunLimits)
     use_cache: bool = True
     workdir: str | None = None
+    gates: list[Gate] = Field(default_factory=list)  # run in order once the tasks are done
     tasks: list[Task]
 
 
@@ -233,6 +274,11 @@ class RunSummary(BaseModel):
     reused: int = 0
     note: str | None = None  # why the run stopped early (budget, fail-fast), if it did
     executed_by: str | None = None  # the live process executing it now, e.g. "the daemon (pid 812)"
+    gates: list[GateResult] = Field(default_factory=list)  # in the order the run declares them
+
+    @property
+    def failed_gates(self) -> list[GateResult]:
+        return [gate for gate in self.gates if gate.state == "failed"]
 
     @property
     def total(self) -> int:

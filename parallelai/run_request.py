@@ -13,10 +13,18 @@ import logging
 import warnings
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from parallelai.errors import InputError
-from parallelai.models import RunSpec, Task
+from parallelai.models import Gate, Parallelism, RunSpec, Task
 
 log = logging.getLogger("parallelai.request")
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -51,6 +59,15 @@ def warn_renamed(message: str) -> None:
     """Say that an old spelling was used: to Python callers as a warning, to servers' users in the log."""
     warnings.warn(message, DeprecationWarning, stacklevel=5)
     log.warning("%s", message)
+
+
+def _gate_from_command(value: Any) -> Any:
+    return {"command": value} if isinstance(value, str) else value
+
+
+# A gate is given as its command, or as an object (`command`, `name`, `timeout`).
+GateInput = Annotated[Gate, BeforeValidator(_gate_from_command)]
+GATES_ADAPTER: TypeAdapter[list[GateInput]] = TypeAdapter(list[GateInput])
 
 
 class TaskInput(BaseModel):
@@ -99,7 +116,9 @@ class RunSettings(BaseModel):
 
     name: str | None = Field(default=None, description="A short name for the run.")
     engine: str | None = Field(
-        default=None, description="Engine of tasks that name none, `name[:model]` (default: echo, a dry run)."
+        default=None,
+        description="Engine of tasks that name none, `name[:model]` (default: the config's, else the first "
+        "real assistant installed and signed in here; `echo` is a dry run, only when named).",
     )
     engine_options: dict[str, Any] = Field(
         default_factory=dict, description="Settings of the run's engine (`engine`), e.g. {model: ...}."
@@ -107,10 +126,8 @@ class RunSettings(BaseModel):
     engines: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Settings per engine name, for runs that use several."
     )
-    parallel: Annotated[int, Field(gt=0)] | None = Field(
-        default=None, description="Sub-agents working at once (default 8)."
-    )
-    per_engine: dict[str, Annotated[int, Field(gt=0)]] = Field(
+    parallel: Parallelism | None = Field(default=None, description="Sub-agents working at once (default 8).")
+    per_engine: dict[str, Parallelism] = Field(
         default_factory=dict, description="At most this many at once per engine."
     )
     strategy: str | None = Field(
@@ -142,6 +159,12 @@ class RunSettings(BaseModel):
     max_tasks: Annotated[int, Field(gt=0)] | None = Field(
         default=None, description="Refuse a template plan wider than this many tasks (default 1000)."
     )
+    gates: list[GateInput] = Field(
+        default_factory=list,
+        description="Commands parallelai runs itself in the workdir once every task succeeded, e.g. "
+        '"pytest -q" (or {command, name, timeout}); one that exits non-zero fails the run. Added to '
+        "those the tasks file or template declares.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -150,7 +173,19 @@ class RunSettings(BaseModel):
 
     @property
     def engine_or_default(self) -> str:
-        return self.engine or "echo"
+        """The engine named, else the first real one ready here (NoEngineError if none): never `echo` unasked."""
+        if self.engine:
+            return self.engine
+        from parallelai.engines.choice import default_engine  # the registry loads only when it is needed
+
+        return default_engine()
+
+    def over(self, defaults: RunSettings) -> RunSettings:
+        """These settings, with what they leave unset taken from `defaults` (a config's, say)."""
+        given = self.model_dump(exclude_unset=True, exclude_none=True)
+        return RunSettings.model_validate(
+            {**defaults.model_dump(exclude_unset=True, exclude_none=True), **given}
+        )
 
     def settings_per_engine(self) -> dict[str, dict[str, Any]]:
         """`engines`, with `engine_options` folded into the run engine's entry (they win)."""
@@ -217,7 +252,10 @@ class RunRequest(RunSettings):
 
     @property
     def settings(self) -> RunSettings:
-        return RunSettings.model_validate(self.model_dump(include=set(RunSettings.model_fields)))
+        # Only what was given, so that `over` can tell a value set from a default.
+        return RunSettings.model_validate(
+            self.model_dump(include=set(RunSettings.model_fields), exclude_unset=True)
+        )
 
 
 def build_request(**fields: Any) -> RunRequest:

@@ -7,6 +7,7 @@
     limits: {max_cost_usd: 5, max_tokens: 200000, fail_fast: false, per_engine: {claude-code: 5}}
     engines: {echo: {latency: 0.1}}
     defaults: {timeout: 120, retries: 2}
+    gates: ["pytest -q", {command: "ruff check .", name: lint, timeout: 300}]
     tasks:
       - "a plain prompt"
       - {id: b, prompt: "use {{ output }}", depends_on: [t001]}
@@ -24,13 +25,13 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from parallelai.errors import DependencyCycleError, InputError, UnknownDependencyError
-from parallelai.models import STRATEGY_NAMES, RunLimits, RunSpec, Task, TaskOptions
+from parallelai.models import STRATEGY_NAMES, Gate, RunLimits, RunSpec, Task, TaskOptions
 from parallelai.orchestration.dag import assign_ids, validate_graph
 from parallelai.orchestration.strategies import DagWork, ParallelWork, Work, compile_work
-from parallelai.run_request import RunSettings, TaskInput
+from parallelai.run_request import GATES_ADAPTER, RunSettings, TaskInput
 from parallelai.yamlsource import YamlDocument, read_yaml
 
-_RUN_KEYS = {"name", "strategy", "engine", "parallel", "limits", "engines", "defaults"}
+_RUN_KEYS = {"name", "strategy", "engine", "parallel", "limits", "engines", "defaults", "gates"}
 _WORK_ADAPTER: TypeAdapter[Any] = TypeAdapter(Work)
 
 
@@ -48,14 +49,16 @@ def spec_from_prompts(prompts: Sequence[str], options: RunSettings) -> RunSpec:
     return _run_spec(tasks, "parallel", options)
 
 
-def spec_from_file(path: Path, options: RunSettings) -> RunSpec:
-    return spec_from_document(read_yaml(path), options, path.resolve().parent)
+def spec_from_file(path: Path, options: RunSettings, fallback: RunSettings | None = None) -> RunSpec:
+    return spec_from_document(read_yaml(path), options, path.resolve().parent, fallback)
 
 
-def spec_from_mapping(data: dict[str, Any], options: RunSettings) -> RunSpec:
+def spec_from_mapping(
+    data: dict[str, Any], options: RunSettings, fallback: RunSettings | None = None
+) -> RunSpec:
     """A tasks file's content given as data (the HTTP API's `work`); files are relative to `workdir`."""
     base = Path(options.workdir or ".").resolve()
-    return spec_from_document(YamlDocument(Path("work"), data, {}), options, base)
+    return spec_from_document(YamlDocument(Path("work"), data, {}), options, base, fallback)
 
 
 def spec_from_tasks(entries: Sequence[str | TaskInput | Task], options: RunSettings) -> RunSpec:
@@ -112,13 +115,20 @@ def spec_from_tasks(entries: Sequence[str | TaskInput | Task], options: RunSetti
     return base.model_copy(update={"tasks": compiled, "strategy": chosen})
 
 
-def spec_from_document(document: YamlDocument, options: RunSettings, base: Path) -> RunSpec:
-    """A tasks file's document; relative paths in it (files, workdir) are relative to `base`."""
+def spec_from_document(
+    document: YamlDocument, options: RunSettings, base: Path, fallback: RunSettings | None = None
+) -> RunSpec:
+    """A tasks file's document; relative paths in it (files, workdir) are relative to `base`.
+
+    `options` win over what the file says; `fallback` (config defaults) fills only what neither gives.
+    """
     data = document.data
     if not isinstance(data, dict):
         raise document.error(
             "a tasks file is a mapping with at least `tasks:` (or `items:` for batch, pipeline and mapreduce)"
         )
+    if fallback is not None:
+        options = options.over(_without(fallback, _settings_in_file(data)))
     strategy = options.strategy or data.get("strategy") or _default_strategy(data)
     if strategy not in STRATEGY_NAMES:
         raise document.error(
@@ -150,6 +160,12 @@ def spec_from_document(document: YamlDocument, options: RunSettings, base: Path)
             "engines and limits must be mappings",
             ("engines" if not isinstance(settings, dict) else "limits",),
         )
+    try:
+        gates = GATES_ADAPTER.validate_python(data.get("gates") or [])
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ("gates", *problem["loc"])
+        raise document.error(f"{'.'.join(map(str, where))}: {problem['msg']}", where) from None
     name = options.name or data.get("name")
     file_options = options.model_copy(
         update={
@@ -160,7 +176,21 @@ def spec_from_document(document: YamlDocument, options: RunSettings, base: Path)
             "workdir": options.workdir or str(base),
         }
     )
-    return _run_spec(tasks, strategy, file_options, limits, document)
+    return _run_spec(tasks, strategy, file_options, limits, document, gates)
+
+
+def _settings_in_file(data: dict[str, Any]) -> set[str]:
+    """The names of the run settings a tasks file gives itself (top level, `limits:`, `defaults:`)."""
+    named = {key for key in ("engine", "parallel") if data.get(key) is not None}
+    for block in ("limits", "defaults"):
+        if isinstance(data.get(block), dict):
+            named |= {"parallel" if key == "max_parallel" else key for key in data[block]}
+    return named
+
+
+def _without(settings: RunSettings, names: set[str]) -> RunSettings:
+    kept = settings.model_dump(exclude_unset=True, exclude=names)
+    return RunSettings.model_validate(kept)
 
 
 def _default_strategy(data: dict[str, Any]) -> str:
@@ -211,6 +241,7 @@ def _run_spec(
     options: RunSettings,
     limits: dict[str, Any] | None = None,
     document: YamlDocument | None = None,
+    gates: Sequence[Gate] = (),
 ) -> RunSpec:
     limits = dict(limits or {})
     given = options.limits_given()
@@ -226,6 +257,7 @@ def _run_spec(
             limits=RunLimits.model_validate(limits),
             use_cache=options.use_cache,
             workdir=options.workdir,
+            gates=[*gates, *options.gates],  # the file's own first, then those the user added
             tasks=tasks,
         )
     except ValidationError as error:

@@ -11,6 +11,9 @@ import pytest
 
 from parallelai.client.discovery import read_discovery
 from parallelai.client.launcher import stop_daemon
+from parallelai.config import RunTable, env_name
+from parallelai.engines import claude_code, codex, copilot, cursor, gemini_cli
+from parallelai.paths import CONFIG_ENV
 
 
 @pytest.fixture
@@ -24,6 +27,48 @@ def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PARALLELAI_STATE_DIR", str(state))
     monkeypatch.delenv("PARALLELAI_STORE", raising=False)
     return state
+
+
+@pytest.fixture(autouse=True)
+def echo_unless_a_test_says_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run the `echo` engine unless they name another. It is named the way a user can name
+    it, with PARALLELAI_ENGINE, so that no outcome depends on which assistants this machine has
+    installed and signed in. The user's other PARALLELAI_* defaults and config file stay out
+    (the user's config file is in the state dir, which `isolated_state` replaces already).
+    Tests of choosing an engine take `no_engine_named` or `bare_machine`."""
+    for key in RunTable.model_fields:
+        monkeypatch.delenv(env_name(key), raising=False)
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    monkeypatch.setenv(env_name("engine"), "echo")
+
+
+@pytest.fixture
+def no_engine_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No engine in the environment: flags and config files decide, else the machine's assistants."""
+    monkeypatch.delenv(env_name("engine"), raising=False)
+
+
+@pytest.fixture
+def bare_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_engine_named: None) -> Path:
+    """A machine with no assistant installed or signed in: an empty PATH (its `bin`, returned, for
+    tests that install fakes), a fresh HOME, and no credential in the environment."""
+    bin_dir = tmp_path / "bare-bin"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setenv("HOME", str(tmp_path / "bare-home"))
+    credentials = {
+        *claude_code.CREDENTIAL_ENV,
+        *codex.PASS_ENV,
+        *gemini_cli.PASS_ENV,
+        *copilot.PASS_ENV,
+        *cursor.PASS_ENV,
+        "CLAUDE_CONFIG_DIR",
+        "CODEX_HOME",
+        "COPILOT_HOME",
+    }
+    for name in credentials:
+        monkeypatch.delenv(name, raising=False)
+    return bin_dir
 
 
 @pytest.fixture(autouse=True)

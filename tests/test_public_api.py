@@ -23,8 +23,8 @@ def readme_blocks(language: str) -> list[str]:
 def test_all_is_pinned() -> None:
     assert sorted(parallelai.__all__) == [
         "Attempt", "DependencyCycleError", "Engine", "EngineRegistry", "EngineRequest", "EngineSpec",
-        "EngineStatus", "ErrorKind", "Event", "InputError", "OrchestrationService", "ParallelAI", "ParallelAIError",
-        "ParallelOrchestrator", "Results", "RunLimits", "RunNotFoundError", "RunSpec", "RunState",
+        "EngineStatus", "ErrorKind", "Event", "InputError", "NoEngineError", "OrchestrationService", "ParallelAI",
+        "ParallelAIError", "ParallelOrchestrator", "Results", "RunFailedError", "RunLimits", "RunNotFoundError", "RunSpec", "RunState",
         "RunSummary", "StoreError", "Task", "TaskError", "TaskOptions", "TaskRecord", "TaskResult",
         "TaskState", "TasksFileError", "UnknownEngineError", "Usage", "__version__", "orchestrate",
     ]  # fmt: skip

@@ -25,7 +25,13 @@ from parallelai.cli.daemon_commands import add_daemon_commands
 from parallelai.cli.lsp_command import add_lsp_command
 from parallelai.cli.mcp_command import add_mcp_command
 from parallelai.cli.progress import ProgressView
-from parallelai.cli.run_flags import add_budget_flags, positive_float, positive_int
+from parallelai.cli.run_flags import (
+    add_budget_flags,
+    add_daemon_flags,
+    add_gate_flag,
+    positive_float,
+    positive_int,
+)
 from parallelai.cli.stopping import Stopped, until_stopped
 from parallelai.cli.summary import print_summary
 from parallelai.cli.template_commands import add_template_commands
@@ -35,7 +41,9 @@ from parallelai.events import RunFinished
 from parallelai.models import STRATEGY_NAMES, RunState, RunSummary, TaskState
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.planning import plan_request
+from parallelai.reports.simulated import simulated_task_ids
 from parallelai.run_request import build_request
+from parallelai.wording import plural
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -98,6 +106,7 @@ async def _run(args: argparse.Namespace) -> int:
             fail_fast=True if args.fail_fast else None,
             use_cache=False if args.no_cache else None,
             engine_options=dict(args.engine_option or []),
+            gates=args.gate or None,
         )
     )
     if args.daemon or args.monitor:
@@ -143,7 +152,7 @@ async def _retry(args: argparse.Namespace) -> int:
         if not again:
             print(f"{args.run}: nothing to retry (no failed, cancelled or skipped task)", file=sys.stderr)
             return await _print_outcome(service, summary, args)
-        print(f"{args.run}: retrying {again} task{'s' * (again != 1)}", file=sys.stderr)
+        print(f"{args.run}: retrying {plural(again, 'task')}", file=sys.stderr)
         return await _follow(service, args.run, after, summary.total, args)
 
 
@@ -162,7 +171,9 @@ async def _follow(
 
 async def _print_outcome(service: OrchestrationService, summary: RunSummary, args: argparse.Namespace) -> int:
     """Print how the run stands (with every task, as JSON, under --json); its exit code."""
-    print_summary(summary, args.json, await service.tasks(summary.id) if args.json else [])
+    records = await service.tasks(summary.id)
+    simulated = bool(simulated_task_ids(records, (await service.spec(summary.id)).default_engine))
+    print_summary(summary, args.json, records if args.json else [], simulated=simulated)
     return EXIT_OK if summary.state is RunState.SUCCEEDED else EXIT_FAILED
 
 
@@ -186,10 +197,11 @@ async def _show(args: argparse.Namespace) -> int:
     async with OrchestrationService.open(_store(args)) as service:
         summary = await service.summary(args.run)
         records = await service.tasks(args.run)
+        simulated = bool(simulated_task_ids(records, (await service.spec(args.run)).default_engine))
     if args.json:
-        print_summary(summary, True, records)
+        print_summary(summary, True, records, simulated=simulated)
         return EXIT_OK
-    print_summary(summary, False, [])
+    print_summary(summary, False, [], simulated=simulated)
     for record in records:
         result = record.result
         text = (
@@ -283,7 +295,12 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run prompts or a tasks file")
     run.add_argument("prompts", nargs="*", metavar="PROMPT")
     run.add_argument("-f", "--tasks-file", metavar="FILE", help="a tasks.yaml (see docs/tasks-file.md)")
-    run.add_argument("-e", "--engine", help="default engine, `name[:model]` (default: echo)")
+    run.add_argument(
+        "-e",
+        "--engine",
+        help="default engine, `name[:model]` (default: the config's, else the first assistant ready here; "
+        "`echo` for a dry run with canned answers)",
+    )
     run.add_argument("-p", "--parallel", type=positive_int, help="tasks at once (default: 8)")
     run.add_argument("--strategy", choices=STRATEGY_NAMES)
     run.add_argument("--timeout", type=positive_float, metavar="SECONDS", help="per-task timeout")
@@ -291,6 +308,7 @@ def _parser() -> argparse.ArgumentParser:
     add_budget_flags(run)
     run.add_argument("--max-tokens", type=positive_int, help="stop starting tasks past this many tokens")
     run.add_argument("--fail-fast", action="store_true", help="stop everything at the first failed task")
+    add_gate_flag(run)
     run.add_argument(
         "--no-cache", action="store_true", help="re-run tasks even if an identical one succeeded"
     )
@@ -304,16 +322,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--name", help="a name for the run")
     run.add_argument("--json", action="store_true", help="print the result as JSON")
-    run.add_argument(
-        "--daemon",
-        action="store_true",
-        help="run it in the daemon (started if none runs), so it outlives this command",
-    )
-    run.add_argument(
-        "--monitor",
-        choices=["web", "terminal"],
-        help="run it in the daemon and open the web dashboard or the terminal view on it",
-    )
+    add_daemon_flags(run)
     run.set_defaults(command=_run)
 
     runs = commands.add_parser("runs", help="list runs")

@@ -47,7 +47,7 @@ def add_mcp_command(commands: Any) -> None:
     mcp.add_argument(
         "--engine",
         metavar="NAME[:MODEL]",
-        help="engine of the runs this session starts when a call names none (default: each call's own, else echo)",
+        help="engine of the runs this session starts when a call names none (default: each call's own, else the config's, else the first assistant ready here)",
     )
     mcp.add_argument(
         "--parallel",

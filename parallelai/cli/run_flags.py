@@ -63,3 +63,30 @@ def add_budget_flags(parser: argparse.ArgumentParser) -> None:
         new="--max-cost-usd",
         help=argparse.SUPPRESS,
     )
+
+
+def add_daemon_flags(parser: argparse.ArgumentParser) -> None:
+    """`--daemon` and `--monitor web|terminal`, for every command that starts a run."""
+    parser.add_argument(
+        "--daemon",
+        action="store_true",
+        help="run it in the daemon (started if none runs), so it outlives this command",
+    )
+    parser.add_argument(
+        "--monitor",
+        choices=["web", "terminal"],
+        help="run it in the daemon and open the web dashboard (its address is printed too) or the "
+        "terminal view on it",
+    )
+
+
+def add_gate_flag(parser: argparse.ArgumentParser) -> None:
+    """`--gate CMD` (repeatable): a command parallelai runs once every task succeeded."""
+    parser.add_argument(
+        "--gate",
+        action="append",
+        default=[],
+        metavar="CMD",
+        help="a command run in the workdir once every task succeeded, e.g. 'pytest -q'; "
+        "if it exits non-zero the run fails (repeatable)",
+    )

@@ -16,14 +16,23 @@ from pathlib import Path
 from typing import Any
 
 from parallelai.cli.progress import ProgressView
-from parallelai.cli.run_flags import add_budget_flags, positive_float, positive_int
+from parallelai.cli.run_flags import (
+    add_budget_flags,
+    add_daemon_flags,
+    add_gate_flag,
+    positive_float,
+    positive_int,
+)
+from parallelai.cli.summary import gate_failure_line
+from parallelai.config import load_defaults
 from parallelai.errors import InputError
 from parallelai.events import RunFinished
-from parallelai.models import RunState, TaskState
+from parallelai.models import RunState
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.planning import plan_template_request
+from parallelai.reports.headline import summary_lines
 from parallelai.reports.render import REPORT_FORMATS, format_for, render_report, write_report
-from parallelai.reports.results import collect
+from parallelai.reports.results import TemplateResults, collect
 from parallelai.run_request import build_request
 from parallelai.templates.catalog import LibraryCatalog
 from parallelai.templates.files import DEFAULT_MAX_TASKS
@@ -32,6 +41,7 @@ from parallelai.templates.params import parse_param
 from parallelai.templates.plan import TemplatePlan
 from parallelai.templates.scaffold import init_project, new_template
 from parallelai.templates.schema import template_json_schema_text
+from parallelai.wording import plural
 
 EXIT_OK, EXIT_FAILED = 0, 1
 # verb -> (template, how its own options become template parameters)
@@ -54,7 +64,9 @@ def add_template_commands(commands: argparse._SubParsersAction[argparse.Argument
     review.set_defaults(template_params=lambda a: _given(a, checklist=a.checklist))
 
     test_gen = _verb(commands, "test-gen", "test_generation", "write tests for each source file")
-    test_gen.add_argument("--coverage", type=int, help="line coverage to aim for, percent (default 80)")
+    test_gen.add_argument(
+        "--coverage", type=percent, help="line coverage to aim for: 80 or 80%% (default 80)"
+    )
     test_gen.add_argument("--framework", help="test framework (default: detected)")
     test_gen.set_defaults(template_params=lambda a: _given(a, coverage=a.coverage, framework=a.framework))
 
@@ -73,7 +85,9 @@ def add_template_commands(commands: argparse._SubParsersAction[argparse.Argument
 
     docs = _verb(commands, "docs", "documentation", "document each source file")
     docs.add_argument("--style", choices=["google", "numpy", "markdown"], help="default google")
-    docs.add_argument("--output", help="directory for Markdown pages (default docs)")
+    docs.add_argument(
+        "--output", help="write Markdown pages here instead of editing sources (style markdown: default docs)"
+    )
     docs.add_argument("--no-examples", action="store_true", help="do not add usage examples")
     docs.set_defaults(
         template_params=lambda a: _given(
@@ -112,7 +126,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--param", "-P", action="append", default=[], metavar="NAME=VALUE", help="a template parameter"
     )
     parser.add_argument(
-        "-e", "--engine", default="echo", help="default engine, `name[:model]` (default: echo)"
+        "-e",
+        "--engine",
+        help="default engine, `name[:model]` (default: the config's, else the first assistant ready here; "
+        "`echo` for a dry run with canned answers)",
     )
     parser.add_argument("-p", "--parallel", type=positive_int, help="tasks at once (default: 8)")
     parser.add_argument(
@@ -129,20 +146,25 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-tasks",
         type=positive_int,
-        default=DEFAULT_MAX_TASKS,
-        help=f"refuse plans with more tasks (default {DEFAULT_MAX_TASKS})",
+        help=f"refuse plans with more tasks (default: the config's, else {DEFAULT_MAX_TASKS})",
     )
     parser.add_argument("--timeout", type=positive_float, metavar="SECONDS", help="per-task timeout")
     parser.add_argument("--retries", type=int, help="retries of retryable failures per task")
     add_budget_flags(parser)
+    add_gate_flag(parser)
     parser.add_argument(
         "--no-cache", action="store_true", help="re-run tasks even if an identical one succeeded"
     )
     parser.add_argument("--name", help="a name for the run")
     parser.add_argument("--dry-run", action="store_true", help="print the planned tasks; start nothing")
-    parser.add_argument("--report", metavar="PATH", help="write the report here")
+    add_daemon_flags(parser)
     parser.add_argument(
-        "--format", choices=REPORT_FORMATS, help="report format (default: from --report's suffix)"
+        "--report", metavar="PATH", help="write the report here (default: the config's `[report] path`)"
+    )
+    parser.add_argument(
+        "--format",
+        choices=REPORT_FORMATS,
+        help="report format (default: from the report's suffix, else the config's, else md)",
     )
     parser.add_argument("--json", action="store_true", help="print the plan or the report as JSON")
 
@@ -163,8 +185,10 @@ def _given(args: argparse.Namespace, **values: Any) -> dict[str, Any]:
 
 def plan_from_args(args: argparse.Namespace) -> TemplatePlan:
     """The verb's run request, planned: the template named (or a template file's path) with its params."""
-    workdir = Path(args.workdir).resolve()
+    workdir, path = _workspace(args)
     params = dict(args.template_params(args))
+    if path is not None:
+        params["path"] = path
     for text in args.param:
         key, value = parse_param(text)
         params[key] = value
@@ -181,8 +205,35 @@ def plan_from_args(args: argparse.Namespace) -> TemplatePlan:
         name=args.name,
         use_cache=False if args.no_cache else None,
         max_cost_usd=args.max_cost_usd,
+        gates=args.gate or None,
     )
     return plan_template_request(request, LibraryCatalog(workdir, paths=True))
+
+
+def _workspace(args: argparse.Namespace) -> tuple[Path, str | None]:
+    """The workspace root, and `--path` inside it: an absolute `--path` outside the root becomes the root."""
+    root = Path(args.workdir).resolve()
+    if getattr(args, "path", None) is None:
+        return root, None
+    given = Path(args.path)
+    target = (given if given.is_absolute() else root / given).resolve()
+    if not target.is_dir():
+        where = "" if given.is_absolute() else f" under {root}"
+        raise InputError(f"--path {args.path}: no such directory{where}")
+    if target.is_relative_to(root):
+        return root, target.relative_to(root).as_posix()
+    return target, "."
+
+
+def percent(text: str) -> int:
+    """`80` or `80%`: a whole percentage from 1 to 100."""
+    try:
+        value = int(text.strip().removesuffix("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage such as 80 or 80%") from None
+    if not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 100, got {text}")
+    return value
 
 
 async def _execute(args: argparse.Namespace) -> int:
@@ -190,6 +241,34 @@ async def _execute(args: argparse.Namespace) -> int:
     if args.dry_run:
         _print_plan(plan, args.json)
         return EXIT_OK
+    results = await (_in_daemon(plan, args) if args.daemon or args.monitor else _embedded(plan, args))
+    if results is None:
+        return EXIT_OK  # the user left the terminal view; the run goes on in the daemon
+    fmt = args.format
+    configured = load_defaults(Path(args.workdir)).report
+    # A --report path is where it was typed; the config's `[report] path` is the project's.
+    target = Path(args.report) if args.report else None
+    if target is None and configured.path:
+        target = Path(args.workdir) / configured.path
+    if target is not None:
+        chosen = format_for(target, fmt, configured.format or "md")
+        path = write_report(results, target, chosen)
+        print(f"report: {path} ({chosen})", file=sys.stderr)
+    if args.json or (fmt and target is None):
+        print(render_report(results, "json" if args.json else fmt), end="")
+    else:
+        # A failed gate first: every task may have succeeded, and the run still did not.
+        for gate in results.run.failed_gates:
+            print(gate_failure_line(gate))
+        for line in summary_lines(results):
+            print(line)
+        for outcome in results.outcomes:
+            if outcome.error:
+                print(f"  {outcome.task_id} ({outcome.label}): {outcome.error}", file=sys.stderr)
+    return EXIT_OK if results.run.state is RunState.SUCCEEDED else EXIT_FAILED
+
+
+async def _embedded(plan: TemplatePlan, args: argparse.Namespace) -> TemplateResults:
     store = Path(args.store) if getattr(args, "store", None) else None
     async with OrchestrationService.open(store) as service:
         after = service.bus.last_seq
@@ -200,28 +279,14 @@ async def _execute(args: argparse.Namespace) -> int:
                     view.update(event)
                     if isinstance(event, RunFinished):
                         break
-        results = await collect(service, plan, run_id)
-    fmt = args.format
-    if args.report:
-        path = write_report(results, Path(args.report), fmt)
-        print(f"report: {path} ({fmt or format_for(path)})", file=sys.stderr)
-    if args.json or (fmt and not args.report):
-        print(render_report(results, "json" if args.json else fmt), end="")
-    else:
-        run = results.run
-        print(
-            f"run {run.id} {run.state}: {run.counts[TaskState.SUCCEEDED]}/{run.total} succeeded"
-            + (
-                f" · {results.issues_count} findings"
-                if results.plan.loaded.template.report == "findings"
-                else ""
-            )
-            + f" · {run.usage.total_tokens} tokens · ${run.usage.cost_usd:.4f}"
-        )
-        for outcome in results.outcomes:
-            if outcome.error:
-                print(f"  {outcome.task_id} ({outcome.label}): {outcome.error}", file=sys.stderr)
-    return EXIT_OK if results.run.state is RunState.SUCCEEDED else EXIT_FAILED
+        return await collect(service, plan, run_id)
+
+
+async def _in_daemon(plan: TemplatePlan, args: argparse.Namespace) -> TemplateResults | None:
+    from parallelai.cli.daemon_run import execute_in_daemon  # the HTTP client only when it is used
+
+    outcome = await execute_in_daemon(plan.spec, monitor=args.monitor, quiet=args.json, records=True)
+    return None if outcome is None else TemplateResults(plan, outcome.summary, outcome.records)
 
 
 def _print_plan(plan: TemplatePlan, as_json: bool) -> None:
@@ -243,16 +308,19 @@ def _print_plan(plan: TemplatePlan, as_json: bool) -> None:
                 }
                 for task in tasks
             ],
+            "gates": [gate.model_dump(mode="json") for gate in plan.spec.gates],
         }
         print(json.dumps(body, indent=2, ensure_ascii=False, default=str))
         return
-    print(f"{plan.loaded.template.name}: {plan.count} tasks planned (dry run: nothing started)")
+    print(f"{plan.loaded.template.name}: {plural(plan.count, 'task')} planned (dry run: nothing started)")
     for task in tasks:
         planned = plan.tasks[task.id]
         after = f"  after {', '.join(task.depends_on)}" if task.depends_on else ""
         print(f"  {task.id:<22} {planned.group:<14} {planned.label}{after}")
     for path, why in plan.skipped.items():
         print(f"  skipped {path}: {why}")
+    for gate in plan.spec.gates:
+        print(f"  then the gate: {gate.command}")
 
 
 async def _templates(args: argparse.Namespace) -> int:

@@ -32,6 +32,7 @@ from parallelai.client.errors import DaemonError
 from parallelai.errors import ParallelAIError, sole_exception
 from parallelai.events import RunCreated
 from parallelai.models import RunState
+from parallelai.wording import plural
 
 REFRESH_S = 0.25
 POLL_S = 1.0
@@ -157,7 +158,7 @@ class Watch:
         if retried.retried == 0:
             self.model.note = f"{run_id}: nothing to retry (no failed, cancelled or skipped task)"
         else:
-            self.model.note = f"{run_id}: retrying {retried.retried} task{'s' * (retried.retried != 1)}"
+            self.model.note = f"{run_id}: retrying {plural(retried.retried, 'task')}"
 
 
 @contextlib.contextmanager

@@ -18,10 +18,10 @@ from pydantic import TypeAdapter, ValidationError
 from parallelai.client.discovery import DaemonInfo, read_discovery
 from parallelai.client.errors import DaemonError
 from parallelai.client.launcher import DEFAULT_HOST, start_detached
+from parallelai.client.sse import sse_messages
 from parallelai.errors import InputError, RunNotFoundError, TaskNotFoundError
 from parallelai.events import Event, event_from_json
 from parallelai.models import RunState
-from parallelai.server.sse_client import sse_messages
 from parallelai.wire import (
     CancelTaskResult,
     CreateRun,

@@ -35,7 +35,7 @@ from parallelai.engines._cli.acp_protocol import (
     ToolCallStart,
     WriteTextFile,
 )
-from parallelai.engines._cli.common import VersionCache, resolve_binary
+from parallelai.engines._cli.common import VersionCache, cli_source, resolve_binary
 from parallelai.engines._cli.jsonrpc import METHOD_NOT_FOUND, ConnectionClosed, JsonRpcConnection, RpcError
 from parallelai.engines._cli.process import child_env, terminate_tree
 from parallelai.engines._http.errors import kind_for_status
@@ -137,6 +137,11 @@ class AcpEngine:
                                 detail=f"{self._settings.command[0]!r} is not on PATH; install the agent or fix `command`")  # fmt: skip
         version = await self._versions.version(binary)
         return EngineStatus(name=self.name, available=True, version=version, detail=f"runs {binary} over ACP")
+
+    async def source(self, model: str | None) -> Mapping[str, str]:
+        if self._settings is None:
+            return {"model": model or ""}
+        return await cli_source(self._settings.command[0], model, None)
 
     async def aclose(self) -> None:
         return None

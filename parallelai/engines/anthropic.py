@@ -36,8 +36,8 @@ from parallelai.engines._http.anthropic_stream import (
 )
 from parallelai.engines._http.errors import retry_after
 from parallelai.engines._http.pool import HttpPool
-from parallelai.engines._http.sse import aiter_sse
-from parallelai.engines._pricing import ModelPrice, PriceTable
+from parallelai.engines._http.sse import aiter_sse, sse_lines
+from parallelai.engines._pricing import ListPrices, ModelPrice, PriceTable
 from parallelai.engines._redaction import Redactor
 from parallelai.engines._settings import SettingsSource
 from parallelai.engines.base import (
@@ -57,18 +57,7 @@ STRUCTURED_TOOL = "structured_output"
 _MAX_ERROR_BODY = 64 * 1024
 _WINDOWS = ("requests", "tokens", "input-tokens", "output-tokens")
 
-# US$ per million tokens when this table was written; settings (`prices`) win over it.
-ANTHROPIC_PRICES: Mapping[str, ModelPrice] = {
-    "claude-opus-4-5": ModelPrice(input=5.0, output=25.0),
-    "claude-opus-4-1": ModelPrice(input=15.0, output=75.0),
-    "claude-opus-4": ModelPrice(input=15.0, output=75.0),
-    "claude-sonnet-4-5": ModelPrice(input=3.0, output=15.0),
-    "claude-sonnet-4": ModelPrice(input=3.0, output=15.0),
-    "claude-3-7-sonnet": ModelPrice(input=3.0, output=15.0),
-    "claude-haiku-4-5": ModelPrice(input=1.0, output=5.0),
-    "claude-3-5-haiku": ModelPrice(input=0.8, output=4.0),
-    "claude-3-haiku": ModelPrice(input=0.25, output=1.25),
-}
+ANTHROPIC_PRICES = ListPrices("anthropic")  # settings (`prices`) win over it
 # Prompt-cache writes and reads are billed as multiples of the input price.
 _CACHE_WRITE, _CACHE_READ = 1.25, 0.1
 
@@ -141,7 +130,8 @@ class AnthropicEngine:
             update={"text": redact(result.text), "error": failure, "duration_s": time.monotonic() - started}
         )
 
-    async def status(self) -> EngineStatus:
+    def ready(self) -> EngineStatus:
+        """Is there an API key? Nothing is sent: the key is first tried by a run."""
         settings = self._settings.default
         if _api_key(settings) is None:
             return EngineStatus(
@@ -152,6 +142,13 @@ class AnthropicEngine:
         return EngineStatus(
             name=self.name, available=True, version="messages-api", detail=f"calls {_base_url(settings)}"
         )
+
+    async def status(self) -> EngineStatus:
+        return self.ready()
+
+    async def source(self, model: str | None) -> Mapping[str, str]:
+        settings = self._settings.default
+        return {"model": model or settings.model or DEFAULT_MODEL, "endpoint": _base_url(settings)}
 
     async def aclose(self) -> None:
         await self._pool.aclose()
@@ -190,7 +187,7 @@ class _Call:
             if response.status_code >= 400:
                 return TaskResult(error=await self._http_failure(response))
             self._signal_exhausted_window(response.headers)
-            async for event in aiter_sse(response.aiter_lines()):
+            async for event in aiter_sse(sse_lines(response.aiter_text())):
                 self._on_event(event.data)
                 if self.finished or self.stream_error is not None:
                     break

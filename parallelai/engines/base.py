@@ -79,6 +79,37 @@ class Engine(Protocol):
     async def aclose(self) -> None: ...
 
 
+@runtime_checkable
+class ReadyCheck(Protocol):
+    """An engine that can say cheaply whether it could run here: installed and signed in, found
+    from PATH, the environment and its credential files only — no process started, no network,
+    no model call. It is what picking a default engine asks (engines/choice.py); `status()`
+    may add what costs more (the CLI's version, a server's answer)."""
+
+    def ready(self) -> EngineStatus: ...
+
+
+@runtime_checkable
+class SourceIdentity(Protocol):
+    """An engine that says where its answers come from, so a cached answer is reused only when
+    it would come from the same place: the resolved model, the endpoint (a base URL from its
+    settings or the environment), for a CLI agent the CLI's version. Never a secret in clear.
+
+    Asked once per run and model (`answer_source`), never per task: a CLI's version may cost a
+    process start."""
+
+    async def source(self, model: str | None) -> Mapping[str, str]: ...
+
+
+async def answer_source(engine: Engine, model: str | None) -> dict[str, str]:
+    """Where `engine` answers `model` from: its name and model, and what the engine adds (an
+    engine that says nothing more — echo, a plugin — is known by name and model)."""
+    found = {"engine": engine.name, "model": model or ""}
+    if isinstance(engine, SourceIdentity):
+        found.update(await engine.source(model))
+    return found
+
+
 class EngineFactory(Protocol):
     """What the `parallelai.engines` entry point names: usually the engine class itself."""
 

@@ -3,11 +3,16 @@
 Each attempt runs `claude -p --output-format stream-json --verbose` in the task's workdir with its
 own `CLAUDE_CONFIG_DIR`, the prompt on stdin (a pipe: no argv length limit, and the CLI needs a
 pipe or /dev/null there). The `result` line decides the outcome; without one the attempt failed.
+
+Why over 400 lines: its settings are the CLI's many documented flags (tools, permissions, MCP
+servers, budgets), each with its help text; reading the stream (`_cli/claude_stream.py`) and the
+config dir (`_cli/claude_config.py`) are apart already.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -30,7 +35,7 @@ from parallelai.engines._cli.claude_stream import (
     UserLine,
     parse_line,
 )
-from parallelai.engines._cli.common import VersionCache, resolve_binary
+from parallelai.engines._cli.common import VersionCache, cli_source, resolve_binary
 from parallelai.engines._cli.launch import LaunchStagger
 from parallelai.engines._cli.process import ProcessOutcome, child_env, run_process
 from parallelai.engines._http.anthropic_errors import anthropic_error_kind
@@ -161,22 +166,36 @@ class ClaudeCodeEngine:
             result = result.model_copy(update={"error": timeout})
         return _scrubbed(result, redact).model_copy(update={"duration_s": time.monotonic() - started})
 
-    async def status(self) -> EngineStatus:
+    def ready(self) -> EngineStatus:
+        """Installed and signed in? From PATH, the environment and credential files: nothing is started."""
         settings = self._settings.default
         binary = resolve_binary(settings.binary)
         if binary is None:
             return EngineStatus(
                 name=self.name, available=False, detail=f"{settings.binary!r} not found: {INSTALL_HINT}"
             )
-        version = await self._versions.version(binary, settings.version_timeout_s)
         if not _has_credentials(settings):
             return EngineStatus(
                 name=self.name,
                 available=False,
-                version=version,
                 detail="no credentials: set ANTHROPIC_API_KEY (or `api_key` in the engine settings) or run `claude login`",
             )
-        return EngineStatus(name=self.name, available=True, version=version, detail=f"runs {binary}")
+        return EngineStatus(name=self.name, available=True, detail=f"runs {binary}")
+
+    async def status(self) -> EngineStatus:
+        found = self.ready()
+        settings = self._settings.default
+        binary = resolve_binary(settings.binary)
+        if binary is None:
+            return found
+        return found.model_copy(
+            update={"version": await self._versions.version(binary, settings.version_timeout_s)}
+        )
+
+    async def source(self, model: str | None) -> Mapping[str, str]:
+        settings = self._settings.default
+        endpoint = settings.base_url or os.environ.get("ANTHROPIC_BASE_URL")
+        return await cli_source(settings.binary, model or settings.model, endpoint)
 
     async def aclose(self) -> None:
         return None

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError
 from parallelai.engines._cli.attempt import attempt_home, finish, prompt_argument, prompt_stdin, run_cli
 from parallelai.engines._cli.common import (
     VersionCache,
+    cli_source,
     copy_files,
     create_attempt_home,
     failed,
@@ -28,6 +29,7 @@ from parallelai.engines._cli.common import (
     not_found,
     not_installed,
     resolve_binary,
+    with_version,
 )
 from parallelai.engines._cli.process import ProcessOutcome, child_env
 from parallelai.engines._cli.settings import HomeCliSettings
@@ -122,12 +124,12 @@ class CopilotEngine:
         finished = finish(result, name="copilot", request=request, run=run, redact=redact, started=started)
         return finished.model_copy(update={"session_id": reader.session_id})
 
-    async def status(self) -> EngineStatus:
+    def ready(self) -> EngineStatus:
+        """Installed and signed in? From PATH, the environment and credential files: nothing is started."""
         settings = self._settings.default
         binary = resolve_binary(settings.binary)
         if binary is None:
             return not_installed(self.name, settings.binary, INSTALL_HINT)
-        version = await self._versions.version(binary)
         inherited = _inherit_dir(settings)
         logged_in = inherited is not None and (inherited / "config.json").is_file()
         has_token = settings.github_token is not None or any(os.environ.get(name) for name in TOKEN_ENV)
@@ -135,11 +137,18 @@ class CopilotEngine:
             return EngineStatus(
                 name=self.name,
                 available=False,
-                version=version,
                 detail="no credentials: set COPILOT_GITHUB_TOKEN, run `copilot login`, "
                 "or set `base_url` (bring your own key)",
             )
-        return EngineStatus(name=self.name, available=True, version=version, detail=f"runs {binary}")
+        return EngineStatus(name=self.name, available=True, detail=f"runs {binary}")
+
+    async def status(self) -> EngineStatus:
+        return await with_version(self.ready(), self._settings.default.binary, self._versions)
+
+    async def source(self, model: str | None) -> Mapping[str, str]:
+        settings = self._settings.default
+        endpoint = settings.base_url or os.environ.get("COPILOT_PROVIDER_BASE_URL")
+        return await cli_source(settings.binary, model or settings.model, endpoint)
 
     async def aclose(self) -> None:
         return None

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from parallelai.engines._cli.common import VersionCache, resolve_binary
+from parallelai.engines._cli.common import VersionCache, cli_source, resolve_binary, with_version
 from parallelai.engines._cli.cursor_stream import (
     AssistantLine,
     ResultLine,
@@ -130,19 +130,26 @@ class CursorEngine:
             update={"text": redact(result.text), "error": failure, "duration_s": time.monotonic() - started}
         )
 
-    async def status(self) -> EngineStatus:
+    def ready(self) -> EngineStatus:
+        """Installed and signed in? From PATH, the environment and credential files: nothing is started."""
         settings = self._settings.default
         binary = resolve_binary(settings.binary)
         if binary is None:
             return EngineStatus(
                 name=self.name, available=False, detail=f"{settings.binary!r} not found: {INSTALL_HINT}"
             )
-        version = await self._versions.version(binary)
         has_key = settings.api_key is not None or bool(child_env(passthrough=PASS_ENV).get("CURSOR_API_KEY"))
         detail = f"runs {binary}" + (
             "" if has_key else "; no CURSOR_API_KEY, so it relies on `cursor-agent login`"
         )
-        return EngineStatus(name=self.name, available=True, version=version, detail=detail)
+        return EngineStatus(name=self.name, available=True, detail=detail)
+
+    async def status(self) -> EngineStatus:
+        return await with_version(self.ready(), self._settings.default.binary, self._versions)
+
+    async def source(self, model: str | None) -> Mapping[str, str]:
+        settings = self._settings.default
+        return await cli_source(settings.binary, model or settings.model, None)
 
     async def aclose(self) -> None:
         return None

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError
 from parallelai.engines._cli.attempt import attempt_home, finish, prompt_argument, prompt_stdin, run_cli
 from parallelai.engines._cli.common import (
     VersionCache,
+    cli_source,
     copy_files,
     create_attempt_home,
     failed,
@@ -29,6 +30,7 @@ from parallelai.engines._cli.common import (
     not_found,
     not_installed,
     resolve_binary,
+    with_version,
 )
 from parallelai.engines._cli.process import ProcessOutcome, child_env
 from parallelai.engines._cli.settings import HomeCliSettings
@@ -129,12 +131,12 @@ class GeminiCliEngine:
         )
         return result.model_copy(update={"session_id": reader.session_id})
 
-    async def status(self) -> EngineStatus:
+    def ready(self) -> EngineStatus:
+        """Installed and signed in? From PATH, the environment and credential files: nothing is started."""
         settings = self._settings.default
         binary = resolve_binary(settings.binary)
         if binary is None:
             return not_installed(self.name, settings.binary, INSTALL_HINT)
-        version = await self._versions.version(binary)
         inherited = _inherit_dir(settings)
         logged_in = inherited is not None and (inherited / "oauth_creds.json").is_file()
         vertex = bool(os.environ.get("GOOGLE_GENAI_USE_VERTEXAI"))
@@ -142,10 +144,17 @@ class GeminiCliEngine:
             return EngineStatus(
                 name=self.name,
                 available=False,
-                version=version,
                 detail="no credentials: set GEMINI_API_KEY (or `api_key`) or log in with `gemini`",
             )
-        return EngineStatus(name=self.name, available=True, version=version, detail=f"runs {binary}")
+        return EngineStatus(name=self.name, available=True, detail=f"runs {binary}")
+
+    async def status(self) -> EngineStatus:
+        return await with_version(self.ready(), self._settings.default.binary, self._versions)
+
+    async def source(self, model: str | None) -> Mapping[str, str]:
+        settings = self._settings.default
+        endpoint = settings.base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL")
+        return await cli_source(settings.binary, model or settings.model, endpoint)
 
     async def aclose(self) -> None:
         return None

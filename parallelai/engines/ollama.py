@@ -114,6 +114,10 @@ class OllamaEngine:
         )
         return EngineStatus(name=self.name, available=True, version=number, detail=detail)
 
+    async def source(self, model: str | None) -> Mapping[str, str]:
+        settings = self._settings.default
+        return {"model": model or settings.model or "", "endpoint": _host(settings)}
+
     async def aclose(self) -> None:
         await self._pool.aclose()
 

@@ -25,7 +25,7 @@ from parallelai.engines._http.openai_wire import (
     ResponsesEvent,
 )
 from parallelai.engines._http.pool import HttpPool
-from parallelai.engines._http.sse import ServerSentEvent, aiter_sse
+from parallelai.engines._http.sse import ServerSentEvent, aiter_sse, sse_lines
 from parallelai.engines._pricing import OPENAI_PRICES, ModelPrice, PriceTable
 from parallelai.engines._redaction import Redactor
 from parallelai.engines._settings import SettingsSource
@@ -105,7 +105,8 @@ class OpenAIEngine:
         result.duration_s = time.monotonic() - started
         return result
 
-    async def status(self) -> EngineStatus:
+    def ready(self) -> EngineStatus:
+        """An API key, or a server of one's own (`base_url`)? Nothing is sent: `status()` asks the server."""
         settings = self._settings.default
         base_url, key = _base_url(settings), _api_key(settings)
         if key is None and base_url == DEFAULT_BASE_URL:
@@ -114,6 +115,14 @@ class OpenAIEngine:
                 available=False,
                 detail=f"no API key: set ${settings.api_key_env} or the `api_key` setting",
             )
+        return EngineStatus(name=self.name, available=True, detail=f"{base_url} ({settings.api} API)")
+
+    async def status(self) -> EngineStatus:
+        found = self.ready()
+        if not found.available:
+            return found
+        settings = self._settings.default
+        base_url, key = _base_url(settings), _api_key(settings)
         try:
             response = await self._pool.client().get(
                 f"{base_url}/models", headers=_headers(settings, key), timeout=5.0
@@ -129,6 +138,10 @@ class OpenAIEngine:
         return EngineStatus(
             name=self.name, available=True, version=settings.api, detail=f"{base_url} ({settings.api} API)"
         )
+
+    async def source(self, model: str | None) -> Mapping[str, str]:
+        settings = self._settings.default
+        return {"model": model or settings.model or "", "endpoint": _base_url(settings), "api": settings.api}
 
     async def aclose(self) -> None:
         await self._pool.aclose()
@@ -186,7 +199,7 @@ class _Call:
             if response.status_code >= 400:
                 return TaskResult(error=await self._http_failure(response))
             self._signal_exhausted_window(response.headers)
-            events = aiter_sse(response.aiter_lines())
+            events = aiter_sse(sse_lines(response.aiter_text()))
             await (self._read_chat(events) if settings.api == "chat" else self._read_responses(events))
         return self._result()
 

@@ -1,6 +1,6 @@
 """The `[notify]` table of the config file: where run notifications go and which ones to send.
 
-It is read from `$PARALLELAI_STATE_DIR/config.toml` (per user) and `.parallelai/config.toml`
+It is read from the user's config file (`$PARALLELAI_CONFIG`, else `$PARALLELAI_STATE_DIR/config.toml`) and `.parallelai/config.toml`
 (per project, in the daemon's working directory); a project's table replaces the user's.
 
     [notify]
@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 
 from parallelai.errors import InputError
-from parallelai.paths import state_dir
+from parallelai.paths import user_config_path
 
 CONFIG_NAME = "config.toml"
 PROJECT_CONFIG = Path(".parallelai") / CONFIG_NAME
@@ -55,7 +55,7 @@ class _ConfigFile(BaseModel):
 
 def config_paths(project_dir: Path | None = None) -> list[Path]:
     """The files consulted, weakest first."""
-    return [state_dir() / CONFIG_NAME, (project_dir or Path.cwd()) / PROJECT_CONFIG]
+    return [user_config_path(), (project_dir or Path.cwd()) / PROJECT_CONFIG]
 
 
 def load_notify_config(project_dir: Path | None = None) -> NotifyConfig:

@@ -15,6 +15,7 @@ from parallelai.events import EVENT_ADAPTER, Event
 from parallelai.models import (
     Attempt,
     ErrorKind,
+    GateResult,
     RunSpec,
     RunState,
     Task,
@@ -46,6 +47,7 @@ class RunTotals:
     counts: dict[TaskState, int]
     usage: Usage
     reused: int
+    gates: list[GateResult]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +109,13 @@ def totals(db: sqlite3.Connection, run_id: str) -> RunTotals:
         (run_id,),
     ).fetchone()
     usage = Usage(input_tokens=sums[0], output_tokens=sums[1], cost_usd=sums[2])
-    return RunTotals(counts=counts, usage=usage, reused=sums[3])
+    gates = [
+        GateResult.model_validate_json(body)
+        for (body,) in db.execute(
+            "SELECT body FROM gate_results WHERE run_id = ? ORDER BY position", (run_id,)
+        )
+    ]
+    return RunTotals(counts=counts, usage=usage, reused=sums[3], gates=gates)
 
 
 def task_records(db: sqlite3.Connection, run_id: str, task_id: str | None) -> list[TaskRecord]:

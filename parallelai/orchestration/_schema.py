@@ -84,6 +84,16 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX runs_by_state ON runs(state);
     """,
+    # 3: gates: the result of each command parallelai ran itself once a run's tasks were done,
+    # by its place in the run's `gates` (a resumed or retried run runs them again: replaced).
+    """
+    CREATE TABLE gate_results (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (run_id, position)
+    ) WITHOUT ROWID;
+    """,
 )
 
 

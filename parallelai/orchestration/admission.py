@@ -3,7 +3,8 @@
 Ready tasks wait in one FIFO queue per engine; a slot is claimed round-robin over the engines so
 one engine's backlog cannot starve another's. The scheduler claims a slot with `take` when it
 starts a task and gives it back with `release` when the attempt ends (a task waiting to retry
-holds none).
+holds none). Under a budget a slot also takes a reservation of what the task is expected to
+spend (`Budget.reserve`), so the tasks running at once never promise more than the budget has.
 """
 
 from __future__ import annotations
@@ -12,21 +13,26 @@ from collections import deque
 from collections.abc import Iterator
 
 from parallelai.models import RunLimits
+from parallelai.orchestration.budget import Budget, Reservation
 
 
 class Admission:
-    def __init__(self, limits: RunLimits) -> None:
+    def __init__(self, limits: RunLimits, budget: Budget) -> None:
         self._limit = limits.max_parallel
         self._per_engine = limits.per_engine
+        self._budget = budget
         self._ready: dict[str, deque[str]] = {}
         self._running: dict[str, int] = {}
+        self._reservations: dict[str, Reservation] = {}
         self.running_total = 0
+        self.held_by_budget = False  # the last `take` left a ready task waiting for the budget
 
     def enqueue(self, task_id: str, engine: str) -> None:
         self._ready.setdefault(engine, deque()).append(task_id)
 
     def take(self) -> str | None:
-        """Claim a slot for the next ready task the limits allow, or None."""
+        """Claim a slot for the next ready task the limits and the budget allow, or None."""
+        self.held_by_budget = False
         if self.running_total >= self._limit:
             return None
         for engine, queue in self._ready.items():
@@ -35,15 +41,22 @@ class Admission:
             running = self._running.get(engine, 0)
             if running >= self._per_engine.get(engine, self._limit):
                 continue
+            reservation = self._budget.reserve(engine)
+            if reservation is None:
+                self.held_by_budget = True
+                continue
             self._running[engine] = running + 1
             self.running_total += 1
-            return queue.popleft()
+            task_id = queue.popleft()
+            self._reservations[task_id] = reservation
+            return task_id
         return None
 
-    def release(self, engine: str) -> None:
-        """Give back the slot an attempt on `engine` held."""
+    def release(self, task_id: str, engine: str) -> None:
+        """Give back the slot (and the reservation) `task_id`'s attempt on `engine` held."""
         self.running_total -= 1
         self._running[engine] -= 1
+        self._budget.release(self._reservations.pop(task_id))
 
     def discard(self, task_id: str, engine: str) -> None:
         """Take `task_id` out of its queue, if it is waiting there."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 
 from parallelai.engines.agent_tags import tagging
-from parallelai.engines.base import Engine, EngineEvent, EngineRequest
+from parallelai.engines.base import Engine, EngineEvent, EngineRequest, answer_source
 from parallelai.models import Attempt, RunSpec, TaskError, TaskResult, TaskState
 from parallelai.orchestration.bus import EventBus
 from parallelai.orchestration.cache import fingerprint
@@ -39,14 +39,29 @@ class AttemptIO:
         self._workdir = workdir
         self._agent_tag = agent_tag  # the owner's and this run's: an attempt's tag continues it
         self._bus = bus
+        self._sources: dict[str, Mapping[str, str]] = {}  # by engine spec: asked once per run
+        self._asking = anyio.Lock()
 
     async def cached(self, slot: TaskSlot, prompt: str) -> tuple[str, TaskResult | None]:
         """The task's cache key and the result cached under it, if any."""
         settings = self._spec.engine_settings.get(slot.engine.name, {})
-        args = (slot.task, prompt, str(slot.engine), settings, self._workdir)
+        source = await self._source(slot)
+        args = (slot.task, prompt, str(slot.engine), settings, self._workdir, source)
         # Hashing input files reads them: off the event loop.
         key = await anyio.to_thread.run_sync(fingerprint, *args) if slot.task.files else fingerprint(*args)
         return key, await self._store.cached_result(key)
+
+    async def _source(self, slot: TaskSlot) -> Mapping[str, str]:
+        """Where the slot's engine answers from; the first wave of tasks asks the engine once."""
+        spec = str(slot.engine)
+        source = self._sources.get(spec)
+        if source is None:
+            async with self._asking:
+                source = self._sources.get(spec)
+                if source is None:
+                    engine = self._engines[slot.engine.name]
+                    source = self._sources[spec] = await answer_source(engine, slot.engine.model)
+        return source
 
     def begin(self, slot: TaskSlot) -> None:
         """Open the task's next attempt, in the store too."""

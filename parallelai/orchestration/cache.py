@@ -14,8 +14,16 @@ from parallelai.models import Task
 _NOT_IN_KEY = {"timeout", "retries"}
 
 
-def fingerprint(task: Task, prompt: str, engine: str, settings: Mapping[str, Any], workdir: Path) -> str:
-    """Hash of the rendered prompt, engine spec and settings, answer-shaping options and input files.
+def fingerprint(
+    task: Task,
+    prompt: str,
+    engine: str,
+    settings: Mapping[str, Any],
+    workdir: Path,
+    source: Mapping[str, str] | None = None,
+) -> str:
+    """Hash of the rendered prompt, engine spec and settings, where the answer comes from (the
+    engine's `answer_source`: model, endpoint, CLI version), answer-shaping options and input files.
 
     Reads the input files: call it off the event loop when the task has any.
     """
@@ -24,6 +32,7 @@ def fingerprint(task: Task, prompt: str, engine: str, settings: Mapping[str, Any
         "prompt": prompt,
         "engine": engine,
         "settings": settings,
+        "source": dict(source or {}),
         "options": task.options.model_dump(mode="json", exclude=_NOT_IN_KEY),
         "files": sorted(task.files),
     }

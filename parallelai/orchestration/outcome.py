@@ -137,11 +137,22 @@ def after_interruption(state: TaskState) -> Decision | None:
     return _INTERRUPTED if new is TaskState.INTERRUPTED else Decision(new)
 
 
-def final_run_state(counts: Mapping[TaskState, int], *, cancelled: bool, done: bool) -> RunState:
+def final_run_state(
+    counts: Mapping[TaskState, int],
+    *,
+    cancelled: bool,
+    done: bool,
+    gates_done: bool = True,
+    gate_failed: bool = False,
+) -> RunState:
     """A run's state once it stops, from how many of its tasks ended in each state; `done` when
-    every task has ended, false when the run was torn down with some unfinished."""
+    every task has ended, false when the run was torn down with some unfinished. With every task
+    succeeded, the gates decide: one that failed fails the run, and a run torn down before they
+    all ran is interrupted (they run on resume)."""
     if cancelled:
         return RunState.CANCELLED
     if counts.get(TaskState.SUCCEEDED, 0) == sum(counts.values()):
-        return RunState.SUCCEEDED
+        if not gates_done:
+            return RunState.INTERRUPTED
+        return RunState.FAILED if gate_failed else RunState.SUCCEEDED
     return RunState.FAILED if done else RunState.INTERRUPTED

@@ -22,7 +22,7 @@ from typing import Any
 import jsonschema
 from jsonschema.validators import validator_for
 
-from parallelai.engines.base import Emit, Engine, EngineRequest, EngineStatus
+from parallelai.engines.base import Emit, Engine, EngineRequest, EngineStatus, answer_source
 from parallelai.engines.registry import EngineRegistry
 from parallelai.models import ErrorKind, TaskError, TaskResult
 
@@ -75,6 +75,9 @@ class ValidatingEngine:
 
     async def status(self) -> EngineStatus:
         return await self._inner.status()
+
+    async def source(self, model: str | None) -> Mapping[str, str]:
+        return await answer_source(self._inner, model)
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -11,6 +11,11 @@ is torn down (its process stops), attempts in flight are closed as `interrupted`
 What an attempt's end means is decided apart, without I/O (`outcome`). Every change of a task's
 state, that decision included, goes through `_apply`, which persists it, publishes it and
 follows it through; only `ready`, which is never persisted, is announced by `_dispatch`.
+
+Why one module over 400 lines: dispatch, an attempt's start and end, and the run's end (its gates
+included) all read and change the one run's state (slots, queues, budget, gates) under one rule —
+no await between a decision and its transition. The pieces that need none of that state are
+apart already: `outcome`, `task_slots`, `admission`, `attempt_io`, `budget`, `gates`.
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from parallelai.models import RunSpec, RunState, TaskResult, TaskState, Usage
 from parallelai.orchestration._gc import active_run
 from parallelai.orchestration.admission import Admission
 from parallelai.orchestration.attempt_io import AttemptIO
-from parallelai.orchestration.budget import Budget
+from parallelai.orchestration.budget import Budget, Overrun
 from parallelai.orchestration.bus import EventBus
+from parallelai.orchestration.gates import RunGates
 from parallelai.orchestration.outcome import (
     CANCELLED_BY_REQUEST,
     PENDING,
@@ -66,10 +72,13 @@ class RunExecution:
         self._store = store
         self._bus = bus
         self._io = AttemptIO(run_id, spec, store, bus, engines=engines, workdir=workdir, agent_tag=agent_tag)
+        self._gates = RunGates(run_id, spec.gates, store=store, bus=bus, workdir=workdir, agent_tag=agent_tag)
+        self._gates_done = not self._gates  # their results are in: the run may end
         self._backoff = Backoff(spec.limits.backoff_base_s, spec.limits.backoff_cap_s)
         self._rng = random.Random()
         self._slots = build_slots(spec)
-        self._admission = Admission(spec.limits)
+        self._budget = Budget(spec.limits, resumption.spent if resumption else None)
+        self._admission = Admission(spec.limits, self._budget)
         self._unannounced: list[str] = []  # made ready since the last dispatch
         self._finished = 0
         self._done = anyio.Event()
@@ -77,7 +86,7 @@ class RunExecution:
         self._stopped: Decision | None = None  # once no task may start: what the unstarted become
         self._cancelled = False
         self._torn_down = False  # the service is closing: the run stops where it is, to be resumed
-        self._budget = Budget(spec.limits, resumption.spent if resumption else None)
+        self._budget_stop: Overrun | None = None  # the limit that stopped the run
         self._reused = resumption.reused if resumption else 0
         self._resumption = resumption
 
@@ -91,6 +100,7 @@ class RunExecution:
         requeued = restore(self._slots, self._resumption)
         self._finished = sum(1 for slot in self._slots.values() if slot.state.is_final)
         self._store.set_run_state(self.run_id, RunState.RUNNING)
+        self._gates.forget()
         self._publish(
             RunStarted(run_id=self.run_id, resumed=self._resumption is not None, requeued=len(requeued))
         )
@@ -109,6 +119,7 @@ class RunExecution:
                 self._dispatch()
                 self._check_done()
                 await self._done.wait()
+            await self._run_gates()
         finally:
             with anyio.CancelScope(shield=True):
                 finished = self._finish()
@@ -123,6 +134,7 @@ class RunExecution:
         self._cancelled = True
         self._stop(reason, TaskState.CANCELLED)
         self._cancel_running(reason)
+        self._gates.stop(reason)
 
     def cancel_task(self, task_id: str) -> bool:
         slot = self._slots.get(task_id)
@@ -193,6 +205,11 @@ class RunExecution:
         task_id = self._admission.take()
         if task_id is not None:
             self._slots[task_id].queued = False
+        elif self._admission.held_by_budget and self._admission.running_total == 0:
+            # Nothing runs that could make room: the next task alone would pass the budget.
+            overrun = self._budget.refusal()
+            if overrun is not None:
+                self._budget_reached(overrun)
         return task_id
 
     def _discard_ready(self, task_id: str) -> None:
@@ -218,7 +235,7 @@ class RunExecution:
                 self._torn_down = True
                 raise
             finally:
-                self._admission.release(slot.engine.name)
+                self._admission.release(next_id, slot.engine.name)
             if self._done.is_set() or self._torn_down:
                 return
             next_id = self._take_next()
@@ -243,7 +260,7 @@ class RunExecution:
         self._io.begin(slot)
         self._apply(task_id, slot, RUNNING)
         result = await self._io.call(slot, prompt, outputs)
-        self._account(result.usage)
+        self._account(result.usage, slot.engine.name)
         decision = after_attempt(
             task,
             slot.attempts,
@@ -329,12 +346,17 @@ class RunExecution:
             self._apply(dependent, slot, skipped)
             pending.extend(slot.dependents)
 
-    def _account(self, usage: Usage) -> None:
+    def _account(self, usage: Usage, engine: str) -> None:
         if not usage.total_tokens and not usage.cost_usd:
             return
-        overrun = self._budget.add(usage)
-        if overrun is None or self._stopped is not None:
+        overrun = self._budget.add(usage, engine)
+        if overrun is not None:
+            self._budget_reached(overrun)
+
+    def _budget_reached(self, overrun: Overrun) -> None:
+        if self._stopped is not None:
             return
+        self._budget_stop = overrun
         self._publish(
             BudgetReached(
                 run_id=self.run_id, limit=overrun.limit, spent=overrun.spent, maximum=overrun.maximum
@@ -365,6 +387,18 @@ class RunExecution:
 
     # -- the end ---------------------------------------------------------------------------
 
+    async def _run_gates(self) -> None:
+        """Once every task has ended: the gates, run if every task succeeded, else skipped."""
+        if not self._gates:
+            return
+        if self._cancelled:
+            self._gates.skip("the run was cancelled")
+        elif any(slot.state is not TaskState.SUCCEEDED for slot in self._slots.values()):
+            self._gates.skip("not every task succeeded")
+        else:
+            await self._gates.run()
+        self._gates_done = True
+
     def _close_interrupted(self) -> None:
         """The run stops unfinished: attempts in flight were cut off, and nothing waits for a slot."""
         now = time.time()
@@ -380,8 +414,18 @@ class RunExecution:
         counts = dict.fromkeys(TaskState, 0)
         for slot in self._slots.values():
             counts[slot.state] += 1
-        state = final_run_state(counts, cancelled=self._cancelled, done=self._done.is_set())
+        gates = self._gates.results
+        state = final_run_state(
+            counts,
+            cancelled=self._cancelled,
+            done=self._done.is_set(),
+            gates_done=self._gates_done,
+            gate_failed=any(gate.state == "failed" for gate in gates),
+        )
         note = self._stopped.reason if self._stopped is not None else None
+        if self._budget_stop is not None:
+            # Tasks in flight when the budget was reached were paid for too: say what was spent.
+            note = self._budget.final(self._budget_stop)
         self._store.set_run_state(self.run_id, state, note)
         event = RunFinished(
             run_id=self.run_id,
@@ -390,6 +434,7 @@ class RunExecution:
             usage=self._budget.spent,
             reused=self._reused,
             note=note,
+            gates=gates,
         )
         self._publish(event)
         return event

@@ -422,6 +422,7 @@ class OrchestrationService:
             usage=totals.usage,
             reused=totals.reused,
             note=row.note,
+            gates=totals.gates,
             executed_by=owner.describe() if owner is not None and live else None,
         )
 

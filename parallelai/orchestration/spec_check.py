@@ -27,6 +27,9 @@ def plan_spec(spec: RunSpec, registry: EngineRegistry) -> RunSpec:
     if not tasks:
         raise InputError("a run needs at least one task")
     validate_graph(tasks)
+    for task in tasks:
+        if not task.prompt.strip():
+            raise InputError(f"task {task.id!r}: the prompt is empty; say what the sub-agent should do")
     registry.require(sorted(engine_names(tasks, spec.default_engine)))
     for task in tasks:
         for name in task.files:

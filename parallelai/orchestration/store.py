@@ -27,6 +27,7 @@ from parallelai.errors import StoreError
 from parallelai.events import Event
 from parallelai.models import (
     Attempt,
+    GateResult,
     RunSpec,
     RunState,
     TaskRecord,
@@ -292,6 +293,17 @@ class Store:
                 usage.cost_usd,
             ),
         )
+
+    def record_gate(self, run_id: str, position: int, result: GateResult) -> None:
+        """The result of the run's gate number `position` (from 0), replacing an earlier one's."""
+        self.enqueue(
+            "INSERT OR REPLACE INTO gate_results (run_id, position, body) VALUES (?, ?, ?)",
+            (run_id, position, _json(result)),
+        )
+
+    def clear_gates(self, run_id: str) -> None:
+        """Forget the run's gate results: it runs again, and so will they."""
+        self.enqueue("DELETE FROM gate_results WHERE run_id = ?", (run_id,))
 
     def append_event(self, event: Event) -> None:
         """Queue an event; it gets its seq when committed (then `on_commit` hands it on)."""

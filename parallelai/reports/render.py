@@ -8,8 +8,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from parallelai.models import TaskState
+from parallelai.reports.answers import answers_markdown
 from parallelai.reports.findings import Finding
+from parallelai.reports.headline import (
+    markdown_preamble,
+    not_succeeded,
+    outcome_line,
+    simulated_banner,
+)
 from parallelai.reports.results import TemplateResults
+from parallelai.reports.simulated import SIMULATED_NOTICE
+from parallelai.reports.written import files_markdown
 
 ReportFormat = Literal["md", "json", "sarif"]
 REPORT_FORMATS: tuple[ReportFormat, ...] = ("md", "json", "sarif")
@@ -26,14 +35,17 @@ def _tool_version() -> str:
         return "0.0.0"
 
 
-def format_for(path: Path, explicit: str | None = None) -> ReportFormat:
-    """The format asked for, else the one the file name says (`.sarif`, `.json`), else Markdown."""
+def format_for(path: Path, explicit: str | None = None, otherwise: ReportFormat = "md") -> ReportFormat:
+    """The format asked for, else the one the file name says (`.sarif`, `.json`), else `otherwise`
+    (the config's `[report] format`, Markdown by default)."""
     if explicit:
         return explicit  # type: ignore[return-value]  # argparse limits it to REPORT_FORMATS
     name = path.name.lower()
     if name.endswith((".sarif", ".sarif.json")):
         return "sarif"
-    return "json" if name.endswith(".json") else "md"
+    if name.endswith(".json"):
+        return "json"
+    return "md" if name.endswith(".md") else otherwise
 
 
 def render_report(results: TemplateResults, fmt: ReportFormat) -> str:
@@ -53,13 +65,37 @@ def write_report(results: TemplateResults, path: Path, fmt: ReportFormat | None 
 def to_json(results: TemplateResults) -> dict[str, Any]:
     return {
         "template": results.plan.loaded.template.name,
+        # First what a reader must know before trusting anything below: made up? partial? why?
+        "simulated": results.simulated,
+        "engines": results.engines,
+        "summary": outcome_line(results),
+        "complete": results.complete,
+        "failed_count": len(results.failed),
+        "failures": [
+            {"id": o.task_id, "item": o.label, "state": o.state.value, "error": o.error}
+            for o in results.failed
+        ],
         "parameters": results.plan.params,
         "run": results.run.model_dump(mode="json"),
         "issues_count": results.issues_count,
+        "files_reviewed": results.files_reviewed,
         "counts": results.counts,
         "findings": [finding.model_dump(mode="json", exclude_none=True) for finding in results.findings],
         "generated_files": results.generated_files,
+        "written_files": [
+            {
+                "path": f.path,
+                "size": f.size,
+                "task": f.task_id,
+                "edited": f.edited,
+                "added": f.added,
+                "removed": f.removed,
+            }
+            for f in results.written_files
+        ],
+        "missing_files": [{"path": f.path, "task": f.task_id, "why": f.why} for f in results.missing_files],
         "patches": results.patches,
+        "gates": [gate.model_dump(mode="json") for gate in results.gates],
         "skipped_files": results.plan.skipped,
         "tasks": [
             {
@@ -82,17 +118,18 @@ def to_markdown(results: TemplateResults) -> str:
     lines = [
         f"# {template.name} report",
         "",
+        *simulated_banner(results),
         template.description,
         "",
         f"Run `{run.id}` · {run.state} · {done}/{run.total} tasks succeeded · "
         f"{run.usage.total_tokens} tokens · ${run.usage.cost_usd:.4f}",
         "",
+        *markdown_preamble(results),
     ]
+    lines += _markdown_gates(results)
     if template.report == "findings" or results.findings:
         lines += _markdown_findings(results)
-    failed = [outcome for outcome in results.outcomes if outcome.state is not TaskState.SUCCEEDED]
-    if results.generated_files:
-        lines += ["## Generated files", "", *[f"- `{path}`" for path in results.generated_files], ""]
+    lines += files_markdown(results.written_files, results.missing_files)
     if results.patches:
         lines += ["## Patches", ""]
         for file, patch in results.patches.items():
@@ -101,10 +138,7 @@ def to_markdown(results: TemplateResults) -> str:
         lines += ["## Results", "", "| task | item | state |", "|---|---|---|"]
         lines += [f"| {o.task_id} | {_cell(o.label)} | {o.state} |" for o in results.outcomes]
         lines.append("")
-    if failed:
-        lines += ["## Failed tasks", ""]
-        lines += [f"- `{o.task_id}` ({_cell(o.label)}): {o.state} — {o.error or 'no detail'}" for o in failed]
-        lines.append("")
+    lines += answers_markdown(results)
     if results.plan.skipped:
         lines += ["## Skipped files", ""]
         lines += [f"- `{path}`: {why}" for path, why in results.plan.skipped.items()]
@@ -112,10 +146,41 @@ def to_markdown(results: TemplateResults) -> str:
     return "\n".join(lines)
 
 
+def _markdown_gates(results: TemplateResults) -> list[str]:
+    """Each gate's command, how it ended and the end of its output: the run's verdict, so first."""
+    if not results.gates:
+        return []
+    lines = ["## Gates", ""]
+    for gate in results.gates:
+        how = gate.state if gate.exit_code is None else f"{gate.state} (exit code {gate.exit_code})"
+        detail = f" — {gate.reason}" if gate.reason and gate.exit_code is None else ""
+        lines += [f"### `{gate.command}`: {how}{detail}", ""]
+        if gate.output:
+            # A fence longer than any run of backticks in the output, so the output cannot close it.
+            fence = "`" * max(3, _longest_backtick_run(gate.output) + 1)
+            lines += [f"{fence}text", gate.output.rstrip(), fence, ""]
+    return lines
+
+
+def _longest_backtick_run(text: str) -> int:
+    longest = run = 0
+    for char in text:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    return longest
+
+
 def _markdown_findings(results: TemplateResults) -> list[str]:
     counts = results.counts
     lines = [f"## Findings: {results.issues_count}", ""]
     if not results.findings:
+        if results.failed:
+            # No findings from a partial run is not a clean bill of health.
+            return [
+                *lines,
+                f"No findings in the files reviewed, but {not_succeeded(results)}: not a clean result.",
+                "",
+            ]
         return [*lines, "No findings.", ""]
     severity = " · ".join(f"{name}: {count}" for name, count in counts["severity"].items() if count)
     lines += [severity, "", "| file | findings |", "|---|---|"]
@@ -150,7 +215,7 @@ def to_sarif(results: TemplateResults) -> dict[str, Any]:
                 "ruleId": rule_id,
                 "ruleIndex": list(rules).index(rule_id),
                 "level": _SARIF_LEVEL[finding.severity],
-                "message": {"text": _sarif_message(finding)},
+                "message": {"text": _sarif_message(finding, results.simulated)},
                 "locations": [
                     {
                         "physicalLocation": {
@@ -184,10 +249,34 @@ def to_sarif(results: TemplateResults) -> dict[str, Any]:
                     "id": f"parallelai/{results.plan.loaded.template.name}/{results.run_id}"
                 },
                 "originalUriBaseIds": {"%SRCROOT%": {"uri": workdir.as_uri() + "/"}},
+                "invocations": [_sarif_invocation(results)],
                 "results": sarif_results,
+                "properties": {
+                    "simulated": results.simulated,
+                    "engines": results.engines,
+                    "summary": outcome_line(results),
+                    "complete": results.complete,
+                    "failedTasks": len(results.failed),
+                },
             }
         ],
     }
+
+
+def _sarif_invocation(results: TemplateResults) -> dict[str, Any]:
+    """Whether the run did all it was asked, with a notification per failed task (and for a simulation),
+    so code scanning shows that the results are partial or made up."""
+    notifications: list[dict[str, Any]] = []
+    if results.simulated:
+        notifications.append({"level": "warning", "message": {"text": SIMULATED_NOTICE}})
+    notifications += [
+        {
+            "level": "error",
+            "message": {"text": f"task {o.task_id} ({o.label}) {o.state}: {o.error or 'no detail'}"},
+        }
+        for o in results.failed
+    ]
+    return {"executionSuccessful": results.complete, "toolExecutionNotifications": notifications}
 
 
 def _rule_id(finding: Finding) -> str:
@@ -208,8 +297,10 @@ def _rule(rule_id: str, finding: Finding) -> dict[str, Any]:
     }
 
 
-def _sarif_message(finding: Finding) -> str:
+def _sarif_message(finding: Finding, simulated: bool = False) -> str:
     text = f"{finding.title}: {finding.message}" if finding.message else finding.title
+    if simulated:  # code scanning shows each result alone: each must say it was made up
+        text = f"[simulated by the echo engine] {text}"
     return f"{text}\nSuggestion: {finding.suggestion}" if finding.suggestion else text
 
 

@@ -1,13 +1,20 @@
-"""What a template run produced, per task and aggregated: outputs, findings, generated files, patches."""
+"""What a template run produced, per task and aggregated: outputs, findings, generated files, patches.
+
+Partial results say so: `complete` is false when any task did not succeed, `failed` lists those
+tasks with why, and everything aggregated (findings, files, patches) comes from succeeded tasks
+only. Files the agents name are checked on disk (`written_files`, `missing_files`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
-from parallelai.models import RunSummary, TaskRecord, TaskState
+from parallelai.errors import ParallelAIError
+from parallelai.models import GateResult, RunSummary, TaskRecord, TaskState
 from parallelai.orchestration.output_schemas import parse_json_answer
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.reports.findings import (
@@ -18,10 +25,9 @@ from parallelai.reports.findings import (
     counts_by_severity,
     findings_from_answer,
 )
+from parallelai.reports.simulated import engine_of, simulated_task_ids
+from parallelai.reports.written import MissingFile, WrittenFile, check_claims, claimed_paths
 from parallelai.templates.plan import PlannedTask, TemplatePlan
-
-# Fields of the built-in output schemas that name a file the agent wrote.
-_WRITTEN_FILE_FIELDS = ("test_file", "doc_file", "target_file")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +52,42 @@ class TemplateResults:
 
     @property
     def ok(self) -> bool:
+        """`complete`, and no gate failed."""
+        return self.complete and not self.run.failed_gates
+
+    @property
+    def gates(self) -> list[GateResult]:
+        """The commands parallelai ran itself once the tasks were done, and what each said."""
+        return self.run.gates
+
+    @property
+    def complete(self) -> bool:
+        """Every task succeeded: nothing in these results is partial."""
         return all(record.state is TaskState.SUCCEEDED for record in self.records)
+
+    @cached_property
+    def failed(self) -> list[TaskOutcome]:
+        """Every task that did not succeed (failed, skipped after a failure, cancelled, ...), with why."""
+        return [outcome for outcome in self.outcomes if outcome.state is not TaskState.SUCCEEDED]
+
+    @cached_property
+    def succeeded(self) -> list[TaskOutcome]:
+        return [outcome for outcome in self.outcomes if outcome.state is TaskState.SUCCEEDED]
+
+    @cached_property
+    def engines(self) -> list[str]:
+        """The engines the run's tasks ran on, by name."""
+        default = self.plan.spec.default_engine
+        return sorted({engine_of(record, default) for record in self.records})
+
+    @cached_property
+    def simulated_tasks(self) -> list[str]:
+        """Tasks whose answers the echo engine made up: nothing an assistant found."""
+        return simulated_task_ids(self.records, self.plan.spec.default_engine)
+
+    @property
+    def simulated(self) -> bool:
+        return bool(self.simulated_tasks)
 
     @cached_property
     def outcomes(self) -> list[TaskOutcome]:
@@ -70,7 +111,23 @@ class TemplateResults:
 
     @property
     def issues_count(self) -> int:
+        """Findings of the tasks that succeeded. 0 means clean only when `complete` is true too:
+        a failed task's file was not reviewed (see `failed`, `files_reviewed`)."""
         return len(self.findings)
+
+    @cached_property
+    def files_to_review(self) -> list[str]:
+        """The input files of the tasks asked for findings (a review's or an audit's)."""
+        return _files_of(record for record in self.records if reports_findings([record]))
+
+    @cached_property
+    def files_reviewed(self) -> list[str]:
+        """Of `files_to_review`, those whose task succeeded."""
+        return _files_of(
+            record
+            for record in self.records
+            if record.state is TaskState.SUCCEEDED and reports_findings([record])
+        )
 
     @property
     def by_file(self) -> dict[str, list[Finding]]:
@@ -88,23 +145,44 @@ class TemplateResults:
         }
 
     @cached_property
+    def claimed_files(self) -> list[str]:
+        """Files the succeeded agents say they wrote or changed (the built-in schemas' fields),
+        whether or not they exist: `generated_files` has those that do."""
+        claims = (path for outcome in self.succeeded for path in claimed_paths(outcome.answer))
+        return list(dict.fromkeys(claims))
+
+    @cached_property
+    def _file_claims(self) -> tuple[list[WrittenFile], list[MissingFile]]:
+        claims = [
+            (path, outcome.task_id) for outcome in self.succeeded for path in claimed_paths(outcome.answer)
+        ]
+        inputs = {name for record in self.records for name in record.task.files}
+        checked = check_claims(claims, Path(self.plan.spec.workdir or "."), inputs, self.patches)
+        return checked.written, checked.missing
+
+    @property
+    def written_files(self) -> list[WrittenFile]:
+        """Claimed files that exist in the workspace after the run, with their size."""
+        return self._file_claims[0]
+
+    @property
+    def missing_files(self) -> list[MissingFile]:
+        """Claimed files the workspace does not have (or that lie outside it), and why."""
+        return self._file_claims[1]
+
+    @property
     def generated_files(self) -> list[str]:
-        """Files the agents say they wrote, from the built-in schemas' fields."""
-        written: list[str] = []
-        for outcome in self.outcomes:
-            answer = outcome.answer
-            if outcome.state is not TaskState.SUCCEEDED or not isinstance(answer, Mapping):
-                continue
-            written.extend(str(answer[key]) for key in _WRITTEN_FILE_FIELDS if answer.get(key))
-            for entry in answer.get("files") or []:
-                if isinstance(entry, Mapping) and entry.get("path"):
-                    written.append(str(entry["path"]))
-        return list(dict.fromkeys(written))
+        """Files the agents wrote or changed that exist after the run, relative to the workspace."""
+        return [written.path for written in self.written_files]
 
     @cached_property
     def patches(self) -> dict[str, str]:
         """Unified diffs the agents reported, by file."""
         return patches_in(self.records)
+
+
+def _files_of(records: Iterable[TaskRecord]) -> list[str]:
+    return list(dict.fromkeys(name for record in records for name in record.task.files))
 
 
 def findings_in(records: Iterable[TaskRecord]) -> list[Finding]:
@@ -174,3 +252,15 @@ async def collect(service: OrchestrationService, plan: TemplatePlan, run_id: str
 async def run_plan(service: OrchestrationService, plan: TemplatePlan) -> TemplateResults:
     """Run a planned template to its end on `service`."""
     return await collect(service, plan, await service.submit(plan.spec))
+
+
+class RunFailedError(ParallelAIError):
+    """A run in which no task succeeded: there is no result to hand back, only why.
+
+    The facade raises it rather than return results that would read as "0 issues". The results
+    are still here (`error.results`: every task's state and error, the run's id for `retry`).
+    """
+
+    def __init__(self, results: TemplateResults, message: str) -> None:
+        self.results = results
+        super().__init__(message)

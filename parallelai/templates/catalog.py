@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from parallelai.errors import InputError
+from parallelai.errors import InputError, did_you_mean
 from parallelai.models import StrategyName
 from parallelai.run_request import RunSettings
 from parallelai.templates.loader import LoadedTemplate, list_templates, load_template
@@ -45,7 +45,9 @@ class UnknownTemplateError(InputError):
         self.name = name
         self.known = tuple(known)
         choices = ", ".join(known) if known else "none are installed"
-        super().__init__(f"unknown template {name!r}; available templates: {choices}")
+        super().__init__(
+            f"unknown template {name!r}{did_you_mean(name, known)}; available templates: {choices}"
+        )
 
 
 class TemplateCatalog(Protocol):

@@ -38,6 +38,7 @@ class Item:
 class GroupItems:
     by_group: dict[str, list[Item]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    unmatched: dict[str, list[str]] = field(default_factory=dict)  # group -> its globs that found nothing
 
 
 def collect_items(
@@ -65,6 +66,8 @@ def collect_items(
             except FileSelectionError as error:
                 raise FileSelectionError(f"template {template.name!r}, group {name!r}: {error}") from None
             result.skipped.update(selection.skipped)
+            if not selection.files:
+                result.unmatched[name] = globs
             result.by_group[name] = [
                 Item(key=f.path, label=f.path, index=i, file=f) for i, f in enumerate(selection.files, 1)
             ]

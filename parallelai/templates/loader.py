@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from parallelai.errors import ParallelAIError, TemplateError
+from parallelai.errors import ParallelAIError, TemplateError, did_you_mean
 from parallelai.templates.check import check_template
 from parallelai.templates.render import SourceRef
 from parallelai.templates.schema import Template
@@ -56,8 +56,11 @@ def load_template(name_or_path: str, workdir: Path | None = None) -> LoadedTempl
             candidate = directory / f"{name_or_path}{suffix}"
             if candidate.is_file():
                 return parse_template(candidate, source)  # type: ignore[arg-type]
-    known = ", ".join(info.name for info in list_templates(root))
-    raise TemplateError(name_or_path, f"no such template; known templates: {known}")
+    known = [info.name for info in list_templates(root)]
+    raise TemplateError(
+        name_or_path,
+        f"no such template{did_you_mean(name_or_path, known)}; known templates: {', '.join(known)}",
+    )
 
 
 def parse_template(path: Path, source: TemplateSource = "path") -> LoadedTemplate:

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from parallelai.errors import FileSelectionError
-from parallelai.models import EngineSpec, RunLimits, RunSpec, Task, TaskOptions
+from parallelai.models import EngineSpec, Gate, RunLimits, RunSpec, Task, TaskOptions
 from parallelai.orchestration.dag import validate_graph
 from parallelai.orchestration.strategies import MapReduceWork, Stage, compile_work
 from parallelai.run_request import RunSettings
 from parallelai.templates.check import check_example, is_enabled
 from parallelai.templates.files import DEFAULT_MAX_BYTES, DEFAULT_MAX_TASKS
-from parallelai.templates.items import Item, collect_items
+from parallelai.templates.items import GroupItems, Item, collect_items
 from parallelai.templates.loader import LoadedTemplate
 from parallelai.templates.params import resolve_params
 from parallelai.templates.render import LITERALS, PromptRenderer, Rendered, SourceRef
@@ -88,6 +88,8 @@ def plan_template(
     planner = _Planner(loaded, params, settings, renderer)
     for name in _dependencies_first(template, enabled):
         planner.plan_group(name, template.groups[name], items.by_group.get(name))
+    if not planner.tasks:
+        raise FileSelectionError(_nothing_planned(template.name, workdir, items))
     if len(planner.tasks) > max_tasks:
         raise FileSelectionError(
             f"template {template.name!r} plans {len(planner.tasks)} tasks, more than the limit of "
@@ -105,9 +107,20 @@ def plan_template(
         ),
         use_cache=settings.use_cache,
         workdir=str(workdir),
+        gates=[*_gates(loaded, renderer, base), *settings.gates],
         tasks=planner.tasks,
     )
     return TemplatePlan(loaded, params, spec, planner.planned, items.skipped)
+
+
+def _nothing_planned(template: str, workdir: Path, items: GroupItems) -> str:
+    """Why a template planned no task: which globs matched nothing, and which files were left out."""
+    globs = sorted({glob for group_globs in items.unmatched.values() for glob in group_globs})
+    why = f"no files matched {', '.join(globs)} under {workdir}" if globs else "its groups have no items"
+    if items.skipped:
+        left_out = "; ".join(f"{path}: {reason}" for path, reason in list(items.skipped.items())[:5])
+        why += f" (left out: {left_out})"
+    return f"template {template!r} planned no tasks: {why}"
 
 
 class _Planner:
@@ -268,6 +281,21 @@ class _Planner:
             for task_id in ids
         ]
         return "\n\n".join(sections)
+
+
+def _gates(loaded: LoadedTemplate, renderer: PromptRenderer, base: Mapping[str, Any]) -> list[Gate]:
+    """The template's gates with their commands rendered; one whose `when` (or command) renders
+    empty is left out, as a group is."""
+    gates = []
+    for index, declared in enumerate(loaded.template.gates):
+        if declared.when is not None:
+            when = renderer.render_text(declared.when, base, loaded.ref("gates", index, "when"))
+            if not is_enabled(when):
+                continue
+        command = renderer.render_text(declared.command, base, loaded.ref("gates", index, "command"))
+        if command.strip():
+            gates.append(Gate(command=command.strip(), name=declared.name, timeout=declared.timeout))
+    return gates
 
 
 def _dependencies_first(template: Template, names: list[str]) -> list[str]:

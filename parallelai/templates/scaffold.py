@@ -10,20 +10,26 @@ from parallelai.templates.loader import PROJECT_DIR, parse_template
 from parallelai.templates.schema import GROUP_NAME
 
 CONFIG_TOML = """\
-# Defaults for this project's runs (command-line options win over these).
+# Defaults for this project's runs: flags, PARALLELAI_* variables and a tasks file's own
+# settings win over these. Every key: docs/config.md.
 [run]
-engine = "echo"        # e.g. "claude-code", "openai:gpt-4.1"
-parallel = 8
-max_tasks = 1000       # refuse plans that fan out wider than this
+# engine = "claude-code"   # or "codex", "openai:gpt-4.1", "echo" (a dry run with canned answers);
+#                          # unset: the first assistant installed and signed in (`parallelai engines`)
+parallel = 8               # sub-agents at once
+max_tasks = 1000           # refuse plans that fan out wider than this
+# timeout = 600            # seconds per task
+# retries = 2              # retries of retryable failures per task
+# max_cost_usd = 5.0       # no task starts once a run has spent this much
 
 [report]
-format = "md"          # md | json | sarif
+format = "md"              # md | json | sarif, when the report's file name does not say
+# path = "parallelai-report.md"   # write every verb's report here unless --report is given
 """
 
 TASKS_YAML = """\
 # An example tasks file: `parallelai run -f .parallelai/tasks.yaml`
 name: example
-engine: echo
+engine: echo    # a dry run with canned answers; delete this line to use the configured engine
 parallel: 4
 tasks:
   - {id: outline, prompt: "Outline a README for this project"}

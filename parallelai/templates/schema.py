@@ -90,6 +90,16 @@ class Group(_Strict):
         return bool(self.files or self.input)
 
 
+class TemplateGate(_Strict):
+    """A command parallelai runs itself once every task succeeded (a test suite, a linter); a
+    non-zero exit fails the run. The agents never judge it."""
+
+    command: str  # Jinja over the parameters, e.g. "{{ test_after }}"; left out when it renders empty
+    name: str | None = None  # how reports name it; default: the command
+    when: str | None = None  # Jinja over the parameters; the gate is left out when it renders falsy
+    timeout: Annotated[float, Field(gt=0)] | None = None  # seconds; default: no limit
+
+
 class Template(_Strict):
     """A reusable description of parallel work."""
 
@@ -99,6 +109,7 @@ class Template(_Strict):
     groups: Annotated[dict[Annotated[str, Field(pattern=GROUP_NAME)], Group], Field(min_length=1)]
     report: Literal["findings", "outputs"] = "outputs"  # findings: answers carry a `findings` list
     max_parallel: Annotated[int, Field(gt=0)] | None = None
+    gates: list[TemplateGate] = Field(default_factory=list)  # run in order once every task succeeded
 
 
 def template_json_schema() -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 import parallelai
 from parallelai.cli.main import EXIT_FAILED, EXIT_INPUT, EXIT_OK, main
 from parallelai.paths import default_store_path
+from tests.cli._pipes import into_a_closed_pipe
 
 
 def run_rows() -> int:
@@ -164,8 +164,6 @@ def test_engines_check_runs_one_live_prompt(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_cancel_from_another_process_stops_a_running_run(capsys: pytest.CaptureFixture[str]) -> None:
-    import subprocess
-    import sys
 
     import anyio
 
@@ -239,17 +237,19 @@ def test_output_into_a_closed_pipe_ends_quietly_with_the_sigpipe_code(
 ) -> None:
     """`parallelai runs | head -1`: the reader is gone before we write; no traceback, exit 141."""
     assert main(["run", "a", "b"]) == EXIT_OK
-    reader, writer = os.pipe()
-    os.close(reader)  # the reader left: the first write fails with EPIPE
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "parallelai", "runs"],
-            stdout=writer,
-            stderr=subprocess.PIPE,
-            timeout=60,
-            check=False,
-        )
-    finally:
-        os.close(writer)
+    done = into_a_closed_pipe("runs")
     assert done.returncode == 141, done.stderr.decode()
     assert b"Traceback" not in done.stderr
+
+
+def test_a_run_on_the_echo_engine_says_it_is_simulated_before_its_counts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["run", "Review a.py", "--engine", "echo"]) == EXIT_OK
+    first, second = capsys.readouterr().out.splitlines()[:2]
+    assert first.startswith("[SIMULATED] run ")
+    assert second.startswith("SIMULATED: the echo engine made these answers up")
+    assert main(["run", "Review a.py", "--engine", "echo", "--json"]) == EXIT_OK
+    assert json.loads(capsys.readouterr().out)["simulated"] is True
+    assert main(["run", "Review a.py", "--engine", "command", "-E", "shell=printf reviewed"]) == EXIT_OK
+    assert "SIMULATED" not in capsys.readouterr().out

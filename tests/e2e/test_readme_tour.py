@@ -52,6 +52,7 @@ async def _newest_run(env: dict[str, str]) -> str:
 
 async def test_the_readme_tours_work_in_order_on_one_state_dir(isolated_state: Path) -> None:
     env = os.environ | {"BROWSER": "true", "PARALLELAI_STATE_DIR": str(isolated_state)}
+    env.pop("PARALLELAI_ENGINE", None)  # as a newcomer runs them: the README names its engines
     commands = _tour_commands()
     assert any(" serve --detach" in command for command in commands)
     outcomes: list[tuple[str, int, str]] = []

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from parallelai.engines._http.errors import kind_for_status, parse_duration, retry_after
-from parallelai.engines._http.sse import ServerSentEvent, aiter_sse
-from parallelai.engines._pricing import OPENAI_PRICES, ModelPrice, PriceTable
+from parallelai.engines._http.sse import ServerSentEvent, aiter_sse, sse_lines
+from parallelai.engines._pricing import GEMINI_PRICES, OPENAI_PRICES, ModelPrice, PriceTable
 from parallelai.models import ErrorKind
 
 
@@ -31,6 +31,25 @@ async def test_sse_events_are_split_on_blank_lines_and_keep_their_type_and_id() 
 @pytest.mark.anyio
 async def test_an_unterminated_last_sse_event_is_still_delivered() -> None:
     assert await collect(["data: [DONE]"]) == [ServerSentEvent("message", "[DONE]")]
+
+
+async def _chunks(*chunks: str) -> AsyncIterator[str]:
+    for chunk in chunks:
+        yield chunk
+
+
+@pytest.mark.anyio
+async def test_an_answer_holding_unicode_line_separators_arrives_in_one_event() -> None:
+    """U+2028, U+2029 and U+0085 end lines for `str.splitlines` (and httpx's `aiter_lines`), not for SSE."""
+    text = 'data: {"text": "a\u2028b\u2029c\x85d"}\n\n'
+    events = [event async for event in aiter_sse(sse_lines(_chunks(text[:9], text[9:])))]
+    assert events == [ServerSentEvent("message", '{"text": "a\u2028b\u2029c\x85d"}')]
+
+
+@pytest.mark.anyio
+async def test_sse_lines_end_at_crlf_lf_or_cr_even_when_a_crlf_is_split_across_chunks() -> None:
+    lines = [line async for line in sse_lines(_chunks("a\r", "\nb\rc\n", "\r\nd"))]
+    assert lines == ["a", "b", "c", "", "d"]
 
 
 @pytest.mark.parametrize(
@@ -71,3 +90,15 @@ def test_prices_match_dated_model_names_by_their_longest_known_prefix() -> None:
     assert table.price("gpt-4.1-mini-2025-04-14") == OPENAI_PRICES["gpt-4.1-mini"]
     assert table.price("gpt-4.1-2025-04-14") == ModelPrice(input=1.0, output=1.0)  # the override wins
     assert table.usage("unknown-model", 10, 10).cost_usd == 0.0
+
+
+def test_list_prices_come_from_genai_prices_bundled_data_and_own_prices_win() -> None:
+    from genai_prices.data_snapshot import get_snapshot
+
+    own = {"gpt-4o": ModelPrice(input=9.0, output=9.0), "o3": ModelPrice(input=1.0, output=1.0)}
+    table = PriceTable(OPENAI_PRICES, own)
+    assert table.price("o3-mini-2025-01-31") == ModelPrice(input=1.1, output=4.4)  # the list's o3-mini
+    assert table.price("o3-2025-04-16") == own["o3"]
+    assert table.price("gpt-4o") == own["gpt-4o"]
+    assert GEMINI_PRICES["gemini-2.5-flash"] == ModelPrice(input=0.3, output=2.5)
+    assert not get_snapshot().from_auto_update  # nothing was fetched: the data shipped with the package

@@ -16,7 +16,11 @@ def mcp_command() -> list[str]:
 
 
 def stdio_server(workdir: Path) -> StdioServerParameters:
+    """`parallelai mcp` as an assistant starts it, with the session's engine named: the tests mean echo."""
     command, *args = mcp_command()
     return StdioServerParameters(
-        command=command, args=args, env={STATE_DIR_ENV: os.environ[STATE_DIR_ENV]}, cwd=workdir
+        command=command,
+        args=[*args, "--engine", "echo"],
+        env={STATE_DIR_ENV: os.environ[STATE_DIR_ENV]},
+        cwd=workdir,
     )

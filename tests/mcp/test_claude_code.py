@@ -25,8 +25,12 @@ TASKS = ["review a.py", "review b.py", "review c.py"]
 
 
 def mcp_config(path: Path) -> Path:
-    """What docs/mcp.md tells a Claude Code user to write."""
-    path.write_text(json.dumps({"mcpServers": {"parallelai": {"command": "parallelai", "args": ["mcp"]}}}))
+    """What docs/mcp.md tells a Claude Code user to write, naming the simulated engine for the session."""
+    path.write_text(
+        json.dumps(
+            {"mcpServers": {"parallelai": {"command": "parallelai", "args": ["mcp", "--engine", "echo"]}}}
+        )
+    )
     return path
 
 

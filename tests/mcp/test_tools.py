@@ -285,7 +285,7 @@ async def test_list_engines_reports_echo_as_available(client: Client) -> None:
         (
             "start_run",
             {"template": "review"},
-            "unknown template 'review'; available templates: code_review, ",
+            "unknown template 'review' (did you mean 'code_review'?); available templates: code_review, ",
         ),
         ("start_run", {"template": "code_review", "params": {"checklist": ["vibes"]}}, "security"),
         ("start_run", {"template": "../../etc/passwd.yaml"}, "unknown template"),

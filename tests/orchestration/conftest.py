@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from parallelai.orchestration.service import OrchestrationService
+from tests.support.fixtures import model_server  # noqa: F401  (cache keys against a scripted endpoint)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from parallelai.events import RunFinished, TaskStateChanged
 from parallelai.models import RunSpec, RunState, Task, TaskOptions, TaskState, Usage
 from parallelai.orchestration.service import OrchestrationService
 from tests.orchestration._support import echo_task, run_spec, run_to_end
+from tests.support.model_server import Reply, ScriptedModelServer, default_dialects
 
 pytestmark = pytest.mark.anyio
 
@@ -113,3 +114,46 @@ async def test_a_failed_task_is_never_reused(service: OrchestrationService) -> N
 
     assert summary.reused == 0
     assert len((await service.task(summary.id, "broken")).attempts) == 1
+
+
+async def test_a_changed_endpoint_misses_the_cache_and_the_same_endpoint_hits_it(
+    service: OrchestrationService, model_server: ScriptedModelServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The endpoint comes from the environment, as a user switching ANTHROPIC_BASE_URL does: the
+    # run's own settings (already part of the key) stay the same throughout.
+    spec = RunSpec(
+        tasks=[Task(id="hello", prompt="say hello")],
+        default_engine="anthropic:claude-sonnet-4-5",
+        engine_settings={"anthropic": {"api_key": "sk-ant-api-test-abcdef0123456789"}},
+    )
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", model_server.url)
+    model_server.script(Reply("from the first endpoint"))
+    first, _ = await run_to_end(service, spec)
+    again, _ = await run_to_end(service, spec)
+
+    with ScriptedModelServer(default_dialects()) as other:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", other.url)
+        other.script(Reply("from the second endpoint"))
+        moved, _ = await run_to_end(service, spec)
+        assert len(other.requests) == 1
+
+    assert first.state is again.state is moved.state is RunState.SUCCEEDED
+    assert len(model_server.requests) == 1  # the second run made no model call
+    assert (first.reused, again.reused, moved.reused) == (0, 1, 0)
+    [answer] = await service.tasks(moved.id)
+    assert answer.result is not None
+    assert answer.result.text == "from the second endpoint"
+
+
+async def test_the_cache_key_never_holds_an_api_key_in_clear() -> None:
+    from parallelai.engines.anthropic import AnthropicEngine
+    from parallelai.engines.base import answer_source
+
+    secret = "sk-ant-api-test-abcdef0123456789"
+    engine = AnthropicEngine({"api_key": secret, "base_url": "http://127.0.0.1:9"})
+    try:
+        source = await answer_source(engine, None)
+    finally:
+        await engine.aclose()
+    assert source == {"engine": "anthropic", "model": "claude-sonnet-4-5", "endpoint": "http://127.0.0.1:9"}
+    assert secret not in repr(source)

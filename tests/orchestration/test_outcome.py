@@ -351,3 +351,21 @@ def test_the_shared_decisions_carry_no_reason_but_a_cancel_by_request() -> None:
         (TaskState.RUNNING, None, False),
         (TaskState.CANCELLED, "cancelled by request", True),
     ]
+
+
+@pytest.mark.parametrize(
+    ("counts", "gates_done", "gate_failed", "state"),
+    [
+        ({TaskState.SUCCEEDED: 3}, True, False, RunState.SUCCEEDED),
+        ({TaskState.SUCCEEDED: 3}, True, True, RunState.FAILED),
+        ({TaskState.SUCCEEDED: 3}, False, False, RunState.INTERRUPTED),  # they run on resume
+        ({TaskState.SUCCEEDED: 2, TaskState.FAILED: 1}, True, False, RunState.FAILED),
+    ],
+)
+def test_a_failing_gate_fails_a_run_whose_tasks_all_succeeded(
+    counts: dict[TaskState, int], gates_done: bool, gate_failed: bool, state: RunState
+) -> None:
+    result = final_run_state(
+        counts, cancelled=False, done=True, gates_done=gates_done, gate_failed=gate_failed
+    )
+    assert result is state

@@ -15,6 +15,7 @@ import uvicorn
 from pydantic import TypeAdapter
 from starlette.applications import Starlette
 
+from parallelai.client.sse import sse_messages
 from parallelai.events import Event, event_from_json
 from parallelai.monitor.monitors import Monitors
 from parallelai.monitor.notify_config import NotifyConfig
@@ -23,7 +24,6 @@ from parallelai.server.auth import new_token
 from parallelai.server.daemon import DaemonServer, bind_socket, socket_url
 from parallelai.server.http.app import AppSettings, create_app
 from parallelai.server.http.routes_events import StreamStats
-from parallelai.server.sse_client import sse_messages
 
 DEADLINE_S = 20.0
 T = TypeVar("T")

@@ -99,7 +99,9 @@ def test_bad_input_raises_its_kind_with_a_located_message(
     params = dict(text.split("=", 1) for text in case.params)
     with pytest.raises(case.kind) as caught:
         plan_template(
-            load_template(str(path), repo), params, RunSettings(workdir=str(repo), max_tasks=case.max_tasks)
+            load_template(str(path), repo),
+            params,
+            RunSettings(engine="echo", workdir=str(repo), max_tasks=case.max_tasks),
         )
     assert case.says in str(caught.value)
     assert "\n" not in str(caught.value)

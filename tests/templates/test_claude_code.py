@@ -36,7 +36,7 @@ PARAMS: dict[str, list[str]] = {
         "--param",
         "files=[web/*.js]",
         "--param",
-        "test_after=npm test",
+        "test_after=test -d web",  # a gate parallelai runs: one that passes in the sample repo
     ],
     "documentation": ["--param", "files=[app/models.py]", "--param", "style=markdown"],
     "migration": [],
@@ -46,7 +46,7 @@ PARAMS: dict[str, list[str]] = {
 
 def script_examples(server: ScriptedModelServer, repo: Path, name: str, params: dict[str, Any]) -> int:
     """Key each task's turns by its prompt: a StructuredOutput call with its example, then 'done'."""
-    plan = plan_template(load_template(name), params, RunSettings(workdir=str(repo)))
+    plan = plan_template(load_template(name), params, RunSettings(engine="echo", workdir=str(repo)))
     lines = {task.id: task.prompt.splitlines() for task in plan.spec.tasks}
     for task in plan.spec.tasks:
         others = {line for other, text in lines.items() if other != task.id for line in text}

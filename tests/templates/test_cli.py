@@ -55,7 +55,7 @@ def test_security_scan_prints_json_with_format(
     assert {f["owasp"] for f in body["findings"]} == {"A03"}
 
 
-def test_refactor_with_test_after_plans_a_verify_step_after_every_file(
+def test_refactor_with_test_after_plans_a_gate_parallelai_runs_not_an_agent_task(
     repo: Path, store_path: Path, cli: Cli, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = [
@@ -70,16 +70,15 @@ def test_refactor_with_test_after_plans_a_verify_step_after_every_file(
         "**/*.js",
         "--test-after",
         "npm test",
+        "--engine",
+        "echo",
         "--dry-run",
         "--json",
     ]
     assert cli(argv) == 0
     plan = json.loads(capsys.readouterr().out)
-    assert [(t["id"], t["depends_on"]) for t in plan["tasks"]] == [
-        ("refactor-0001", []),
-        ("verify", ["refactor-0001"]),
-    ]
-    assert "Run `npm test`" in plan["tasks"][1]["prompt"]
+    assert [(t["id"], t["depends_on"]) for t in plan["tasks"]] == [("refactor-0001", [])]
+    assert plan["gates"] == [{"command": "npm test", "name": "tests", "timeout": None}]
     assert run_count(store_path) == 0
 
 
@@ -117,7 +116,8 @@ def test_docs_and_test_gen_run_with_their_options(repo: Path, cli: Cli, tmp_path
         )
         == 0
     )
-    assert "tests/test_views.py" in json.loads((tmp_path / "t.json").read_text())["generated_files"]
+    missing = json.loads((tmp_path / "t.json").read_text())["missing_files"]
+    assert "tests/test_views.py" in [file["path"] for file in missing]  # echo names it, writes nothing
 
 
 def test_an_unknown_parameter_is_bad_input(repo: Path, cli: Cli, capsys: pytest.CaptureFixture[str]) -> None:
@@ -157,3 +157,25 @@ def test_init_writes_config_and_an_example_tasks_file_once(
     assert cli(["run", "-f", str(repo / ".parallelai" / "tasks.yaml")]) == 0
     assert cli(["init", "-C", str(repo)]) == 2
     assert "already exists; pass --force" in capsys.readouterr().err
+
+
+def test_a_review_on_the_echo_engine_says_it_is_simulated_and_counts_one_finding_in_the_singular(
+    repo: Path, cli: Cli, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli(["review", "-C", str(repo), "--engine", "echo", "--files", "app/views.py"]) == 0
+
+    first, second = capsys.readouterr().out.splitlines()[:2]
+    assert first.startswith("[SIMULATED] run ")
+    assert "1/1 succeeded · 1 finding in 1 of 1 file reviewed ·" in first
+    assert second.startswith("SIMULATED: the echo engine made these answers up")
+
+
+def test_a_review_whose_tasks_failed_says_how_many_files_it_did_not_review(
+    repo: Path, cli: Cli, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["review", "-C", str(repo), "--engine", "echo", "--files", "app/*.py", "--retries", "0"]
+    assert cli([*argv, "-E", "fail_attempts=1", "-E", "failure_kind=auth"]) == 1
+
+    captured = capsys.readouterr()
+    assert "0/3 succeeded, 3 failed · 0 findings in 0 of 3 files reviewed ·" in captured.out
+    assert "review-0001 (app/__init__.py): simulated auth failure" in captured.err

@@ -26,7 +26,7 @@ async def test_the_guides_example_template_validates_and_runs(repo: Path, store_
     (source,) = [block for block in blocks("yaml") if block.startswith("name: todo_audit")]
     path = repo / "todo_audit.yaml"
     path.write_text(source)
-    plan = plan_template(parse_template(path), {"path": "app"}, RunSettings(workdir=str(repo)))
+    plan = plan_template(parse_template(path), {"path": "app"}, RunSettings(engine="echo", workdir=str(repo)))
     assert [task.id for task in plan.spec.tasks] == ["audit-0001", "audit-0002", "audit-0003", "summary"]
 
     async with OrchestrationService.open(store_path) as service:

@@ -24,7 +24,8 @@ PARAMS: dict[str, dict[str, Any]] = {
     "code_review": {},
     "security_audit": {},
     "test_generation": {"coverage": 90},
-    "refactoring": {"pattern": "callbacks", "to": "async/await", "test_after": "pytest -q"},
+    # `test_after` is a gate parallelai runs in the sample repo: one that passes there.
+    "refactoring": {"pattern": "callbacks", "to": "async/await", "test_after": "test -d web"},
     "documentation": {"style": "markdown", "output_dir": "docs/api"},
     "migration": {},
     "configuration": {"input": "matrix.csv"},
@@ -36,7 +37,7 @@ def validate_sarif(document: dict[str, Any]) -> None:
 
 
 async def run_template(name: str, repo: Path, store: Path, **params: Any) -> TemplateResults:
-    plan = plan_template(load_template(name), params, RunSettings(workdir=str(repo)))
+    plan = plan_template(load_template(name), params, RunSettings(engine="echo", workdir=str(repo)))
     async with OrchestrationService.open(store) as service:
         return await run_plan(service, plan)
 
@@ -88,8 +89,13 @@ async def test_security_findings_carry_owasp_and_cwe_into_sarif_rules(repo: Path
     assert {r["level"] for r in sarif["runs"][0]["results"]} == {"error"}
 
 
-async def test_generated_files_are_listed_in_the_report(repo: Path, store_path: Path) -> None:
+async def test_files_the_agents_only_claim_to_have_written_are_listed_as_missing(
+    repo: Path, store_path: Path
+) -> None:
     results = await run_template("test_generation", repo, store_path, files=["app/*.py"])
 
-    assert "tests/test_views.py" in results.generated_files
-    assert "## Generated files" in render_report(results, "md")
+    assert "tests/test_views.py" in results.claimed_files
+    assert results.generated_files == []
+    markdown = render_report(results, "md")
+    assert "## Generated or changed files" not in markdown
+    assert "- `tests/test_views.py` (generate-0003): not on disk after the run" in markdown

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.anyio
 
 
 def test_each_stage_depends_only_on_the_same_file_in_the_stage_before(repo: Path) -> None:
-    plan = plan_template(load_template("migration"), {}, RunSettings(workdir=str(repo)))
+    plan = plan_template(load_template("migration"), {}, RunSettings(engine="echo", workdir=str(repo)))
 
     deps = {task.id: task.depends_on for task in plan.spec.tasks}
     assert plan.spec.strategy == "dag"
@@ -40,7 +40,7 @@ def test_each_stage_depends_only_on_the_same_file_in_the_stage_before(repo: Path
 async def test_the_first_file_migrates_end_to_end_while_the_second_is_still_being_analysed(
     repo: Path, store_path: Path
 ) -> None:
-    plan = plan_template(load_template("migration"), {}, RunSettings(workdir=str(repo)))
+    plan = plan_template(load_template("migration"), {}, RunSettings(engine="echo", workdir=str(repo)))
     # The second file's analysis never answers: no barrier may hold the first file back.
     tasks = [
         task.model_copy(

@@ -1,5 +1,9 @@
 """The Agent Client Protocol messages a client reads, as typed models (https://agentclientprotocol.com).
 
+Why not agent-client-protocol (the ACP SDK): importing its schema takes 0.33 s (5,800 lines of
+models) against 6 ms here, and it validates each update against a closed union, so an update newer
+than the SDK is dropped, with an error logged that holds the agent's payload, past our redaction.
+
 Only what the acp engine acts on is modelled; unknown fields are ignored and unknown session
 updates parse as `OtherUpdate`, since agents add kinds of updates between protocol versions.
 """

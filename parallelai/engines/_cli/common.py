@@ -6,6 +6,7 @@ would race on the same files, and an attempt must not see what another left behi
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import uuid
@@ -36,8 +37,11 @@ class VersionCache:
     def __init__(self) -> None:
         self._versions: dict[str, str | None] = {}
 
-    async def version(self, binary: str, timeout_s: float = 15.0) -> str | None:
-        if binary not in self._versions:
+    async def version(
+        self, binary: str, timeout_s: float = 15.0, *, cache_key: str | None = None
+    ) -> str | None:
+        key = cache_key or binary
+        if key not in self._versions:
             found: str | None = None
             with anyio.move_on_after(timeout_s):
                 try:
@@ -47,8 +51,42 @@ class VersionCache:
                 if outcome is not None and outcome.returncode == 0:
                     match = _VERSION.search(outcome.stdout)
                     found = match.group(0) if match else outcome.stdout.strip()[:40] or None
-            self._versions[binary] = found
-        return self._versions[binary]
+            self._versions[key] = found
+        return self._versions[key]
+
+
+# `--version` answers for this process, by the binary's path and its file's identity: an upgrade in
+# place (a new mtime or size) is asked again; a CLI is never asked per task.
+_SOURCE_VERSIONS = VersionCache()
+
+
+async def with_version(found: EngineStatus, binary: str, versions: VersionCache) -> EngineStatus:
+    """`found` (an engine's `ready()`), with its CLI's version when the CLI is installed."""
+    path = resolve_binary(binary)
+    if path is None:
+        return found
+    return found.model_copy(update={"version": await versions.version(path)})
+
+
+async def cli_source(binary: str, model: str | None, endpoint: str | None) -> dict[str, str]:
+    """Where a CLI agent's answers come from, for cache keys: the model it is told to use, the
+    endpoint it calls (set, or taken from the environment it passes on), the CLI and its version."""
+    path = resolve_binary(binary)
+    version = ""
+    if path is not None:
+        try:
+            stat = os.stat(path)  # microseconds, once per run: not worth a thread
+        except OSError:
+            stat = None
+        if stat is not None:
+            key = f"{path}\0{stat.st_mtime_ns}\0{stat.st_size}"
+            version = await _SOURCE_VERSIONS.version(path, cache_key=key) or ""
+    return {
+        "model": model or "",
+        "endpoint": (endpoint or "").rstrip("/"),
+        "cli": path or binary,
+        "version": version,
+    }
 
 
 def create_attempt_home(engine: str, task_id: str, attempt: int, root: str | None) -> Path:

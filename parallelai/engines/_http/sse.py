@@ -1,9 +1,17 @@
-"""Server-sent events: turn a stream of text lines into events, as the WHATWG spec reads them."""
+"""Server-sent events: turn a stream of text lines into events, as the WHATWG spec reads them.
+
+Why not httpx-sse: its public API reads a whole `httpx.Response`, not lines, and it drops a last event
+that the server did not end with a blank line, which some providers do (the daemon's own streams,
+which always end their events, are read with it in `parallelai/client/sse.py`).
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,7 +22,7 @@ class ServerSentEvent:
 
 
 async def aiter_sse(lines: AsyncIterable[str]) -> AsyncIterator[ServerSentEvent]:
-    """Yield one event per blank-line-terminated block of `lines` (e.g. `httpx.Response.aiter_lines()`).
+    """Yield one event per blank-line-terminated block of `lines` (from `sse_lines`).
 
     Comments (`:` lines, used as keep-alives) are skipped; an event without data is not dispatched;
     a last block that the server did not terminate is still delivered, since some servers end the
@@ -40,3 +48,21 @@ async def aiter_sse(lines: AsyncIterable[str]) -> AsyncIterator[ServerSentEvent]
             last_id = value
     if data:
         yield ServerSentEvent(event or "message", "\n".join(data), last_id)
+
+
+async def sse_lines(chunks: AsyncIterable[str]) -> AsyncIterator[str]:
+    """The lines of a text stream (`httpx.Response.aiter_text()`), ended as SSE ends them: CRLF, LF
+    or CR only. `httpx.Response.aiter_lines()` also ends a line at U+2028, U+2029 and U+0085,
+    which a model's answer may hold raw inside a `data:` line's JSON, cutting its event in two."""
+    buffer = ""
+    async for chunk in chunks:
+        buffer += chunk
+        start = 0
+        for end in _LINE_END.finditer(buffer):
+            if end.group() == "\r" and end.end() == len(buffer):
+                break  # perhaps the first half of a CRLF split across chunks: wait for the next one
+            yield buffer[start : end.start()]
+            start = end.end()
+        buffer = buffer[start:]
+    if buffer:
+        yield buffer.removesuffix("\r")

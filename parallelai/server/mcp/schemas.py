@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from parallelai.engines.base import EngineStatus
-from parallelai.models import RunState, RunSummary, StrategyName, TaskState
+from parallelai.models import GateResult, RunState, RunSummary, StrategyName, TaskState
 from parallelai.reports.findings import Finding
 from parallelai.templates.catalog import TemplateSummary
 
@@ -31,6 +31,11 @@ class RunStatus(BaseModel):
     executed_by: str | None = Field(
         default=None, description="The process executing it right now (the daemon, or a CLI run)."
     )
+    gates: list[GateResult] = Field(
+        default_factory=list,
+        description="The commands parallelai ran itself once the tasks were done (tests, linters): "
+        "each one's state, exit code and output tail. A failed gate fails the run.",
+    )
     next_step: str = Field(description="What to do next with this run.")
 
     @classmethod
@@ -51,6 +56,7 @@ class RunStatus(BaseModel):
             finished_at=summary.finished_at,
             note=summary.note,
             executed_by=summary.executed_by,
+            gates=summary.gates,
             next_step=_next_step(summary),
         )
 

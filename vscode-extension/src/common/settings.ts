@@ -19,7 +19,8 @@ export const DEFAULT_SERVER_COMMAND: readonly string[] = ['parallelai', 'lsp'];
 export function readSettings(): Settings {
   const config = vscode.workspace.getConfiguration('parallelai');
   return {
-    engine: nonEmpty(config.get<unknown>('engine')) ?? 'echo',
+    // Empty: the daemon picks the first assistant installed and signed in (never a simulated one).
+    engine: nonEmpty(config.get<unknown>('engine')) ?? '',
     maxParallel: positiveInteger(config.get<unknown>('maxParallel')) ?? 8,
     engineSettings: engineSettings(config.get<unknown>('engineSettings')),
     serverCommand: parseServerCommand(config.get<unknown>('serverCommand')),
@@ -63,12 +64,10 @@ export function templateRun(
   settings: Settings,
   workdir: string | undefined,
 ): CreateRun {
-  const run: CreateRun = {
-    template,
-    params,
-    engine: settings.engine,
-    parallel: settings.maxParallel,
-  };
+  const run: CreateRun = { template, params, parallel: settings.maxParallel };
+  if (settings.engine !== '') {
+    run.engine = settings.engine;
+  }
   if (Object.keys(settings.engineSettings).length > 0) {
     run.engines = settings.engineSettings;
   }

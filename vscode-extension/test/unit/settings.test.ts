@@ -6,14 +6,14 @@ import { fake } from '../fakes/vscode';
 describe('settings', () => {
   beforeEach(() => fake.reset());
 
-  it('defaults to the echo engine, 8 tasks at once and `parallelai lsp`', () => {
-    expect(readSettings()).toEqual({ engine: 'echo', maxParallel: 8, engineSettings: {}, serverCommand: ['parallelai', 'lsp'], workdir: '', daemonUrl: '', daemonToken: '' });
+  it('defaults to no engine (the daemon chooses a real one), 8 tasks at once and `parallelai lsp`', () => {
+    expect(readSettings()).toEqual({ engine: '', maxParallel: 8, engineSettings: {}, serverCommand: ['parallelai', 'lsp'], workdir: '', daemonUrl: '', daemonToken: '' });
   });
 
   it('ignores values of the wrong kind', () => {
     fake.settings.set('parallelai.maxParallel', 0);
     fake.settings.set('parallelai.engine', '  ');
-    expect(readSettings()).toMatchObject({ engine: 'echo', maxParallel: 8 });
+    expect(readSettings()).toMatchObject({ engine: '', maxParallel: 8 });
   });
 
   it('takes the server command as a list, or a string split on spaces', () => {
@@ -34,6 +34,10 @@ describe('settings', () => {
     const settings = { ...readSettings(), engine: 'codex', maxParallel: 2 };
     expect(templateRun('code_review', {}, settings, '/ws')).toEqual({ template: 'code_review', params: {}, engine: 'codex', parallel: 2, workdir: '/ws' });
     expect(templateRun('code_review', {}, settings, undefined)).not.toHaveProperty('workdir');
+  });
+
+  it('leaves the engine out when none is set, so the daemon chooses a real one, never echo', () => {
+    expect(templateRun('code_review', {}, readSettings(), undefined)).not.toHaveProperty('engine');
   });
 
   it('sends a folder on disk as the workdir, never a virtual one', () => {

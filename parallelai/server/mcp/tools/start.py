@@ -51,7 +51,9 @@ def register_start_tool(server: MCPServer, service: OrchestrationService, catalo
             str | None,
             Field(
                 description="Engine for every task, `name` or `name:model`, e.g. 'claude-code' or "
-                "'openai:gpt-4.1' (see list_engines). Default 'echo': a dry run that only echoes prompts."
+                "'openai:gpt-4.1' (see list_engines). Default: the server's configured engine, else the first "
+                "real assistant installed and signed in where the server runs. 'echo' is a dry run that "
+                "only echoes prompts: it runs only when named."
             ),
         ] = None,
         engine_options: Annotated[
@@ -84,6 +86,14 @@ def register_start_tool(server: MCPServer, service: OrchestrationService, catalo
         fail_fast: Annotated[
             bool, Field(description="Stop the whole run at the first task that fails.")
         ] = False,
+        gates: Annotated[
+            list[str] | None,
+            Field(
+                description="Commands parallelai itself runs in `workdir` once every task succeeded, e.g. "
+                "['pytest -q']. One that exits non-zero fails the run; its exit code and output are in "
+                "the results. Use them to check the sub-agents' work instead of asking an agent to."
+            ),
+        ] = None,
         name: Annotated[
             str | None, Field(description="A short name for the run, shown in list_runs.")
         ] = None,
@@ -135,6 +145,7 @@ def register_start_tool(server: MCPServer, service: OrchestrationService, catalo
                 max_cost_usd=max_cost_usd,
                 fail_fast=True if fail_fast else None,
                 workdir=workdir,
+                gates=gates,
             )
             after = service.bus.last_seq
             run_id = await planning.start_run(service, request, catalog)
