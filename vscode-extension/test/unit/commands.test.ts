@@ -68,7 +68,7 @@ describe('commands', () => {
     const { run } = await setUp(api);
     fake.workspaceFolders = [{ uri: FakeUri.file('/work/app'), name: 'app', index: 0 }];
     await run('parallelai.reviewWorkspace', vscode.Uri.file('/work/app/src/server'));
-    expect(api.started[0]).toEqual({ template: 'code_review', params: { path: 'src/server' }, engine: 'echo', parallel: 8, workdir: '/work/app' });
+    expect(api.started[0]).toEqual({ template: 'code_review', params: { path: 'src/server' }, parallel: 8, workdir: '/work/app' });
   });
 
   it('Review Workspace in a virtual workspace leaves the workdir to the daemon, unless the setting names one', async () => {
@@ -93,7 +93,7 @@ describe('commands', () => {
     fake.quickPickChoice = (items) => items[0];
     fake.inputBoxAnswers.push('{"path": "src"}');
     await run('parallelai.runTemplate');
-    expect(api.started).toEqual([{ template: 'code_review', params: { path: 'src' }, engine: 'echo', parallel: 8 }]);
+    expect(api.started).toEqual([{ template: 'code_review', params: { path: 'src' }, parallel: 8 }]);
   });
 
   it('Run Template does nothing when the pick is dismissed', async () => {
