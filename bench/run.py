@@ -42,8 +42,11 @@ Measurement = dict[str, float]
 # -- workers: each runs in its own child process and prints one JSON object ---------------------
 
 
-def _parallelai_run(spec_kwargs: Params, n: int) -> Measurement:
-    """Run `n` tasks through a fresh service on a store in a temp file; time `service.run`."""
+def _parallelai_run(
+    spec_kwargs: Params, n: int, more: Callable[[Path, str], Measurement] | None = None
+) -> Measurement:
+    """Run `n` tasks through a fresh service on a store in a temp file; time `service.run`; `more`
+    reads what else the case measures from the store."""
     import anyio
 
     from parallelai.models import RunSpec, TaskState
@@ -65,7 +68,8 @@ def _parallelai_run(spec_kwargs: Params, n: int) -> Measurement:
     with tempfile.TemporaryDirectory(prefix="parallelai-bench-") as tmp:
         store_path = Path(tmp) / "bench.db"
         wall, wall_start, run_id = anyio.run(main, store_path)
-        return {"wall": wall, **_phases(store_path, run_id, wall_start, wall)}
+        extra = more(store_path, run_id) if more is not None else {}
+        return {"wall": wall, **_phases(store_path, run_id, wall_start, wall), **extra}
 
 
 def _phases(store_path: Path, run_id: str, wall_start: float, wall: float) -> Measurement:
@@ -99,6 +103,69 @@ def worker_parallelai_echo(params: Params) -> Measurement:
         "tasks": [{"id": f"t{i}", "prompt": f"task {i}"} for i in range(n)],
     }
     return _parallelai_run(spec, n)
+
+
+def worker_refusing_provider(params: Params) -> Measurement:
+    """Echo tasks against a simulated provider that refuses above `cap` attempts at once."""
+    n, strategy = int(params["n"]), str(params["strategy"])
+    spec = {
+        "strategy": strategy,
+        "default_engine": "echo",
+        "engine_settings": {
+            "echo": {
+                "latency": float(params["latency"]),
+                "max_concurrent": int(params["cap"]),
+                "retry_after": float(params["retry_after"]),
+            }
+        },
+        # The same patient retries on both sides, so the fixed pool finishes too.
+        "limits": {"max_parallel": int(params["parallel"]), "backoff_base_s": 0.05, "backoff_cap_s": 1.0},
+        "use_cache": False,
+        "tasks": [{"id": f"t{i}", "prompt": f"task {i}", "options": {"retries": 100}} for i in range(n)],
+    }
+    return _parallelai_run(spec, n, _concurrency)
+
+
+def _concurrency(store_path: Path, run_id: str) -> Measurement:
+    """From the run's events: attempts, refusals, and the tasks running on average over the second
+    half of the run (time-weighted: what the provider saw once the start-up was over)."""
+    db = sqlite3.connect(store_path)
+    try:
+        rows = db.execute(
+            "SELECT type, body FROM events WHERE run_id = ? AND type IN ('task.state', 'task.retrying', "
+            "'concurrency.changed', 'run.started', 'run.finished') ORDER BY seq",
+            (run_id,),
+        ).fetchall()
+    finally:
+        db.close()
+    events = [(kind, json.loads(body)) for kind, body in rows]
+    start = next(body["at"] for kind, body in events if kind == "run.started")
+    end = next(body["at"] for kind, body in events if kind == "run.finished")
+    half = start + (end - start) / 2
+    running: set[str] = set()
+    attempts = refused = 0
+    area, last_at, last_limit = 0.0, half, 0
+    for kind, body in events:
+        at = body["at"]
+        if at > half:
+            area += len(running) * (at - last_at)
+            last_at = at
+        if kind == "task.state":
+            if body["state"] == "running":
+                attempts += 1
+                running.add(body["task_id"])
+            else:
+                running.discard(body["task_id"])
+        elif kind == "task.retrying" and body["error_kind"] == "rate_limited":
+            refused += 1
+        elif kind == "concurrency.changed":
+            last_limit = body["limit"]
+    return {
+        "attempts": attempts,
+        "refused": refused,
+        "mean_running": area / max(end - half, 1e-9),
+        "final_limit": last_limit,
+    }
 
 
 def worker_asyncio_echo(params: Params) -> Measurement:
@@ -179,6 +246,7 @@ def worker_import_mcp(params: Params) -> Measurement:
 WORKERS: dict[str, Callable[[Params], Measurement]] = {
     "parallelai-echo": worker_parallelai_echo,
     "asyncio-echo": worker_asyncio_echo,
+    "refusing-provider": worker_refusing_provider,
     "parallelai-command": worker_parallelai_command,
     "xargs": worker_xargs,
     "sse-latency": worker_sse_latency,
@@ -283,6 +351,7 @@ class Sizes:
     d: Params
     e: Params
     f: Params
+    g: Params
 
 
 FULL = Sizes(
@@ -292,6 +361,7 @@ FULL = Sizes(
     d={"n": 1000, "parallel": 50},
     e={"n": 2000, "parallel": 1000, "min_latency": 2.0, "max_latency": 8.0},
     f={"samples": 5},
+    g={"n": 2000, "cap": 13, "latency": 0.05, "retry_after": 0.05, "parallel": 100},
 )
 QUICK = Sizes(
     a={"n": 200, "parallel": 100, "latency": 0.5},
@@ -300,6 +370,7 @@ QUICK = Sizes(
     d={"n": 200, "parallel": 50},
     e={"n": 400, "parallel": 200, "min_latency": 1.0, "max_latency": 3.0},
     f={"samples": 3},
+    g={"n": 500, "cap": 13, "latency": 0.05, "retry_after": 0.05, "parallel": 100},
 )
 
 
@@ -452,6 +523,48 @@ def case_f(sizes: Sizes, repeat: int, notes: list[str]) -> list[Row]:
     ]
 
 
+def case_g(sizes: Sizes, repeat: int, notes: list[str]) -> list[Row]:
+    """Issue 14's target: the adaptive strategy finds a provider's unknown concurrency limit."""
+    p = sizes.g
+    cap = int(p["cap"])
+    mine, base = compare(
+        ("refusing-provider", {**p, "strategy": "adaptive"}),
+        ("refusing-provider", {**p, "strategy": "parallel"}),
+        repeat,
+    )
+    ours, theirs = mine.values, base.values
+
+    def refused(values: Measurement) -> float:
+        return values["refused"] / values["attempts"]
+
+    off = abs(ours["mean_running"] - cap) / cap
+    ideal = math.ceil(p["n"] / cap) * p["latency"]
+    notes.append(
+        f"(g) {p['n']:,} echo tasks x {p['latency']:g} s; the provider refuses (rate_limited, retry-after "
+        f"{p['retry_after']:g} s) an attempt beyond {cap} at once; both sides ceiling {p['parallel']}, "
+        f"100 retries, backoff 0.05-1 s. Makespan: adaptive {mine.wall:.2f} s, fixed pool {base.wall:.2f} s "
+        f"(ideal at {cap} at once: {ideal:.2f} s); adaptive limit at the end: {ours['final_limit']:.0f}; "
+        f"attempts {ours['attempts']:.0f} vs {theirs['attempts']:.0f}"
+    )
+    label = f"(g) provider refusing above {cap}, adaptive vs fixed P={p['parallel']}"
+    return [
+        (
+            f"{label}: mean running (2nd half)",
+            f"{ours['mean_running']:.2f} ({off:.1%} off {cap})",
+            f"{theirs['mean_running']:.2f} (fixed pool)",
+            f"{off:.1%} <= 10%",
+            _verdict(off <= 0.10),
+        ),
+        (
+            f"{label}: attempts refused",
+            f"{refused(ours):.2%} ({ours['refused']:.0f})",
+            f"{refused(theirs):.2%} ({theirs['refused']:.0f}, fixed pool)",
+            f"{refused(ours):.2%} <= 1%",
+            _verdict(refused(ours) <= 0.01),
+        ),
+    ]
+
+
 CASES: dict[str, Callable[[Sizes, int, list[str]], list[Row]]] = {
     "a": case_a,
     "b": case_b,
@@ -459,6 +572,7 @@ CASES: dict[str, Callable[[Sizes, int, list[str]], list[Row]]] = {
     "d": case_d,
     "e": case_e,
     "f": case_f,
+    "g": case_g,
 }
 
 

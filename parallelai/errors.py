@@ -16,7 +16,8 @@
     ├── TaskNotFoundError          a task id the run does not have
     ├── RunBusyError               a run another live process is executing (carries who)
     ├── RunFailedError             a template run in which no task succeeded (reports/results.py: it carries the results)
-    └── StoreError                 the store cannot be opened or migrated
+    ├── StoreError                 the store cannot be opened or migrated
+    └── WorkspaceError             a task's worktree or scratch copy that git cannot make, read or remove (carries the command and git's words)
 
 A failed agent is never an exception: engines report failures as data (`TaskError`), so
 nothing here escapes from an engine into the scheduler.
@@ -24,7 +25,7 @@ nothing here escapes from an engine into the scheduler.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from difflib import get_close_matches
 from pathlib import Path
 
@@ -80,12 +81,14 @@ class UnknownDependencyError(InputError):
 
 
 class UnknownEngineError(InputError):
-    def __init__(self, name: str, known: Sequence[str]) -> None:
+    def __init__(self, name: str, known: Sequence[str], aliases: Mapping[str, str] | None = None) -> None:
         self.name = name
         self.known = tuple(sorted(known))
-        super().__init__(
-            f"unknown engine {name!r}{did_you_mean(name, known)}; known engines: {', '.join(self.known)}"
-        )
+        # A typo of an alias ("chatgtp") is suggested as the engine the alias means.
+        words = {**{engine: engine for engine in known}, **(aliases or {})}
+        close = get_close_matches(name.lower().replace("_", "-"), list(words), n=1)
+        suggestion = f" (did you mean {words[close[0]]!r}?)" if close else ""
+        super().__init__(f"unknown engine {name!r}{suggestion}; known engines: {', '.join(self.known)}")
 
 
 class NoEngineError(InputError):
@@ -146,6 +149,15 @@ class RunBusyError(ParallelAIError):
 
 class StoreError(ParallelAIError):
     """The store cannot be opened, is from a newer version, or is corrupt."""
+
+
+class WorkspaceError(ParallelAIError):
+    """Git failed while making, reading or removing a task's workspace; `stderr` holds its words."""
+
+    def __init__(self, message: str, *, command: Sequence[str] = (), stderr: str = "") -> None:
+        self.command = tuple(command)
+        self.stderr = stderr
+        super().__init__(f"{message}: {stderr}" if stderr else message)
 
 
 def did_you_mean(name: str, known: Sequence[str]) -> str:

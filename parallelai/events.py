@@ -97,6 +97,21 @@ class RateLimited(_Event):
     retry_after_s: float | None
 
 
+class ConcurrencyChanged(_Event):
+    """The adaptive strategy changed how many attempts of `engine` may run at once, and why.
+
+    `old` is None for the limit a run starts with. `limit` never exceeds the run's `parallel`
+    (nor the engine's own limit). A refusal's retry-after pauses the engine's new attempts; the
+    `reason` says for how long.
+    """
+
+    type: Literal["concurrency.changed"] = "concurrency.changed"
+    engine: str
+    old: int | None
+    limit: int
+    reason: str
+
+
 class BudgetReached(_Event):
     type: Literal["budget.reached"] = "budget.reached"
     limit: Literal["cost", "tokens"]
@@ -129,6 +144,7 @@ Event = Annotated[
     | TaskUsage
     | TaskRetrying
     | RateLimited
+    | ConcurrencyChanged
     | BudgetReached
     | GateStarted
     | GateFinished,

@@ -19,9 +19,11 @@ from typing import Any
 
 import anyio
 
+from parallelai.models import EngineObject
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.planning import plan_template_request
 from parallelai.project_tests import detect_test_command
+from parallelai.refactorings import resolve_refactoring
 from parallelai.reports.headline import nothing_succeeded_message
 from parallelai.reports.render import ReportFormat, write_report
 from parallelai.reports.results import RunFailedError, TemplateResults, run_plan
@@ -37,7 +39,7 @@ class ParallelAI:
 
     def __init__(
         self,
-        engine: str | None = None,
+        engine: str | EngineObject | None = None,
         parallel: int | None = None,
         *,
         workdir: Path | str | None = None,
@@ -85,16 +87,19 @@ class ParallelAI:
     def refactor(
         self,
         pattern: str,
-        to: str,
-        files: Sequence[str] | None = None,
+        to: str | None = None,
+        files: Sequence[str] | str | None = None,
         parallel: int | None = None,
         test_after: bool | str = False,
     ) -> TemplateResults:
-        """`test_after`: a command, or True for the project's own (`pytest -q`, `npm test`);
-        parallelai runs it as a gate once every file is done, and a non-zero exit fails the run."""
+        """`pattern` is what to replace (`to`: what it becomes), or a known refactoring's name —
+        `callback-to-async`, `var-to-const`, `class-to-hooks`, `py2-to-py3`, … (parallelai/refactorings.py)
+        — which needs no `to`. `test_after`: a command, or True for the project's own (`pytest -q`,
+        `npm test`); parallelai runs it as a gate once every file is done, and a non-zero exit fails the run."""
+        replaces, becomes = resolve_refactoring(pattern, to)
         command = detect_test_command(self._workdir) if test_after is True else (test_after or "")
         return self.execute(
-            "refactoring", parallel=parallel, pattern=pattern, to=to, files=files, test_after=command
+            "refactoring", parallel=parallel, pattern=replaces, to=becomes, files=files, test_after=command
         )
 
     def document(

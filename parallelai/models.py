@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 TASK_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
@@ -86,8 +87,25 @@ class ErrorKind(StrEnum):
 
 _RETRYABLE = frozenset({ErrorKind.RATE_LIMITED, ErrorKind.OVERLOADED, ErrorKind.TRANSIENT, ErrorKind.TIMEOUT})
 
-StrategyName = Literal["parallel", "batch", "pipeline", "mapreduce", "dag"]
-STRATEGY_NAMES: tuple[StrategyName, ...] = ("parallel", "batch", "pipeline", "mapreduce", "dag")
+StrategyName = Literal["parallel", "batch", "pipeline", "mapreduce", "dag", "adaptive"]
+StrategyAlias = Literal["intelligent"]
+# Another name users reach for; validation turns it into the strategy's own, so the store keeps one.
+STRATEGY_ALIASES: dict[str, StrategyName] = {"intelligent": "adaptive"}
+# Every name a user may write (the strategies, then their aliases).
+STRATEGY_NAMES: tuple[StrategyName | StrategyAlias, ...] = (
+    "parallel",
+    "batch",
+    "pipeline",
+    "mapreduce",
+    "dag",
+    "adaptive",
+    "intelligent",
+)
+
+
+def canonical_strategy(name: str) -> str:
+    """`name` with an alias replaced by the strategy it stands for; anything else unchanged."""
+    return STRATEGY_ALIASES.get(name, name)
 
 
 class EngineSpec(BaseModel):
@@ -107,6 +125,28 @@ class EngineSpec(BaseModel):
         return f"{self.name}:{self.model}" if self.model else self.name
 
 
+@runtime_checkable
+class EngineObject(Protocol):
+    """An engine given as an object rather than a name: `ClaudeCode(model="sonnet")` (made and
+    checked in parallelai/engines/chosen.py). It means what its `spec` string (`name[:model]`)
+    means, with `settings` as that engine's settings. What takes one keeps the string: a task
+    stores `engine: "claude-code:sonnet"` and the settings under its `engine_options`."""
+
+    @property
+    def spec(self) -> str: ...
+
+    @property
+    def settings(self) -> Mapping[str, Any]: ...
+
+
+def settings_under(settings: Mapping[str, Any], own: Any) -> Any:
+    """`own` settings over an engine object's `settings`; `own` untouched if it is no mapping, so
+    that validation says what is wrong with it."""
+    if own is None:
+        return dict(settings)
+    return {**settings, **own} if isinstance(own, Mapping) else own
+
+
 class TaskOptions(_Strict):
     timeout: Annotated[float, Field(gt=0)] | None = None
     retries: Annotated[int, Field(ge=0, le=100)] = 2
@@ -124,12 +164,36 @@ class Task(_Strict):
     """
 
     id: str = ""
-    prompt: str
+    prompt: str = ""
     engine: str | None = None
     inputs: dict[str, Any] = Field(default_factory=dict)
     files: list[str] = Field(default_factory=list)
     options: TaskOptions = Field(default_factory=TaskOptions)
     depends_on: list[str] = Field(default_factory=list)
+    # A template of the library run as a task group, with its parameters (`files` are its globs).
+    # Planning expands it into plain tasks (parallelai/task_forms.py), so no stored run has one;
+    # excluded from dumps, stored and served tasks keep their shape.
+    template: str | None = Field(default=None, exclude=True)
+    params: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _engine_object_as_name(cls, data: Any) -> Any:
+        # Stored as JSON, a task keeps the engine's name; the object's settings become its
+        # `engine_options`, under those the task gives itself.
+        if not isinstance(data, dict) or not isinstance(data.get("engine"), EngineObject):
+            return data
+        chosen: EngineObject = data["engine"]
+        given = {**data, "engine": chosen.spec}
+        if chosen.settings:
+            options = data.get("options")
+            if isinstance(options, TaskOptions):
+                options = options.model_dump(exclude_unset=True)
+            if options is None or isinstance(options, dict):
+                options = dict(options or {})
+                options["engine_options"] = settings_under(chosen.settings, options.get("engine_options"))
+            given["options"] = options
+        return given
 
     @field_validator("id")
     @classmethod
@@ -139,6 +203,17 @@ class Task(_Strict):
                 "a task id is 1-128 letters, digits, '_', '.', '-', starting with a letter or digit"
             )
         return value
+
+    @model_validator(mode="after")
+    def _has_work(self) -> Task:
+        if self.template is None and "prompt" not in self.model_fields_set:
+            raise ValueError(
+                "a task needs a `prompt` (what the sub-agent should do) or a `template` "
+                "(a template of the library, run as a group of tasks)"
+            )
+        if self.template is None and self.params:
+            raise ValueError("`params` only applies with `template`; put values in `inputs`")
+        return self
 
 
 # More sub-agents at once than any machine or account holds is a typo, not a plan.
@@ -195,7 +270,7 @@ class RunSpec(_Strict):
     """A planned run: the DAG of tasks plus how to schedule it. This is what the store keeps."""
 
     name: str | None = None
-    strategy: StrategyName = "parallel"
+    strategy: StrategyName = "parallel"  # an alias given is stored as the strategy's own name
     default_engine: str = "echo"
     engine_settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
     limits: RunLimits = Field(default_factory=RunLimits)
@@ -203,6 +278,23 @@ class RunSpec(_Strict):
     workdir: str | None = None
     gates: list[Gate] = Field(default_factory=list)  # run in order once the tasks are done
     tasks: list[Task]
+
+    @field_validator("tasks")
+    @classmethod
+    def _plain_tasks_only(cls, tasks: list[Task]) -> list[Task]:
+        # A template task is a request for tasks, not one: planning expands it before a run exists.
+        unplanned = next((task for task in tasks if task.template is not None), None)
+        if unplanned is not None:
+            raise ValueError(
+                f"task {unplanned.id or unplanned.template!r} names template {unplanned.template!r}: "
+                "plan it first (parallelai.planning.plan_request expands it into tasks)"
+            )
+        return tasks
+
+    @field_validator("strategy", mode="before")
+    @classmethod
+    def _one_name_per_strategy(cls, value: Any) -> Any:
+        return canonical_strategy(value) if isinstance(value, str) else value
 
 
 class Usage(BaseModel):

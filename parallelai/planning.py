@@ -46,7 +46,7 @@ def plan_request(
         return spec_from_mapping(request.work, settings, fallback)
     if request.prompts is not None:
         return spec_from_prompts(request.prompts, settings.over(fallback))
-    return spec_from_tasks(request.tasks or [], settings.over(fallback))
+    return spec_from_tasks(request.tasks or [], settings.over(fallback), templates)
 
 
 def plan_template_request(
@@ -57,8 +57,8 @@ def plan_template_request(
         raise InputError("this request names no template")
     given = request.settings
     settings = given.over(defaults if defaults is not None else _defaults_for(given))
-    # Chosen once here rather than for each of a thousand tasks; a group's own engine still wins.
-    settings = settings.model_copy(update={"engine": settings.engine_or_default})
+    # The engine is left unresolved here: plan_template chooses it once, with the template's own
+    # `engine:` between the run's and the machine's default.
     catalog = templates or LibraryCatalog(Path(settings.workdir) if settings.workdir else None)
     return catalog.plan(request.template, dict(request.params), settings)
 

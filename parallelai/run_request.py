@@ -24,10 +24,25 @@ from pydantic import (
 )
 
 from parallelai.errors import InputError
-from parallelai.models import Gate, Parallelism, RunSpec, Task
+from parallelai.models import (
+    EngineObject,
+    EngineSpec,
+    Gate,
+    Parallelism,
+    RunSpec,
+    Task,
+    canonical_strategy,
+    settings_under,
+)
 
 log = logging.getLogger("parallelai.request")
 _Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _strategy_name(value: Any) -> Any:
+    """An alias (`intelligent`) becomes its strategy's own name as soon as settings are read."""
+    return canonical_strategy(value) if isinstance(value, str) else value
+
 
 # Old spelling → the one name, for one release.
 RENAMED = {
@@ -53,6 +68,21 @@ def accept_old_names(data: Any, where: str) -> Any:
                 f"{where}: `{old}` is now called `{new}`; `{old}` is accepted until the next release"
             )
     return renamed
+
+
+def engine_object_as_name(data: Any) -> Any:
+    """Settings whose `engine` is an object (`ClaudeCode(model="sonnet")`) as if it were named:
+    `engine` its `name[:model]`, its settings over that engine's entry of `engines`."""
+    if not isinstance(data, dict) or not isinstance(data.get("engine"), EngineObject):
+        return data
+    chosen: EngineObject = data["engine"]
+    given = {**data, "engine": chosen.spec}
+    engines = data.get("engines") or {}
+    name = EngineSpec.parse(chosen.spec).name
+    # Anything but mappings is left as given, for validation to say what is wrong with it.
+    if chosen.settings and isinstance(engines, dict) and isinstance(engines.get(name) or {}, dict):
+        given["engines"] = {**engines, name: {**(engines.get(name) or {}), **chosen.settings}}
+    return given
 
 
 def warn_renamed(message: str) -> None:
@@ -106,7 +136,13 @@ class TaskInput(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _old_names(cls, data: Any) -> Any:
-        return accept_old_names(data, "task")
+        data = accept_old_names(data, "task")
+        if isinstance(data, dict) and isinstance(data.get("engine"), EngineObject):
+            # The object's settings are this task's `engine_options`, under those it gives itself.
+            chosen: EngineObject = data["engine"]
+            engine_options = settings_under(chosen.settings, data.get("engine_options"))
+            data = {**data, "engine": chosen.spec, "engine_options": engine_options}
+        return data
 
 
 class RunSettings(BaseModel):
@@ -130,8 +166,10 @@ class RunSettings(BaseModel):
     per_engine: dict[str, Parallelism] = Field(
         default_factory=dict, description="At most this many at once per engine."
     )
-    strategy: str | None = Field(
-        default=None, description="parallel, dag, batch, pipeline or mapreduce (default: from the work)."
+    strategy: Annotated[str | None, BeforeValidator(_strategy_name)] = Field(
+        default=None,
+        description="parallel, dag, batch, pipeline, mapreduce or adaptive (alias intelligent: concurrency "
+        "learnt from the engines' refusals and the machine, up to `parallel`) (default: from the work).",
     )
     timeout: Annotated[float, Field(gt=0)] | None = Field(
         default=None, description="Per-task timeout, seconds."
@@ -169,7 +207,7 @@ class RunSettings(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _old_names(cls, data: Any) -> Any:
-        return accept_old_names(data, "run settings")
+        return engine_object_as_name(accept_old_names(data, "run settings"))
 
     @property
     def engine_or_default(self) -> str:

@@ -29,6 +29,8 @@ from parallelai.models import STRATEGY_NAMES, Gate, RunLimits, RunSpec, Task, Ta
 from parallelai.orchestration.dag import assign_ids, validate_graph
 from parallelai.orchestration.strategies import DagWork, ParallelWork, Work, compile_work
 from parallelai.run_request import GATES_ADAPTER, RunSettings, TaskInput
+from parallelai.task_forms import expand_task
+from parallelai.templates.catalog import LibraryCatalog, TemplateCatalog
 from parallelai.yamlsource import YamlDocument, read_yaml
 
 _RUN_KEYS = {"name", "strategy", "engine", "parallel", "limits", "engines", "defaults", "gates"}
@@ -36,7 +38,7 @@ _WORK_ADAPTER: TypeAdapter[Any] = TypeAdapter(Work)
 
 
 def spec_from_prompts(prompts: Sequence[str], options: RunSettings) -> RunSpec:
-    if options.strategy not in (None, "parallel"):
+    if options.strategy not in (None, "parallel", "adaptive"):
         raise InputError(
             f"prompts on the command line run with the parallel strategy; for "
             f"{options.strategy!r} write a tasks file (--tasks-file)"
@@ -46,7 +48,7 @@ def spec_from_prompts(prompts: Sequence[str], options: RunSettings) -> RunSpec:
         tasks = [Task(prompt=prompt, options=TaskOptions.model_validate(task_options)) for prompt in prompts]
     except ValidationError as error:
         raise InputError(_first_problem(error)) from None
-    return _run_spec(tasks, "parallel", options)
+    return _run_spec(tasks, options.strategy or "parallel", options)
 
 
 def spec_from_file(path: Path, options: RunSettings, fallback: RunSettings | None = None) -> RunSpec:
@@ -61,10 +63,15 @@ def spec_from_mapping(
     return spec_from_document(YamlDocument(Path("work"), data, {}), options, base, fallback)
 
 
-def spec_from_tasks(entries: Sequence[str | TaskInput | Task], options: RunSettings) -> RunSpec:
+def spec_from_tasks(
+    entries: Sequence[str | TaskInput | Task], options: RunSettings, templates: TemplateCatalog | None = None
+) -> RunSpec:
     """Plain strings become independent tasks; objects may name ids, engines and dependencies.
 
-    A `Task` without options of its own gets the run's (timeout, retries); one with options keeps them.
+    A `Task` without options of its own (engine settings aside) gets the run's (timeout, retries);
+    one with options keeps them.
+    A task's `files` (paths or globs) are found in the workspace and their contents follow its
+    prompt; a task naming a `template` becomes that template's tasks (parallelai/task_forms.py).
     """
     if not entries:
         raise InputError("`tasks` is empty: give at least one prompt")
@@ -75,11 +82,21 @@ def spec_from_tasks(entries: Sequence[str | TaskInput | Task], options: RunSetti
     try:
         for entry in entries:
             if isinstance(entry, Task):
-                own_options = "options" in entry.model_fields_set
+                # Options that set only engine settings (`Task(engine=Echo(reply=…))`) are not
+                # options of its own: the task still takes the run's timeout and retries.
+                given = entry.options.model_fields_set if "options" in entry.model_fields_set else set()
+                own_options = bool(given - {"engine_options"})
+                engine_options = entry.options.engine_options
                 built.append(
                     entry
                     if own_options
-                    else entry.model_copy(update={"options": TaskOptions.model_validate(defaults)})
+                    else entry.model_copy(
+                        update={
+                            "options": TaskOptions.model_validate(
+                                {**defaults, "engine_options": engine_options}
+                            )
+                        }
+                    )
                 )
                 continue
             item = TaskInput(prompt=entry) if isinstance(entry, str) else entry
@@ -102,8 +119,9 @@ def spec_from_tasks(entries: Sequence[str | TaskInput | Task], options: RunSetti
             )
     except ValidationError as error:
         raise InputError(f"tasks[{len(built)}]: {_first_problem(error)}") from None
+    built, gates = _expanded(built, options, templates)
     chosen = options.strategy or ("dag" if any(task.depends_on for task in built) else "parallel")
-    if chosen == "dag":
+    if chosen in ("dag", "adaptive"):
         compiled = compile_work(DagWork(tasks=built))
     elif chosen == "parallel":
         compiled = compile_work(ParallelWork(tasks=built))
@@ -112,7 +130,34 @@ def spec_from_tasks(entries: Sequence[str | TaskInput | Task], options: RunSetti
             f"strategy {chosen!r} is not available for a list of tasks; use 'parallel' "
             "(independent tasks) or 'dag' (tasks with depends_on), or give the work as a tasks file"
         )
-    return base.model_copy(update={"tasks": compiled, "strategy": chosen})
+    return base.model_copy(update={"tasks": compiled, "strategy": chosen, "gates": [*gates, *base.gates]})
+
+
+def _expanded(
+    tasks: list[Task], options: RunSettings, templates: TemplateCatalog | None
+) -> tuple[list[Task], list[Gate]]:
+    """Every task in its plain form (files attached, templates planned), and the templates' gates."""
+    if not any(task.template is not None or task.files for task in tasks):
+        return tasks, []
+    catalog = templates or LibraryCatalog(Path(options.workdir) if options.workdir else None)
+    used = {task.id for task in tasks if task.id}
+    plain: list[Task] = []
+    gates: list[Gate] = []
+    for index, task in enumerate(tasks):
+        prefix = task.id or task.template or ""
+        if task.template is not None and not task.id:
+            number = 1
+            while prefix in used:  # a second task of the same template gets its own prefix
+                number += 1
+                prefix = f"{task.template}-{number}"
+            used.add(prefix)
+        try:
+            more, brought = expand_task(task, options, catalog, prefix)
+        except InputError as error:
+            raise InputError(f"tasks[{index}]: {error}") from None
+        plain.extend(more)
+        gates.extend(brought)
+    return plain, gates
 
 
 def spec_from_document(
@@ -126,6 +171,15 @@ def spec_from_document(
     if not isinstance(data, dict):
         raise document.error(
             "a tasks file is a mapping with at least `tasks:` (or `items:` for batch, pipeline and mapreduce)"
+        )
+    # A template given as a tasks file (people paste the announcement's `parallel_tasks:` one):
+    # say what it is and how to run it, rather than "tasks: Field required".
+    if "tasks" not in data and ("parallel_tasks" in data or "groups" in data):
+        key = "parallel_tasks" if "parallel_tasks" in data else "groups"
+        raise document.error(
+            f"`{key}:` makes this a template, not a tasks file; run it with "
+            "`parallelai execute --template FILE` (docs/templates.md)",
+            (key,),
         )
     if fallback is not None:
         options = options.over(_without(fallback, _settings_in_file(data)))

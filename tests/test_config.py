@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from parallelai import ParallelAI, ParallelOrchestrator
+from parallelai.engines.registry import default_registry
 from parallelai.errors import ConfigError, InputError
 from parallelai.models import RunSpec
+from parallelai.orchestration.spec_check import plan_spec
 from parallelai.planning import plan_request
 from parallelai.run_request import build_request
 
@@ -116,6 +118,17 @@ def test_a_file_that_is_not_toml_is_refused_with_its_line(tmp_path: Path) -> Non
 
     with pytest.raises(ConfigError, match=r"config\.toml: not valid TOML: .*line 1"):
         planned(root)
+
+
+def test_a_config_may_name_its_engine_as_the_announcement_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = project(tmp_path, '[run]\nengine = "claude_code"\n')
+    monkeypatch.setenv("PARALLELAI_ENGINE", "chatgpt:gpt-4.1")
+
+    assert plan_spec(planned(root), default_registry()).default_engine == "openai:gpt-4.1"
+    monkeypatch.delenv("PARALLELAI_ENGINE")
+    assert plan_spec(planned(root), default_registry()).default_engine == "claude-code"
 
 
 def test_an_unknown_engine_in_the_config_is_refused_naming_the_file(tmp_path: Path) -> None:

@@ -225,12 +225,15 @@ async def _engines(args: argparse.Namespace) -> int:
         if args.action == "check":
             return await _check_engine(service, args)
         statuses = await service.engine_statuses()
+        aliases = service.registry.aliases()
     if args.json:
         print(json.dumps([status.model_dump() for status in statuses], indent=2))
         return EXIT_OK
     for status in statuses:
         mark = "ok " if status.available else "n/a"
         print(f"{mark} {status.name:<14} {status.version or '-':<12} {status.detail}")
+    other_words = ", ".join(f"{alias} = {name}" for alias, name in sorted(aliases.items()))
+    print(f"\nother names: {other_words}; `_` for `-` in any name (claude_code = claude-code)")
     return EXIT_OK
 
 

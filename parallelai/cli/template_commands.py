@@ -37,6 +37,7 @@ from parallelai.run_request import build_request
 from parallelai.templates.catalog import LibraryCatalog
 from parallelai.templates.files import DEFAULT_MAX_TASKS
 from parallelai.templates.loader import PROJECT_DIR, list_templates, load_template, parse_template
+from parallelai.templates.original import converted_template
 from parallelai.templates.params import parse_param
 from parallelai.templates.plan import TemplatePlan
 from parallelai.templates.scaffold import init_project, new_template
@@ -95,8 +96,8 @@ def add_template_commands(commands: argparse._SubParsersAction[argparse.Argument
         )
     )
 
-    templates = commands.add_parser("templates", help="list, show, validate or create templates")
-    templates.add_argument("action", choices=["list", "show", "validate", "new", "schema"])
+    templates = commands.add_parser("templates", help="list, show, validate, convert or create templates")
+    templates.add_argument("action", choices=["list", "show", "validate", "new", "schema", "convert"])
     templates.add_argument("name", nargs="?", metavar="NAME|FILE")
     templates.add_argument("-C", "--workdir", default=".", help="project root (default: .)")
     templates.add_argument("--json", action="store_true")
@@ -362,6 +363,13 @@ def _templates_now(args: argparse.Namespace) -> int:
         loaded = parse_template(Path(args.name))
         groups = ", ".join(loaded.template.groups)
         print(f"{args.name}: ok — template {loaded.template.name!r}, groups: {groups}")
+        if loaded.original:
+            print(
+                f"  (original format; `parallelai templates convert {args.name}` prints it in the native one)"
+            )
+    elif args.action == "convert":
+        loaded = load_template(args.name, workdir)
+        print(converted_template(loaded.path, loaded.document, loaded.original), end="")
     else:
         path = new_template(workdir, args.name)
         print(f"wrote {path}; edit it, then `parallelai templates validate {path}`")

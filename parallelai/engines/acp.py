@@ -78,6 +78,7 @@ class AcpSettings(BaseModel):
 
 class AcpEngine:
     name = "acp"
+    settings_model = AcpSettings
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._base = dict(settings)

@@ -85,6 +85,7 @@ class AnthropicSettings(BaseModel):
 
 class AnthropicEngine:
     name = "anthropic"
+    settings_model = AnthropicSettings
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._settings = SettingsSource(AnthropicSettings, settings)

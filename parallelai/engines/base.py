@@ -111,6 +111,9 @@ async def answer_source(engine: Engine, model: str | None) -> dict[str, str]:
 
 
 class EngineFactory(Protocol):
-    """What the `parallelai.engines` entry point names: usually the engine class itself."""
+    """What the `parallelai.engines` entry point names: usually the engine class itself.
+
+    It may declare `settings_model`, the pydantic model of its settings: then engine objects
+    (`EngineChoice("name", **settings)`, engines/chosen.py) check their settings when they are made."""
 
     def __call__(self, settings: Mapping[str, Any]) -> Engine: ...

@@ -121,6 +121,7 @@ class ClaudeCodeSettings(BaseModel):
 
 class ClaudeCodeEngine:
     name = "claude-code"
+    settings_model = ClaudeCodeSettings
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._settings = SettingsSource(ClaudeCodeSettings, settings)

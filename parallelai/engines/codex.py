@@ -73,6 +73,7 @@ class CodexSettings(HomeCliSettings):
 
 class CodexEngine:
     name = "codex"
+    settings_model = CodexSettings
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._settings = SettingsSource(CodexSettings, settings)

@@ -39,6 +39,7 @@ class CommandSettings(BaseModel):
 
 class CommandEngine:
     name = "command"
+    settings_model = CommandSettings
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._base = dict(settings)

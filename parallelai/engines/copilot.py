@@ -81,6 +81,7 @@ class CopilotSettings(HomeCliSettings):
 
 class CopilotEngine:
     name = "copilot"
+    settings_model = CopilotSettings
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._settings = SettingsSource(CopilotSettings, settings)

@@ -69,6 +69,7 @@ class CursorSettings(BaseModel):
 
 class CursorEngine:
     name = "cursor"
+    settings_model = CursorSettings
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._settings = SettingsSource(CursorSettings, settings)

@@ -29,6 +29,9 @@ class EchoSettings(BaseModel):
     failure_kind: ErrorKind = ErrorKind.TRANSIENT
     retry_after: _NonNegative | None = None  # hint attached to simulated failures
     rate_limit_per_minute: Annotated[int, Field(gt=0)] | None = None  # a simulated provider limit
+    # A simulated provider that refuses (rate_limited, with `retry_after`) an attempt arriving
+    # while this many of the engine instance's attempts are already being answered.
+    max_concurrent: Annotated[int, Field(gt=0)] | None = None
     output_size: Annotated[int, Field(ge=0)] | None = None  # pad or cut the answer to N characters
     reply: str = "echo: {prompt}"
     cost_per_1k_tokens: _NonNegative = 0.0
@@ -37,12 +40,14 @@ class EchoSettings(BaseModel):
 
 class EchoEngine:
     name = "echo"
+    settings_model = EchoSettings
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._settings = SettingsSource(EchoSettings, settings)
         # The simulated provider's window, shared by every task this engine instance runs.
         self._window_start = 0.0
         self._window_used = 0
+        self._answering = 0  # attempts in flight, for `max_concurrent`
 
     async def run(self, request: EngineRequest, emit: Emit) -> TaskResult:
         started = time.monotonic()
@@ -55,6 +60,24 @@ class EchoEngine:
                     kind=ErrorKind.RATE_LIMITED, message="simulated rate limit", retry_after=refused
                 )
             )
+        if settings.max_concurrent is not None and self._answering >= settings.max_concurrent:
+            emit(RateLimitSignal(settings.retry_after))
+            return TaskResult(
+                error=TaskError(
+                    kind=ErrorKind.RATE_LIMITED,
+                    message=f"simulated concurrency limit: {settings.max_concurrent} at once",
+                    retry_after=settings.retry_after,
+                )
+            )
+        self._answering += 1
+        try:
+            return await self._answer(request, emit, settings, started)
+        finally:
+            self._answering -= 1
+
+    async def _answer(
+        self, request: EngineRequest, emit: Emit, settings: EchoSettings, started: float
+    ) -> TaskResult:
         if settings.hang:
             await anyio.sleep_forever()
         if settings.latency:

@@ -84,6 +84,7 @@ class GeminiCliSettings(HomeCliSettings):
 
 class GeminiCliEngine:
     name = "gemini-cli"
+    settings_model = GeminiCliSettings
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._settings = SettingsSource(GeminiCliSettings, settings)

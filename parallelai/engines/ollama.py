@@ -46,6 +46,7 @@ class OllamaSettings(BaseModel):
 
 class OllamaEngine:
     name = "ollama"
+    settings_model = OllamaSettings
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._settings = SettingsSource(OllamaSettings, settings)

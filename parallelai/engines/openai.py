@@ -59,6 +59,7 @@ class OpenAISettings(BaseModel):
 
 class OpenAIEngine:
     name = "openai"
+    settings_model = OpenAISettings
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._settings = SettingsSource(OpenAISettings, settings)

@@ -15,7 +15,8 @@ follows it through; only `ready`, which is never persisted, is announced by `_di
 Why one module over 400 lines: dispatch, an attempt's start and end, and the run's end (its gates
 included) all read and change the one run's state (slots, queues, budget, gates) under one rule —
 no await between a decision and its transition. The pieces that need none of that state are
-apart already: `outcome`, `task_slots`, `admission`, `attempt_io`, `budget`, `gates`.
+apart already: `outcome`, `task_slots`, `admission`, `attempt_io`, `budget`, `gates`, and the
+adaptive strategy's controller (`adaptive`), which this module only feeds and announces.
 """
 
 from __future__ import annotations
@@ -29,9 +30,17 @@ import anyio
 from anyio.abc import TaskGroup
 
 from parallelai.engines.base import Engine
-from parallelai.events import BudgetReached, Event, RunFinished, RunStarted, TaskStateChanged
+from parallelai.events import (
+    BudgetReached,
+    ConcurrencyChanged,
+    Event,
+    RunFinished,
+    RunStarted,
+    TaskStateChanged,
+)
 from parallelai.models import RunSpec, RunState, TaskResult, TaskState, Usage
 from parallelai.orchestration._gc import active_run
+from parallelai.orchestration.adaptive_run import AdaptiveRun, controller_for
 from parallelai.orchestration.admission import Admission
 from parallelai.orchestration.attempt_io import AttemptIO
 from parallelai.orchestration.budget import Budget, Overrun
@@ -78,7 +87,9 @@ class RunExecution:
         self._rng = random.Random()
         self._slots = build_slots(spec)
         self._budget = Budget(spec.limits, resumption.spent if resumption else None)
-        self._admission = Admission(spec.limits, self._budget)
+        controller = controller_for(spec, {slot.engine.name for slot in self._slots.values()})
+        self._admission = Admission(spec.limits, self._budget, controller)
+        self._adaptive = AdaptiveRun(run_id, controller, self._admission) if controller is not None else None
         self._unannounced: list[str] = []  # made ready since the last dispatch
         self._finished = 0
         self._done = anyio.Event()
@@ -105,6 +116,8 @@ class RunExecution:
             RunStarted(run_id=self.run_id, resumed=self._resumption is not None, requeued=len(requeued))
         )
         self._announce_restored(requeued)
+        for changed in self._adaptive.start() if self._adaptive is not None else ():
+            self._publish(changed)
         try:
             async with anyio.create_task_group() as group:
                 self._group = group
@@ -259,7 +272,11 @@ class RunExecution:
             return
         self._io.begin(slot)
         self._apply(task_id, slot, RUNNING)
+        adaptive = self._adaptive
+        ticket = adaptive.begin(task_id, slot.engine.name) if adaptive is not None else None
         result = await self._io.call(slot, prompt, outputs)
+        # Learnt before anything else happens, announced once the attempt's own end is.
+        adapted = adaptive.end(ticket, result) if adaptive is not None and ticket is not None else None
         self._account(result.usage, slot.engine.name)
         decision = after_attempt(
             task,
@@ -272,6 +289,8 @@ class RunExecution:
             now=time.time(),
         )
         self._apply(task_id, slot, decision, result, key)
+        if adapted is not None:
+            self._adapted(*adapted)
 
     async def _retry_later(self, task_id: str, delay: float) -> None:
         slot = self._slots[task_id]
@@ -288,6 +307,22 @@ class RunExecution:
             self._make_ready(task_id)
             self._dispatch()
         self._check_done()
+
+    def _adapted(self, changed: ConcurrencyChanged | None, pause_s: float) -> None:
+        """What the adaptive strategy learnt from an attempt's end: announced, and a paused engine
+        woken when its pause is over."""
+        if changed is not None:
+            self._publish(changed)
+        if pause_s > 0:
+            assert self._group is not None
+            self._group.start_soon(self._dispatch_after, pause_s)
+
+    async def _dispatch_after(self, delay: float) -> None:
+        """Once a paused engine may start again, its ready tasks need no other event to start."""
+        with anyio.move_on_after(delay):
+            await self._done.wait()
+        if not self._done.is_set() and not self._torn_down:
+            self._dispatch()
 
     # -- transitions -------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 `plan_spec` is the last step of planning every run goes through (`OrchestrationService.submit`,
 and `parallelai run --daemon` before it hands a run over): ids assigned, the graph and the
-engines checked, input files confined to the workspace. `engines_for` makes the run's engines.
+engines checked (aliases replaced by registered names), input files confined to the workspace. `engines_for` makes the run's engines.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -30,7 +31,7 @@ def plan_spec(spec: RunSpec, registry: EngineRegistry) -> RunSpec:
     for task in tasks:
         if not task.prompt.strip():
             raise InputError(f"task {task.id!r}: the prompt is empty; say what the sub-agent should do")
-    registry.require(sorted(engine_names(tasks, spec.default_engine)))
+    spec, tasks = _engines_by_registered_name(spec, tasks, registry)
     for task in tasks:
         for name in task.files:
             path = (workdir / name).resolve()
@@ -39,6 +40,41 @@ def plan_spec(spec: RunSpec, registry: EngineRegistry) -> RunSpec:
             if not path.is_file():
                 raise InputError(f"task {task.id!r}: input file {name!r} does not exist in {workdir}")
     return spec.model_copy(update={"tasks": tasks, "workdir": str(workdir)})
+
+
+def _engines_by_registered_name(
+    spec: RunSpec, tasks: list[Task], registry: EngineRegistry
+) -> tuple[RunSpec, list[Task]]:
+    """The spec with every engine called by its registered name: an alias (`claude_code`,
+    `chatgpt`) is resolved here, once for every surface, so what is stored, cached, limited and
+    shown has one name per engine. UnknownEngineError for a name that means none."""
+    registry.require(sorted(engine_names(tasks, spec.default_engine)))
+    spelled: dict[str, str] = {}
+
+    def registered(engine: str) -> str:
+        if engine not in spelled:
+            given = EngineSpec.parse(engine)
+            spelled[engine] = str(EngineSpec(name=registry.canonical(given.name), model=given.model))
+        return spelled[engine]
+
+    tasks = [
+        task if task.engine is None else task.model_copy(update={"engine": registered(task.engine)})
+        for task in tasks
+    ]
+    # Settings and limits may name engines this run does not use (a config's, say): those stay as they are.
+    settings: dict[str, dict[str, Any]] = {}
+    for name, value in spec.engine_settings.items():  # in the order given: a later entry wins
+        key = registry.resolve(name) or name
+        settings[key] = {**settings.get(key, {}), **value}
+    per_engine = {registry.resolve(name) or name: limit for name, limit in spec.limits.per_engine.items()}
+    renamed = spec.model_copy(
+        update={
+            "default_engine": registered(spec.default_engine),
+            "engine_settings": settings,
+            "limits": spec.limits.model_copy(update={"per_engine": per_engine}),
+        }
+    )
+    return renamed, tasks
 
 
 def engines_for(spec: RunSpec, registry: EngineRegistry) -> dict[str, Engine]:

@@ -2,6 +2,8 @@
 
 - parallel:  independent tasks, as given.
 - dag:       tasks with explicit `depends_on`.
+- adaptive:  tasks (and `depends_on`) as given, like dag; what differs is how many run at once,
+             learnt while the run runs (orchestration/adaptive.py). `intelligent` is its alias.
 - batch:     items packed into tasks of `batch_size` items, or of at most `max_chars` characters.
 - pipeline:  per item, stage k+1 depends only on stage k of the same item (no barrier).
 - mapreduce: one map task per item, then a tree of reduce tasks with at most `fan_in` inputs
@@ -43,6 +45,12 @@ class DagWork(_Work):
     tasks: list[Task]
 
 
+class AdaptiveWork(_Work):
+    # The alias is accepted here too; the planned run stores the strategy's own name (RunSpec).
+    strategy: Literal["adaptive", "intelligent"] = "adaptive"
+    tasks: list[Task]
+
+
 class BatchWork(_Work):
     strategy: Literal["batch"] = "batch"
     items: list[Any]
@@ -67,12 +75,11 @@ class MapReduceWork(_Work):
     fan_in: Annotated[int, Field(ge=2)] = 10
 
 
-Work = Annotated[
-    ParallelWork | DagWork | BatchWork | PipelineWork | MapReduceWork, Field(discriminator="strategy")
-]
+AnyWork = ParallelWork | DagWork | AdaptiveWork | BatchWork | PipelineWork | MapReduceWork
+Work = Annotated[AnyWork, Field(discriminator="strategy")]
 
 
-def compile_work(work: ParallelWork | DagWork | BatchWork | PipelineWork | MapReduceWork) -> list[Task]:
+def compile_work(work: AnyWork) -> list[Task]:
     match work:
         case ParallelWork(tasks=tasks):
             with_deps = next((task for task in tasks if task.depends_on), None)
@@ -82,7 +89,7 @@ def compile_work(work: ParallelWork | DagWork | BatchWork | PipelineWork | MapRe
                     "strategy does not order by; use strategy: dag"
                 )
             return list(tasks)
-        case DagWork(tasks=tasks):
+        case DagWork(tasks=tasks) | AdaptiveWork(tasks=tasks):
             return list(tasks)
         case BatchWork():
             return _batches(work)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from parallelai.errors import InputError, did_you_mean
 from parallelai.models import StrategyName
 from parallelai.run_request import RunSettings
-from parallelai.templates.loader import LoadedTemplate, list_templates, load_template
+from parallelai.templates.loader import LoadedTemplate, list_templates, load_template, resolve_alias
 from parallelai.templates.plan import TemplatePlan, plan_template
 from parallelai.templates.schema import Template
 
@@ -118,6 +118,7 @@ class LibraryCatalog:
         if self._paths:
             return load_template(name, root)
         known = [info.name for info in list_templates(root)]
+        name = resolve_alias(name, known)
         # Only names reach the library: a path would let a caller load any YAML file on the machine.
         if name not in known:
             raise UnknownTemplateError(name, known)

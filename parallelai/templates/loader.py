@@ -1,7 +1,9 @@
 """Finding and loading templates: a path, the project's `.parallelai/templates/`, or the built-in library.
 
 A name is looked up in that order, so a project can override a built-in template by giving its
-own file the same name. Every problem is a `TemplateError` (or TasksFileError for YAML syntax)
+own file the same name; a few names people type for a built-in (`ALIASES`) find it too. A file in
+the original format (`parallel_tasks:`, templates/original.py) is converted to the native one here,
+so every surface that loads a template accepts both. Every problem is a `TemplateError` (or TasksFileError for YAML syntax)
 carrying `file:line[:column]`; nothing is planned from a template that did not load cleanly.
 """
 
@@ -15,6 +17,7 @@ from pydantic import ValidationError
 
 from parallelai.errors import ParallelAIError, TemplateError, did_you_mean
 from parallelai.templates.check import check_template
+from parallelai.templates.original import convert, is_original, template_slug
 from parallelai.templates.render import SourceRef
 from parallelai.templates.schema import Template
 from parallelai.yamlsource import YamlDocument, read_yaml
@@ -23,6 +26,9 @@ BUILTIN_DIR = Path(__file__).resolve().parent / "library"
 PROJECT_DIR = Path(".parallelai") / "templates"
 TemplateSource = Literal["builtin", "project", "path"]
 _SUFFIXES = (".yaml", ".yml")
+# Names people type for a template, and the template they mean (the announcement wrote
+# `--template configurations`). A template really named so, in the project, still wins.
+ALIASES = {"configurations": "configuration"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +36,8 @@ class LoadedTemplate:
     template: Template
     path: Path
     source: TemplateSource
-    document: YamlDocument
+    document: YamlDocument  # the native template; in the original format, with the original's lines
+    original: bool = False  # written in the original format (`parallel_tasks:`)
 
     def ref(self, *location: str | int) -> SourceRef:
         """Where a field of the template is, for error messages."""
@@ -51,11 +58,12 @@ def load_template(name_or_path: str, workdir: Path | None = None) -> LoadedTempl
     if "/" in name_or_path or "\\" in name_or_path or name_or_path.endswith(_SUFFIXES):
         path = Path(name_or_path)
         return parse_template(path if path.is_absolute() else root / path, "path")
-    for directory, source in ((root / PROJECT_DIR, "project"), (BUILTIN_DIR, "builtin")):
-        for suffix in _SUFFIXES:
-            candidate = directory / f"{name_or_path}{suffix}"
-            if candidate.is_file():
-                return parse_template(candidate, source)  # type: ignore[arg-type]
+    for name in dict.fromkeys((name_or_path, ALIASES.get(name_or_path, name_or_path))):
+        for directory, source in ((root / PROJECT_DIR, "project"), (BUILTIN_DIR, "builtin")):
+            for suffix in _SUFFIXES:
+                candidate = directory / f"{name}{suffix}"
+                if candidate.is_file():
+                    return parse_template(candidate, source)  # type: ignore[arg-type]
     known = [info.name for info in list_templates(root)]
     raise TemplateError(
         name_or_path,
@@ -63,23 +71,29 @@ def load_template(name_or_path: str, workdir: Path | None = None) -> LoadedTempl
     )
 
 
+def resolve_alias(name: str, known: list[str]) -> str:
+    """The template a name typed by a user means: itself when it is one, else its alias's target."""
+    return name if name in known else ALIASES.get(name, name)
+
+
 def parse_template(path: Path, source: TemplateSource = "path") -> LoadedTemplate:
     document = read_yaml(path)
     if not isinstance(document.data, dict):
         raise document.error("a template is a mapping with at least `name:` and `groups:`")
+    original = is_original(document.data)
+    if original:
+        document = convert(document)
     try:
         template = Template.model_validate(document.data)
     except ValidationError as error:
         problem = error.errors()[0]
         location = tuple(problem["loc"])
-        message = (
-            "unknown field (check its spelling)" if problem["type"] == "extra_forbidden" else problem["msg"]
-        )
         field = ".".join(map(str, location))
+        message = _explain(problem["type"], field, problem["msg"], document.data)
         raise TemplateError(
             path, f"{field}: {message}" if field else message, document.line_of(location)
         ) from None
-    loaded = LoadedTemplate(template, path, source, document)
+    loaded = LoadedTemplate(template, path, source, document, original)
     check_template(template, loaded.ref)
     return loaded
 
@@ -97,9 +111,36 @@ def list_templates(workdir: Path | None = None) -> list[TemplateInfo]:
     return sorted(found.values(), key=lambda info: info.name)
 
 
+def _explain(kind: str, field: str, message: str, data: dict[str, object]) -> str:
+    """pydantic's message, said in the template's terms where a plain one would mislead."""
+    if kind == "extra_forbidden":
+        return "unknown field (check its spelling)"
+    if field == "groups" and kind == "missing":
+        if "tasks" in data:
+            return (
+                "missing: this looks like a tasks file (`tasks:`); run it with "
+                "`parallelai run --tasks-file FILE` (docs/tasks-file.md)"
+            )
+        return (
+            "missing: a template lists its work under `groups:` (named groups, docs/templates.md); "
+            "the original format's `parallel_tasks:` list is accepted too"
+        )
+    if field == "name" and kind == "string_pattern_mismatch":
+        slug = template_slug(str(data.get("name", "")))
+        return (
+            f"letters, digits and `_`, starting with a letter (e.g. {slug!r}); put free text in "
+            "`description:`"
+        )
+    return message
+
+
 def _description(path: Path) -> str:
     try:
         data = read_yaml(path).data
     except ParallelAIError as error:  # a broken project template is listed, not fatal to `templates list`
         return f"(cannot load: {error})"
-    return str(data.get("description", "")).strip().splitlines()[0] if isinstance(data, dict) else ""
+    if not isinstance(data, dict):
+        return ""
+    # The original format's free-text name is its title, as the converted template's description says.
+    text = data.get("description") or (data.get("name") if is_original(data) else "")
+    return (str(text or "").strip().splitlines() or [""])[0]

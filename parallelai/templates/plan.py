@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from parallelai.engines.registry import default_registry
 from parallelai.errors import FileSelectionError
 from parallelai.models import EngineSpec, Gate, RunLimits, RunSpec, Task, TaskOptions
 from parallelai.orchestration.dag import validate_graph
@@ -69,6 +70,11 @@ def plan_template(
     `settings.max_tasks` tasks (default 1000) and files of at most `max_bytes` are planned.
     """
     template = loaded.template
+    # Resolved once, not per task: the run's engine, else the template's, else the first assistant
+    # ready here. A group's own engine still wins over all three.
+    settings = settings.model_copy(
+        update={"engine": settings.engine or template.engine or settings.engine_or_default}
+    )
     params = resolve_params(template, given)
     workdir = Path(settings.workdir or ".").resolve()
     max_tasks = settings.max_tasks or DEFAULT_MAX_TASKS
@@ -231,7 +237,9 @@ class _Planner:
             inputs["row"] = item.row
         if rendered.literals:
             inputs[LITERALS] = rendered.literals
-        engine = EngineSpec.parse(group.engine or self._settings.engine_or_default).name
+        # An alias (`claude_code`) must get the same per-engine options as the name it stands for.
+        spelled = EngineSpec.parse(group.engine or self._settings.engine_or_default).name
+        engine = default_registry().resolve(spelled) or spelled
         options = TaskOptions(
             timeout=group.timeout or self._settings.timeout,
             retries=_first_set(group.retries, self._settings.retries, 2),

@@ -105,6 +105,8 @@ class Template(_Strict):
 
     name: Annotated[str, Field(pattern=GROUP_NAME)]
     description: str = ""
+    # `name[:model]` of the groups that name none, when the run names no engine (flag, environment, config).
+    engine: str | None = None
     parameters: dict[Annotated[str, Field(pattern=PARAMETER_NAME)], Parameter] = Field(default_factory=dict)
     groups: Annotated[dict[Annotated[str, Field(pattern=GROUP_NAME)], Group], Field(min_length=1)]
     report: Literal["findings", "outputs"] = "outputs"  # findings: answers carry a `findings` list

@@ -94,7 +94,7 @@ def test_tasks_file_dag_runs_in_dependency_order(tmp_path: Path, capsys: pytest.
         ("tasks: [x]\ntasks: [y]\n", "tasks.yaml:2: duplicate key 'tasks'"),
         ("tasks:\n  - {prompt: x, files: [missing.txt]}\n", "input file 'missing.txt' does not exist"),
         ("tasks:\n  - {prompt: x, files: [../outside.txt]}\n", "outside the workspace"),
-        ("strategy: adaptive\ntasks: [x]\n", "unknown strategy 'adaptive'"),
+        ("strategy: clever\ntasks: [x]\n", "unknown strategy 'clever'"),
         ("engine: claud\ntasks: [x]\n", "unknown engine 'claud' (did you mean 'claude-code'?)"),
     ],
 )
@@ -156,6 +156,13 @@ def test_engines_lists_the_builtins(capsys: pytest.CaptureFixture[str]) -> None:
     names = {engine["name"]: engine for engine in json.loads(capsys.readouterr().out)}
     assert names["echo"]["available"] is True
     assert "command" in names
+
+
+def test_engines_lists_the_other_names_engines_go_by(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["engines"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "chatgpt = openai, gemini = gemini-cli, github-copilot = copilot" in out
+    assert "claude_code = claude-code" in out
 
 
 def test_engines_check_runs_one_live_prompt(capsys: pytest.CaptureFixture[str]) -> None:
@@ -253,3 +260,21 @@ def test_a_run_on_the_echo_engine_says_it_is_simulated_before_its_counts(
     assert json.loads(capsys.readouterr().out)["simulated"] is True
     assert main(["run", "Review a.py", "--engine", "command", "-E", "shell=printf reviewed"]) == EXIT_OK
     assert "SIMULATED" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["adaptive", "intelligent"])
+def test_prompts_run_with_the_adaptive_strategy_under_either_name(
+    capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    assert main(["run", "first", "second", "--strategy", name, "--json"]) == EXIT_OK
+    body = json.loads(capsys.readouterr().out)
+    assert body["state"] == "succeeded"
+    assert body["strategy"] == "adaptive"
+
+
+def test_a_tasks_file_may_ask_for_the_intelligent_strategy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tasks = write(tmp_path / "tasks.yaml", "strategy: intelligent\ntasks:\n  - {id: a, prompt: x}\n")
+    assert main(["run", "--tasks-file", str(tasks), "--json"]) == EXIT_OK
+    assert json.loads(capsys.readouterr().out)["strategy"] == "adaptive"

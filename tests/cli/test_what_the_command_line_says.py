@@ -92,7 +92,8 @@ def test_a_path_without_matching_files_says_which_globs_matched_nothing(
 def test_a_misspelt_template_name_suggests_the_closest(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["execute", "--template", "configurations", "--engine", "echo"]) == EXIT_INPUT
+    # (`configurations` is an alias of `configuration` now: the announcement typed it.)
+    assert main(["execute", "--template", "configuratoin", "--engine", "echo"]) == EXIT_INPUT
     assert "(did you mean 'configuration'?)" in capsys.readouterr().err
 
 

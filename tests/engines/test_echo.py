@@ -113,6 +113,25 @@ async def test_a_simulated_per_minute_limit_refuses_with_a_retry_after() -> None
     assert emitted == [RateLimitSignal(refused.error.retry_after)]
 
 
+async def test_a_simulated_concurrency_limit_refuses_attempts_beyond_it_while_others_are_answered() -> None:
+    engine = EchoEngine({"max_concurrent": 2, "hang": True, "retry_after": 0.5})
+    answering = [_request(task_id="a"), _request(task_id="b")]
+
+    async with anyio.create_task_group() as group:
+        for request in answering:
+            group.start_soon(engine.run, request, lambda event: None)
+        await anyio.wait_all_tasks_blocked()
+        refused, emitted = await _run(engine, _request(task_id="c"))
+        group.cancel_scope.cancel()
+    after, _ = await _run(engine, _request(task_id="d", hang=False))
+
+    assert refused.error == TaskError(
+        kind=ErrorKind.RATE_LIMITED, message="simulated concurrency limit: 2 at once", retry_after=0.5
+    )
+    assert emitted == [RateLimitSignal(0.5)]
+    assert after.ok  # the cancelled attempts gave their places back
+
+
 async def test_a_hanging_task_answers_only_to_cancellation() -> None:
     engine = EchoEngine({"hang": True})
 

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from parallelai.engines.base import Engine
+from parallelai.engines.claude_code import ClaudeCodeSettings
 from parallelai.engines.command import CommandEngine
-from parallelai.engines.echo import EchoEngine
+from parallelai.engines.echo import EchoEngine, EchoSettings
 from parallelai.engines.registry import ENTRY_POINT_GROUP, EngineRegistry, default_registry
 from parallelai.errors import InputError, UnknownEngineError
 
@@ -44,6 +45,38 @@ def test_an_unknown_engine_names_the_known_ones_and_suggests_the_closest() -> No
     assert "command" in error.known
     with pytest.raises(UnknownEngineError):
         registry.require(["echo", "nope"])
+
+
+def test_aliases_and_other_spellings_name_the_registered_engine() -> None:
+    registry = EngineRegistry.from_entry_points()
+
+    assert registry.canonical("claude_code") == "claude-code"
+    assert registry.canonical("GitHub-Copilot") == "copilot"
+    assert registry.canonical("chatgpt") == "openai"
+    assert registry.canonical("gemini") == "gemini-cli"
+    assert isinstance(registry.create("Echo"), EchoEngine)
+    registry.require(["claude_code", "github_copilot"])
+
+
+def test_an_alias_of_an_engine_not_installed_names_nothing() -> None:
+    registry = EngineRegistry({"echo": EchoEngine})
+
+    assert registry.aliases() == {}
+    assert registry.resolve("chatgpt") is None
+    with pytest.raises(UnknownEngineError, match="known engines: echo"):
+        registry.canonical("chatgpt")
+
+
+def test_a_factory_may_declare_the_model_of_its_settings() -> None:
+    registry = EngineRegistry.from_entry_points()
+
+    assert registry.settings_model("echo") is EchoSettings
+    assert registry.settings_model("claude_code") is ClaudeCodeSettings
+
+    def undeclared(settings: Mapping[str, Any]) -> Engine:
+        return EchoEngine(settings)
+
+    assert EngineRegistry({"plain": undeclared}).settings_model("plain") is None
 
 
 def test_a_registered_factory_gets_its_settings() -> None:

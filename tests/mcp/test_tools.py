@@ -269,7 +269,7 @@ async def test_list_engines_reports_echo_as_available(client: Client) -> None:
             "give one source of work, not `tasks_file` and `template`",
         ),
         ("start_run", {"tasks": ["x"], "parallel": 0}, "parallel"),
-        ("start_run", {"tasks": ["x"], "strategy": "mapreduce"}, "'parallel' or 'dag'"),
+        ("start_run", {"tasks": ["x"], "strategy": "mapreduce"}, "'dag' or 'adaptive'"),
         ("start_run", {"tasks": [{"prompt": "x", "wat": 1}]}, "wat"),
         ("start_run", {"tasks": [{"prompt": "x", "depends_on": ["ghost"]}]}, "ghost"),
         (

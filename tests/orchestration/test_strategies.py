@@ -11,6 +11,7 @@ from parallelai.errors import InputError
 from parallelai.models import RunSpec, RunState, Task, TaskOptions, TaskState
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.orchestration.strategies import (
+    AdaptiveWork,
     BatchWork,
     DagWork,
     MapReduceWork,
@@ -183,6 +184,18 @@ def test_item_fields_become_inputs_for_stage_prompts() -> None:
     assert task.options == TaskOptions()
 
 
-def test_adaptive_is_not_accepted_until_it_works() -> None:
+def test_intelligent_is_accepted_as_another_name_for_adaptive_and_kept_under_one_name() -> None:
+    spec = RunSpec.model_validate({"strategy": "intelligent", "tasks": [{"prompt": "x"}]})
+
+    assert spec.strategy == "adaptive"
+
+
+def test_adaptive_work_keeps_its_tasks_and_dependencies_as_given() -> None:
+    tasks = [Task(id="a", prompt="x"), Task(id="b", prompt="y", depends_on=["a"])]
+
+    assert compile_work(AdaptiveWork(strategy="intelligent", tasks=tasks)) == tasks
+
+
+def test_an_unknown_strategy_is_still_refused() -> None:
     with pytest.raises(ValidationError, match="strategy"):
-        RunSpec.model_validate({"strategy": "adaptive", "tasks": [{"prompt": "x"}]})
+        RunSpec.model_validate({"strategy": "clever", "tasks": [{"prompt": "x"}]})

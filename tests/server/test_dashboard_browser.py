@@ -203,3 +203,18 @@ async def test_tasks_cut_off_by_their_process_stopping_show_as_interrupted_and_r
         await expect(page.locator("#s-interrupted")).to_have_text("0")
         await expect(page.locator("#run-state")).to_have_text("running")
         await expect(page.locator("#run-executor")).to_be_visible()
+
+
+async def test_an_adaptive_run_shows_its_current_limit_per_engine_beside_running(
+    daemon: Harness, page: Page
+) -> None:
+    with anyio.fail_after(DEADLINE_S):
+        await _log_in(daemon, page)
+        body = echo_run(20, latency=0.01) | {"strategy": "adaptive", "parallel": 50}
+        run_id = parse(await daemon.http.post("/v1/runs", json=body), RunCreated).id
+        await daemon.service.wait(run_id)
+
+        await page.locator(f'tr[data-run="{run_id}"]').click()
+        await expect(page.locator("#run-state")).to_have_text("succeeded")
+        await expect(page.locator("#c-limit")).to_be_visible()
+        await expect(page.locator("#c-limits")).to_have_text(re.compile(r"^echo \d+$"))

@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from parallelai.events import Event, RunFinished, TaskStateChanged
+from parallelai.events import ConcurrencyChanged, Event, RunFinished, TaskStateChanged
 from parallelai.models import TaskState
 from parallelai.server.http.app import AppSettings
 from parallelai.wire import RunCreated
@@ -135,3 +135,14 @@ async def test_a_client_that_stops_reading_is_dropped_without_stalling_the_run(t
             )
             stored = await daemon.service.store.events_after(0)
         assert seqs + [e.seq for e in rest] == [e.seq for e in stored]
+
+
+async def test_an_adaptive_run_streams_its_concurrency_changes_as_their_own_event_type(
+    daemon: Harness,
+) -> None:
+    with anyio.fail_after(DEADLINE_S):
+        body = echo_run(3, strategy="intelligent")
+        run_id = parse(await daemon.http.post("/v1/runs", json=body), RunCreated).id
+        events = await collect_events(daemon.http, f"/v1/runs/{run_id}/events", _finished(run_id))  # type: ignore[arg-type]
+    changes = [event for event in events if isinstance(event, ConcurrencyChanged)]
+    assert [(change.engine, change.old, change.limit) for change in changes[:1]] == [("echo", None, 4)]

@@ -66,10 +66,11 @@ def register_start_tool(server: MCPServer, service: OrchestrationService, catalo
             int | None, Field(gt=0, le=256, description="How many sub-agents run at once (default 8).")
         ] = None,
         strategy: Annotated[
-            Literal["parallel", "dag"] | None,
+            Literal["parallel", "dag", "adaptive"] | None,
             Field(
-                description="'parallel' for independent tasks, 'dag' to honour depends_on. "
-                "Default: 'dag' if any task has depends_on, else 'parallel'."
+                description="'parallel' for independent tasks, 'dag' to honour depends_on, 'adaptive' to "
+                "honour depends_on and find how many run at once from the provider's refusals and the "
+                "machine, up to `parallel`. Default: 'dag' if any task has depends_on, else 'parallel'."
             ),
         ] = None,
         max_cost_usd: Annotated[
