@@ -30,6 +30,7 @@ from parallelai.events import RunFinished
 from parallelai.models import RunState
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.planning import plan_template_request
+from parallelai.refactorings import KNOWN, resolve_refactoring
 from parallelai.reports.headline import summary_lines
 from parallelai.reports.render import REPORT_FORMATS, format_for, render_report, write_report
 from parallelai.reports.results import TemplateResults, collect
@@ -72,12 +73,12 @@ def add_template_commands(commands: argparse._SubParsersAction[argparse.Argument
     test_gen.set_defaults(template_params=lambda a: _given(a, coverage=a.coverage, framework=a.framework))
 
     refactor = _verb(commands, "refactor", "refactoring", "apply one refactoring pattern to each file")
-    refactor.add_argument("--pattern", required=True, help="what to change")
-    refactor.add_argument("--to", required=True, help="what it becomes")
-    refactor.add_argument("--test-after", metavar="CMD", help="a test command to run once afterwards")
-    refactor.set_defaults(
-        template_params=lambda a: _given(a, pattern=a.pattern, to=a.to, test_after=a.test_after)
+    refactor.add_argument(
+        "--pattern", required=True, help=f"what to change, or a known refactoring: {', '.join(KNOWN)}"
     )
+    refactor.add_argument("--to", help="what it becomes (optional for a known refactoring)")
+    refactor.add_argument("--test-after", metavar="CMD", help="a test command to run once afterwards")
+    refactor.set_defaults(template_params=_refactoring_params)
 
     scan = _verb(commands, "security-scan", "security_audit", "audit files for vulnerabilities (OWASP, CWE)")
     scan.add_argument("--owasp", choices=["top10"], help="classification (default top10)")
@@ -168,6 +169,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="report format (default: from the report's suffix, else the config's, else md)",
     )
     parser.add_argument("--json", action="store_true", help="print the plan or the report as JSON")
+
+
+def _refactoring_params(args: argparse.Namespace) -> dict[str, Any]:
+    pattern, to = resolve_refactoring(args.pattern, args.to)
+    return _given(args, pattern=pattern, to=to, test_after=args.test_after)
 
 
 def _no_params(args: argparse.Namespace) -> dict[str, Any]:

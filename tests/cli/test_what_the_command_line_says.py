@@ -180,3 +180,13 @@ def test_a_resumed_run_counts_on_from_where_it_was_interrupted(
     ]
     assert counts[0] in ("[3/6]", "[4/6]"), counts  # on from the tasks it kept, not from [1/6]
     assert counts[-1] == "[6/6]"
+
+
+def test_refactor_needs_no_to_for_a_known_refactoring_and_names_them_otherwise(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "src" / "load.js").write_text("function load(cb) { cb(1) }\n")
+    plan = _plan(capsys, "refactor", "--pattern", "callback-to-async")
+    assert "async/await" in plan["parameters"]["to"]  # type: ignore[index]
+    assert main(["refactor", "--pattern", "old_api", "--engine", "echo"]) == EXIT_INPUT
+    assert "callback-to-async" in capsys.readouterr().err
