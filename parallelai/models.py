@@ -222,8 +222,10 @@ Parallelism = Annotated[int, Field(gt=0, le=MAX_PARALLEL)]
 
 
 class RunLimits(_Strict):
-    max_parallel: Parallelism = 8
-    per_engine: dict[str, Parallelism] = Field(default_factory=dict)
+    # Not capped here: runs stored before the cap must still load. New runs are checked where
+    # they are asked for (`RunSettings`) and planned (`orchestration/spec_check.py`).
+    max_parallel: Annotated[int, Field(gt=0)] = 8
+    per_engine: dict[str, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
     max_cost_usd: Annotated[float, Field(gt=0)] | None = None
     max_tokens: Annotated[int, Field(gt=0)] | None = None
     fail_fast: bool = False

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from parallelai.engines.base import Engine
 from parallelai.engines.registry import EngineRegistry
 from parallelai.errors import InputError
-from parallelai.models import EngineSpec, RunSpec, Task
+from parallelai.models import MAX_PARALLEL, EngineSpec, RunSpec, Task
 from parallelai.orchestration.dag import assign_ids, validate_graph
 
 
@@ -28,6 +28,11 @@ def plan_spec(spec: RunSpec, registry: EngineRegistry) -> RunSpec:
     if not tasks:
         raise InputError("a run needs at least one task")
     validate_graph(tasks)
+    limits = spec.limits
+    if max([limits.max_parallel, *limits.per_engine.values()]) > MAX_PARALLEL:
+        raise InputError(
+            f"parallel: at most {MAX_PARALLEL:,} sub-agents at once (limits of this run: {limits})"
+        )
     for task in tasks:
         if not task.prompt.strip():
             raise InputError(f"task {task.id!r}: the prompt is empty; say what the sub-agent should do")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from parallelai.errors import RunNotFoundError, StoreError, TaskNotFoundError
+from parallelai.errors import InputError, RunNotFoundError, StoreError, TaskNotFoundError
 from parallelai.models import Attempt, RunState, TaskState
 from parallelai.orchestration._schema import MIGRATIONS
 from parallelai.orchestration.lease import Owner
@@ -158,3 +158,15 @@ async def test_a_group_commit_of_many_rows_keeps_their_order_and_each_task_s_las
     assert {(record.state, record.reason) for record in records} == {(TaskState.SUCCEEDED, "done")}
     assert {len(record.attempts) for record in records} == {1}
     assert {record.attempts[0].state for record in records} == {TaskState.SUCCEEDED}
+
+
+async def test_a_run_stored_before_the_parallelism_cap_still_loads_and_a_new_one_is_refused(
+    store_path: Path,
+) -> None:
+    wide = run_spec([echo_task("t1")], max_parallel=99_999_999_999)
+    async with Store.open(store_path) as store:  # as an earlier version stored it: no cap then
+        await store.create_run("r-old", wide, Owner.new("local"))
+    async with OrchestrationService.open(store_path) as service:
+        assert [run.id for run in await service.list_runs()] == ["r-old"]
+        with pytest.raises(InputError, match="at most 10,000 sub-agents at once"):
+            await service.submit(wide)
