@@ -243,6 +243,23 @@ def worker_import_mcp(params: Params) -> Measurement:
     return mcp_start.measure_import_mcp(int(params["samples"]))
 
 
+def worker_isolation(params: Params) -> Measurement:
+    """Per-task worktree + capture + merge, or bare git doing the same (see bench/isolation.py)."""
+    from bench import isolation
+
+    files, tasks = int(params["files"]), int(params["tasks"])
+    side = isolation.measure_ours if params["side"] == "parallelai" else isolation.measure_bare
+    return side(files, tasks)
+
+
+def worker_merges(params: Params) -> Measurement:
+    from bench import isolation
+
+    files, merges = int(params["files"]), int(params["merges"])
+    side = isolation.measure_merges if params["side"] == "parallelai" else isolation.measure_plumbing
+    return side(files, merges)
+
+
 WORKERS: dict[str, Callable[[Params], Measurement]] = {
     "parallelai-echo": worker_parallelai_echo,
     "asyncio-echo": worker_asyncio_echo,
@@ -252,6 +269,8 @@ WORKERS: dict[str, Callable[[Params], Measurement]] = {
     "sse-latency": worker_sse_latency,
     "mcp-start": worker_mcp_start,
     "import-mcp": worker_import_mcp,
+    "isolation": worker_isolation,
+    "merges": worker_merges,
 }
 
 
@@ -352,6 +371,7 @@ class Sizes:
     e: Params
     f: Params
     g: Params
+    h: Params
 
 
 FULL = Sizes(
@@ -362,6 +382,7 @@ FULL = Sizes(
     e={"n": 2000, "parallel": 1000, "min_latency": 2.0, "max_latency": 8.0},
     f={"samples": 5},
     g={"n": 2000, "cap": 13, "latency": 0.05, "retry_after": 0.05, "parallel": 100},
+    h={"files": 10_000, "tasks": 3, "merges": 50},
 )
 QUICK = Sizes(
     a={"n": 200, "parallel": 100, "latency": 0.5},
@@ -371,6 +392,7 @@ QUICK = Sizes(
     e={"n": 400, "parallel": 200, "min_latency": 1.0, "max_latency": 3.0},
     f={"samples": 3},
     g={"n": 500, "cap": 13, "latency": 0.05, "retry_after": 0.05, "parallel": 100},
+    h={"files": 2000, "tasks": 2, "merges": 20},
 )
 
 
@@ -565,6 +587,47 @@ def case_g(sizes: Sizes, repeat: int, notes: list[str]) -> list[Row]:
     ]
 
 
+def case_h(sizes: Sizes, repeat: int, notes: list[str]) -> list[Row]:
+    """Issue 15's targets: what isolating a task costs next to bare git, and the merge queue's pace."""
+    p = sizes.h
+    files, tasks, merges = p["files"], p["tasks"], p["merges"]
+    mine, base = compare(
+        ("isolation", {"files": files, "tasks": tasks, "side": "parallelai"}),
+        ("isolation", {"files": files, "tasks": tasks, "side": "git"}),
+        repeat,
+    )
+    queue, plumbing = compare(
+        ("merges", {"files": files, "merges": merges, "side": "parallelai"}),
+        ("merges", {"files": files, "merges": merges, "side": "git"}),
+        repeat,
+    )
+    ratio = mine.values["per_task"] / base.values["per_task"]
+    notes.append(
+        f"(h) a generated repository of {files:,} files; {tasks} tasks one after the other, each editing a "
+        "distinct file: TaskWorkspaces.create + capture + MergeQueue.merge vs git worktree add + git diff "
+        f"--binary + git apply --index (removal not timed). {merges} patches on distinct files merged "
+        "concurrently through one MergeQueue vs the same plumbing (apply --cached --3way, write-tree, "
+        "commit-tree, update-ref) in a synchronous loop; `python -m bench.isolation` runs them alone"
+    )
+    label = f"(h) isolation on {files:,} files"
+    return [
+        (
+            f"{label}: per task (worktree + diff + merge)",
+            f"{mine.values['per_task']:.3f} s",
+            f"{base.values['per_task']:.3f} s (bare git)",
+            f"{ratio:.2f} <= 1.30",
+            _verdict(ratio <= 1.30),
+        ),
+        (
+            f"{label}: {merges} non-conflicting merges",
+            f"{queue.wall:.3f} s",
+            f"{plumbing.wall:.3f} s (same plumbing, sync loop)",
+            f"{queue.wall:.3f} <= 2 s",
+            _verdict(queue.wall <= 2.0),
+        ),
+    ]
+
+
 CASES: dict[str, Callable[[Sizes, int, list[str]], list[Row]]] = {
     "a": case_a,
     "b": case_b,
@@ -573,6 +636,7 @@ CASES: dict[str, Callable[[Sizes, int, list[str]], list[Row]]] = {
     "e": case_e,
     "f": case_f,
     "g": case_g,
+    "h": case_h,
 }
 
 

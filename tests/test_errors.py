@@ -17,6 +17,7 @@ from parallelai.errors import (
     UnknownDependencyError,
     UnknownEngineError,
     UnknownStrategyError,
+    WorkspaceError,
     sole_exception,
 )
 
@@ -38,7 +39,8 @@ def test_every_input_error_exits_with_code_2(error: InputError) -> None:
 
 
 @pytest.mark.parametrize(
-    "error", [RunNotFoundError("r1"), TaskNotFoundError("r1", "t1"), StoreError("broken")]
+    "error",
+    [RunNotFoundError("r1"), TaskNotFoundError("r1", "t1"), StoreError("broken"), WorkspaceError("no git")],
 )
 def test_errors_that_are_not_bad_input_are_not_input_errors(error: ParallelAIError) -> None:
     assert not isinstance(error, InputError)
@@ -92,3 +94,12 @@ def test_sole_exception_unwraps_nested_single_member_groups_only() -> None:
     assert sole_exception(nested) is inner
     assert sole_exception(several) is several
     assert sole_exception(inner) is inner
+
+
+def test_a_workspace_error_carries_the_git_command_and_what_git_said() -> None:
+    error = WorkspaceError(
+        "`git worktree add` failed in /repo", command=["git", "worktree", "add"], stderr="fatal: x"
+    )
+
+    assert str(error) == "`git worktree add` failed in /repo: fatal: x"
+    assert (error.command, error.stderr) == (("git", "worktree", "add"), "fatal: x")
