@@ -131,6 +131,7 @@ class ParallelOrchestrator:
         use_cache: bool | None = None,
         store_path: Path | str | None = None,
         workdir: Path | str | None = None,
+        isolation: bool | None = None,
     ) -> None:
         self.engine = engine
         options = {
@@ -160,6 +161,7 @@ class ParallelOrchestrator:
             fail_fast=fail_fast,
             use_cache=use_cache,
             workdir=str(workdir) if workdir else None,
+            isolation=isolation,
         )
 
     @property

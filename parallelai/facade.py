@@ -51,6 +51,7 @@ class ParallelAI:
         use_cache: bool | None = None,
         max_cost_usd: float | None = None,
         engine_settings: Mapping[str, Mapping[str, Any]] | None = None,
+        isolation: bool | None = None,
     ) -> None:
         if engine_settings is not None:
             warn_renamed(
@@ -67,6 +68,7 @@ class ParallelAI:
         self._engines = {name: dict(value) for name, value in (engines or {}).items()}
         self._use_cache = use_cache
         self._max_cost_usd = max_cost_usd
+        self._isolation = isolation
 
     # -- the verbs ------------------------------------------------------------------------------
 
@@ -154,6 +156,7 @@ class ParallelAI:
             retries=self._retries,
             use_cache=self._use_cache,
             max_cost_usd=self._max_cost_usd,
+            isolation=self._isolation,
         )
         return plan_template_request(request, LibraryCatalog(self._workdir, paths=True))
 

@@ -279,6 +279,8 @@ class RunSpec(_Strict):
     use_cache: bool = True
     workdir: str | None = None
     gates: list[Gate] = Field(default_factory=list)  # run in order once the tasks are done
+    # Each task in its own git worktree, its change merged onto `parallelai/<run>` (docs/isolation.md).
+    isolation: bool = False
     tasks: list[Task]
 
     @field_validator("tasks")

@@ -203,6 +203,12 @@ class RunSettings(BaseModel):
         '"pytest -q" (or {command, name, timeout}); one that exits non-zero fails the run. Added to '
         "those the tasks file or template declares.",
     )
+    isolation: bool | None = Field(
+        default=None,
+        description="Run each task in its own git worktree, never in your checkout; each change is "
+        "checked against the task's `files`, and merged onto the branch `parallelai/<run>` for "
+        "`parallelai diff` and `parallelai apply` (default off; the workdir must be in a git repository).",
+    )
 
     @model_validator(mode="before")
     @classmethod

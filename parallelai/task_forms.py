@@ -23,11 +23,12 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from parallelai.errors import FileSelectionError, InputError
+from parallelai.globs import check_glob
 from parallelai.models import Gate, Task
 from parallelai.orchestration.prompting import PLACEHOLDER, needs_rendering
 from parallelai.run_request import RunSettings, TaskInput
 from parallelai.templates.catalog import TemplateCatalog
-from parallelai.templates.files import DEFAULT_MAX_BYTES, SelectedFile, check_glob, select_files
+from parallelai.templates.files import DEFAULT_MAX_BYTES, SelectedFile, select_files
 
 # More files than this in one prompt is rarely one task: it is one task per file.
 MAX_FILES_PER_TASK = 50

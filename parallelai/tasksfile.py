@@ -33,7 +33,7 @@ from parallelai.task_forms import expand_task
 from parallelai.templates.catalog import LibraryCatalog, TemplateCatalog
 from parallelai.yamlsource import YamlDocument, read_yaml
 
-_RUN_KEYS = {"name", "strategy", "engine", "parallel", "limits", "engines", "defaults", "gates"}
+_RUN_KEYS = {"name", "strategy", "engine", "parallel", "limits", "engines", "defaults", "gates", "isolation"}
 _WORK_ADAPTER: TypeAdapter[Any] = TypeAdapter(Work)
 
 
@@ -221,6 +221,9 @@ def spec_from_document(
         where = ("gates", *problem["loc"])
         raise document.error(f"{'.'.join(map(str, where))}: {problem['msg']}", where) from None
     name = options.name or data.get("name")
+    isolation = data.get("isolation")
+    if not isinstance(isolation, bool | None):
+        raise document.error("isolation: must be true or false", ("isolation",))
     file_options = options.model_copy(
         update={
             "name": name if isinstance(name, str) else None,
@@ -228,6 +231,7 @@ def spec_from_document(
             "parallel": options.parallel or data.get("parallel"),
             "engines": {**settings, **options.engines},
             "workdir": options.workdir or str(base),
+            "isolation": options.isolation if options.isolation is not None else isolation,
         }
     )
     return _run_spec(tasks, strategy, file_options, limits, document, gates)
@@ -312,6 +316,7 @@ def _run_spec(
             use_cache=options.use_cache,
             workdir=options.workdir,
             gates=[*gates, *options.gates],  # the file's own first, then those the user added
+            isolation=bool(options.isolation),
             tasks=tasks,
         )
     except ValidationError as error:

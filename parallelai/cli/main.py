@@ -1,4 +1,5 @@
-"""The `parallelai` command line: run, runs, show, resume, retry, cancel, engines.
+"""The `parallelai` command line: run, runs, show, resume, retry, cancel, engines (diff and apply
+are in isolation_commands.py).
 
 Exit codes: 0 every task succeeded, 1 some did not, 2 bad input (nothing was started),
 130 / 143 / 129 stopped by SIGINT (Ctrl-C) / SIGTERM / SIGHUP: the agents were stopped and the
@@ -22,6 +23,7 @@ import yaml
 
 from parallelai._version import __version__
 from parallelai.cli.daemon_commands import add_daemon_commands
+from parallelai.cli.isolation_commands import add_isolation_commands
 from parallelai.cli.lsp_command import add_lsp_command
 from parallelai.cli.mcp_command import add_mcp_command
 from parallelai.cli.progress import ProgressView
@@ -29,6 +31,7 @@ from parallelai.cli.run_flags import (
     add_budget_flags,
     add_daemon_flags,
     add_gate_flag,
+    add_isolate_flag,
     positive_float,
     positive_int,
 )
@@ -107,6 +110,7 @@ async def _run(args: argparse.Namespace) -> int:
             use_cache=False if args.no_cache else None,
             engine_options=dict(args.engine_option or []),
             gates=args.gate or None,
+            isolation=True if args.isolate else None,
         )
     )
     if args.daemon or args.monitor:
@@ -312,6 +316,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--max-tokens", type=positive_int, help="stop starting tasks past this many tokens")
     run.add_argument("--fail-fast", action="store_true", help="stop everything at the first failed task")
     add_gate_flag(run)
+    add_isolate_flag(run)
     run.add_argument(
         "--no-cache", action="store_true", help="re-run tasks even if an identical one succeeded"
     )
@@ -372,6 +377,7 @@ def _parser() -> argparse.ArgumentParser:
     add_daemon_commands(commands)
     add_watch_command(commands)
     add_template_commands(commands)
+    add_isolation_commands(commands)
     return parser
 
 

@@ -90,3 +90,13 @@ def add_gate_flag(parser: argparse.ArgumentParser) -> None:
         help="a command run in the workdir once every task succeeded, e.g. 'pytest -q'; "
         "if it exits non-zero the run fails (repeatable)",
     )
+
+
+def add_isolate_flag(parser: argparse.ArgumentParser) -> None:
+    """`--isolate`: each task in its own git worktree, its change merged onto `parallelai/<run>`."""
+    parser.add_argument(
+        "--isolate",
+        action="store_true",
+        help="run each task in its own git worktree, not in your checkout; see the changes with "
+        "`parallelai diff RUN`, take them with `parallelai apply RUN`",
+    )

@@ -20,6 +20,7 @@ from parallelai.cli.run_flags import (
     add_budget_flags,
     add_daemon_flags,
     add_gate_flag,
+    add_isolate_flag,
     positive_float,
     positive_int,
 )
@@ -154,6 +155,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retries", type=int, help="retries of retryable failures per task")
     add_budget_flags(parser)
     add_gate_flag(parser)
+    add_isolate_flag(parser)
     parser.add_argument(
         "--no-cache", action="store_true", help="re-run tasks even if an identical one succeeded"
     )
@@ -213,6 +215,7 @@ def plan_from_args(args: argparse.Namespace) -> TemplatePlan:
         use_cache=False if args.no_cache else None,
         max_cost_usd=args.max_cost_usd,
         gates=args.gate or None,
+        isolation=True if args.isolate else None,
     )
     return plan_template_request(request, LibraryCatalog(workdir, paths=True))
 

@@ -94,6 +94,24 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, position)
     ) WITHOUT ROWID;
     """,
+    # 4: isolation: where an isolated run's repository and base are (its integration branch is
+    # `parallelai/<run>` there), and each task's captured change with what became of it
+    # (`merged` with its commit, `conflict`, `outside_scope`); the TaskChange as JSON, patch in base64.
+    """
+    CREATE TABLE isolated_runs (
+        run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+        repo TEXT NOT NULL,
+        base TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE task_changes (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        task_id TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        merged_as TEXT,
+        body TEXT NOT NULL,
+        PRIMARY KEY (run_id, task_id)
+    ) WITHOUT ROWID;
+    """,
 )
 
 

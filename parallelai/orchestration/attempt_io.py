@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -19,6 +20,9 @@ from parallelai.orchestration.outcome import attempt_state
 from parallelai.orchestration.store import Store
 from parallelai.orchestration.task_slots import TaskSlot
 
+if TYPE_CHECKING:
+    from parallelai.orchestration.isolation import RunIsolation
+
 
 class AttemptIO:
     def __init__(
@@ -31,8 +35,10 @@ class AttemptIO:
         engines: Mapping[str, Engine],
         workdir: Path,
         agent_tag: str,
+        isolation: RunIsolation | None = None,
     ) -> None:
         self._run_id = run_id
+        self._isolation = isolation  # set: each attempt runs in its task's worktree
         self._spec = spec
         self._store = store
         self._engines = engines
@@ -73,18 +79,25 @@ class AttemptIO:
         """Run the attempt `begin` opened: the engine's answer, or the timeout or cancel that ended
         it, with the attempt closed accordingly; what the engine emits meanwhile goes on the bus."""
         task = slot.task
-        request = EngineRequest(
-            task_id=task.id,
-            prompt=prompt,
-            model=slot.engine.model,
-            options=task.options,
-            workdir=self._workdir / task.options.workdir if task.options.workdir else self._workdir,
-            attempt=slot.attempts,
-            context=outputs,
-        )
         engine = self._engines[slot.engine.name]
+
+        async def call_in(workdir: Path) -> TaskResult:
+            request = EngineRequest(
+                task_id=task.id,
+                prompt=prompt,
+                model=slot.engine.model,
+                options=task.options,
+                workdir=workdir / task.options.workdir if task.options.workdir else workdir,
+                attempt=slot.attempts,
+                context=outputs,
+            )
+            return await call_engine(engine, request, slot.stop, lambda event: self._relay(slot, event))
+
         with tagging(f"{self._agent_tag}/{task.id}/{slot.attempts}"):
-            result = await call_engine(engine, request, slot.stop, lambda event: self._relay(slot, event))
+            if self._isolation is None:
+                result = await call_in(self._workdir)
+            else:
+                result = await self._isolation.attempt(task, slot.engine.name, prompt, call_in)
         self._close(slot, attempt_state(result), result.error, time.time())
         return result
 

@@ -46,6 +46,7 @@ from parallelai.orchestration.attempt_io import AttemptIO
 from parallelai.orchestration.budget import Budget, Overrun
 from parallelai.orchestration.bus import EventBus
 from parallelai.orchestration.gates import RunGates
+from parallelai.orchestration.isolation import RunIsolation
 from parallelai.orchestration.outcome import (
     CANCELLED_BY_REQUEST,
     PENDING,
@@ -74,13 +75,24 @@ class RunExecution:
         workdir: Path,
         agent_tag: str,
         resumption: Resumption | None = None,
+        isolation: RunIsolation | None = None,
     ) -> None:
         self.run_id = run_id
         self._limits = spec.limits
-        self._use_cache = spec.use_cache
+        # A cached answer made no change in this run's worktrees: an isolated task always runs.
+        self._use_cache = spec.use_cache and isolation is None
         self._store = store
         self._bus = bus
-        self._io = AttemptIO(run_id, spec, store, bus, engines=engines, workdir=workdir, agent_tag=agent_tag)
+        self._io = AttemptIO(
+            run_id,
+            spec,
+            store,
+            bus,
+            engines=engines,
+            workdir=workdir,
+            agent_tag=agent_tag,
+            isolation=isolation,
+        )
         self._gates = RunGates(run_id, spec.gates, store=store, bus=bus, workdir=workdir, agent_tag=agent_tag)
         self._gates_done = not self._gates  # their results are in: the run may end
         self._backoff = Backoff(spec.limits.backoff_base_s, spec.limits.backoff_cap_s)

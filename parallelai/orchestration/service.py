@@ -31,6 +31,7 @@ from parallelai.models import RunSpec, RunState, RunSummary, TaskRecord, TaskSta
 from parallelai.orchestration.abandoned import close_abandoned, close_run, stop_agents
 from parallelai.orchestration.bus import EventBus
 from parallelai.orchestration.dag import with_dependents
+from parallelai.orchestration.isolation import RunIsolation, prune_ended
 from parallelai.orchestration.lease import Owner, Role
 from parallelai.orchestration.output_schemas import enforcing_output_schemas
 from parallelai.orchestration.scheduler import Resumption, RunExecution
@@ -92,6 +93,7 @@ class OrchestrationService:
                     # Close what dead processes left; a daemon resumes its own runs later, once its
                     # surfaces listen (`resume_interrupted`).
                     await service._sweep(resume=False)
+                    await prune_ended(store)  # worktrees of runs that ended, left by a crash
                     group.start_soon(
                         service._housekeeping, await store.last_request_id(), name="housekeeping"
                     )
@@ -122,11 +124,15 @@ class OrchestrationService:
         spec = self.plan(spec)
         engines = self._engines_for(spec)
         run_id = _new_run_id()
+        # Its base first: a repository that cannot give one refuses the run before it is stored.
+        isolation = await RunIsolation.prepare(run_id, spec, self.store) if spec.isolation else None
         await self.store.create_run(run_id, spec, self.owner)
+        if isolation is not None:
+            isolation.record()
         self.bus.publish(
             RunCreated(run_id=run_id, name=spec.name, strategy=spec.strategy, task_count=len(spec.tasks))
         )
-        self._start(run_id, spec, engines, None)
+        self._start(run_id, spec, engines, None, isolation)
         return run_id
 
     async def run(self, spec: RunSpec) -> RunSummary:
@@ -198,10 +204,11 @@ class OrchestrationService:
         )
         try:
             engines = self._engines_for(spec)
+            isolation = await RunIsolation.reopen(run_id, spec, self.store) if spec.isolation else None
         except BaseException:
             self.store.release_run(run_id, self.owner)
             raise
-        self._start(run_id, spec, engines, resumption)
+        self._start(run_id, spec, engines, resumption, isolation)
 
     async def recover_abandoned(self) -> list[str]:
         """Close the runs whose process died without finishing them: their agents are stopped,
@@ -239,7 +246,12 @@ class OrchestrationService:
         return handled
 
     def _start(
-        self, run_id: str, spec: RunSpec, engines: dict[str, Engine], resumption: Resumption | None
+        self,
+        run_id: str,
+        spec: RunSpec,
+        engines: dict[str, Engine],
+        resumption: Resumption | None,
+        isolation: RunIsolation | None = None,
     ) -> None:
         execution = RunExecution(
             run_id,
@@ -250,6 +262,7 @@ class OrchestrationService:
             workdir=Path(spec.workdir or os.getcwd()),
             agent_tag=f"{self.owner.tag}/{run_id}",
             resumption=resumption,
+            isolation=isolation,
         )
         active = _ActiveRun(execution, anyio.Event())
         self._active[run_id] = active
@@ -259,7 +272,12 @@ class OrchestrationService:
                 for engine in engines.values():
                     stack.push_async_callback(engine.aclose)
                 try:
+                    if isolation is not None:
+                        await stack.enter_async_context(isolation.running())
                     active.outcome = await execution.execute()
+                    if isolation is not None:
+                        with anyio.CancelScope(shield=True):  # a closing service must not leave them
+                            await isolation.end(active.outcome.state)
                 finally:
                     # After everything the run wrote: the lease goes last.
                     self.store.release_run(run_id, self.owner)

@@ -34,6 +34,7 @@ from parallelai.models import (
     TaskResult,
     TaskState,
 )
+from parallelai.orchestration import _isolation_rows as isolation_rows
 from parallelai.orchestration import _queries as queries
 from parallelai.orchestration._commit import (
     APPEND_EVENT,
@@ -44,9 +45,11 @@ from parallelai.orchestration._commit import (
     Write,
     commit,
 )
+from parallelai.orchestration._isolation_rows import ChangeOutcome, IsolatedRun, StoredChange
 from parallelai.orchestration._queries import Lease, Request, RequestKind, RunRow, RunTotals
 from parallelai.orchestration._schema import connect_pair
 from parallelai.orchestration.lease import Owner
+from parallelai.workspaces.changes import TaskChange
 
 T = TypeVar("T")
 
@@ -305,6 +308,16 @@ class Store:
         """Forget the run's gate results: it runs again, and so will they."""
         self.enqueue("DELETE FROM gate_results WHERE run_id = ?", (run_id,))
 
+    def record_isolation(self, run_id: str, repo: Path, base: str) -> None:
+        """An isolated run's repository and base: what `parallelai diff` and `apply` start from."""
+        self.enqueue(isolation_rows.RECORD_ISOLATION, (run_id, str(repo), base))
+
+    def record_change(
+        self, run_id: str, task_id: str, change: TaskChange, outcome: ChangeOutcome, merged_as: str | None
+    ) -> None:
+        """A task's captured change and what became of it, replacing an earlier attempt's."""
+        self.enqueue(isolation_rows.RECORD_CHANGE, (run_id, task_id, outcome, merged_as, _json(change)))
+
     def append_event(self, event: Event) -> None:
         """Queue an event; it gets its seq when committed (then `on_commit` hands it on)."""
         self.enqueue(APPEND_EVENT, (event.run_id, event.type, _event_json(event)))
@@ -337,6 +350,14 @@ class Store:
     async def task_records(self, run_id: str, task_id: str | None = None) -> list[TaskRecord]:
         """Tasks of a run in plan order, with results and attempts (one task when `task_id` is given)."""
         return await self._read(lambda db: queries.task_records(db, run_id, task_id))
+
+    async def isolated_run(self, run_id: str) -> IsolatedRun | None:
+        """Where an isolated run's repository and base are; None for a run without isolation."""
+        return await self._read(lambda db: isolation_rows.isolated_run(db, run_id))
+
+    async def task_change(self, run_id: str, task_id: str) -> StoredChange | None:
+        """The change a task of an isolated run made, once it was captured."""
+        return await self._read(lambda db: isolation_rows.task_change(db, run_id, task_id))
 
     async def cached_result(self, fingerprint: str) -> TaskResult | None:
         return await self._read(lambda db: queries.cached_result(db, fingerprint))
@@ -384,4 +405,13 @@ def _spec_json(spec: RunSpec) -> str:
     return spec.model_dump_json(exclude={"tasks"})
 
 
-__all__ = ["Lease", "Request", "RequestKind", "RunRow", "RunTotals", "Store"]
+__all__ = [
+    "IsolatedRun",
+    "Lease",
+    "Request",
+    "RequestKind",
+    "RunRow",
+    "RunTotals",
+    "Store",
+    "StoredChange",
+]

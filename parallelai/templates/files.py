@@ -16,11 +16,12 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pathspec
 
 from parallelai.errors import FileSelectionError
+from parallelai.globs import check_glob
 
 DEFAULT_MAX_TASKS = 1000
 DEFAULT_MAX_BYTES = 256 * 1024
@@ -40,17 +41,6 @@ class SelectedFile:
 class Selection:
     files: list[SelectedFile] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # path -> why
-
-
-def check_glob(pattern: str) -> None:
-    """Refuse a glob that could match outside the root."""
-    text = pattern.strip()
-    if not text:
-        raise FileSelectionError("an empty glob selects nothing; remove it")
-    if text.startswith(("/", "\\", "~")) or (len(text) > 1 and text[1] == ":"):
-        raise FileSelectionError(f"glob {pattern!r} is absolute; globs are relative to the workspace root")
-    if ".." in PurePosixPath(text.replace("\\", "/")).parts:
-        raise FileSelectionError(f"glob {pattern!r} escapes the workspace root ('..' is not allowed)")
 
 
 def select_files(

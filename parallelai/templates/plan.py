@@ -114,6 +114,7 @@ def plan_template(
         use_cache=settings.use_cache,
         workdir=str(workdir),
         gates=[*_gates(loaded, renderer, base), *settings.gates],
+        isolation=bool(settings.isolation),
         tasks=planner.tasks,
     )
     return TemplatePlan(loaded, params, spec, planner.planned, items.skipped)

@@ -10,15 +10,17 @@ once it succeeds. The pieces, one concept each:
   reused on resume and removed after, and `prune_stale`, the cleanup after a crash;
 - `scratch.py`: a scratch copy per task when the run's directory is not in a git repository;
 - `changes.py`: `TaskChange`, a task's patch (binary-safe) and diffstat against the base;
-- `scope.py`: the changed paths a task's declared scope does not cover.
+- `scope.py`: the changed paths a task's declared scope does not cover;
 - `merge_queue.py`: successful tasks' changes applied, in completion order, onto the run's
-  integration branch `parallelai/<run>`, one commit per task; a conflict comes back as data.
+  integration branch `parallelai/<run>`, one commit per task; a conflict comes back as data;
+- `handover.py`: that branch shown as a patch, or merged into the user's current branch.
 
 The lifecycle, for whoever drives it: `TaskWorkspaces.plan(workdir, run_id)` once per run (or
 `TaskWorkspaces.open(run_id)` on resume); per attempt, `create(task)` gives the directory to run
 the agent in; after it succeeds, `capture(task)` and `outside_scope(change.paths, scope)`; finally
 `MergeQueue.merge(task, change.patch, …)`; `remove(task)` / `remove_all()`, and
-`prune_stale(unfinished_runs)` at start-up. Nothing in a run calls these yet (issue 15 wires them).
+`prune_stale(unfinished_runs)` at start-up. A run with `isolation` on drives them from
+`orchestration/isolation.py`.
 """
 
 from parallelai.workspaces.base import WorkspaceBase, plan_base

@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 
 import pathspec
 
-from parallelai.templates.files import check_glob
+from parallelai.globs import check_glob
 from parallelai.wording import plural
 
 _SHOWN = 10  # paths named in a message; the rest are counted

@@ -95,6 +95,15 @@ def register_start_tool(server: MCPServer, service: OrchestrationService, catalo
                 "the results. Use them to check the sub-agents' work instead of asking an agent to."
             ),
         ] = None,
+        isolation: Annotated[
+            bool | None,
+            Field(
+                description="Run each task in its own git worktree instead of `workdir` itself (which must "
+                "be in a git repository): a task that changes files outside its `files` fails, and the "
+                "changes are merged onto the branch parallelai/<run_id> for the user to review "
+                "(`parallelai diff`) and take (`parallelai apply`). Default off."
+            ),
+        ] = None,
         name: Annotated[
             str | None, Field(description="A short name for the run, shown in list_runs.")
         ] = None,
@@ -147,6 +156,7 @@ def register_start_tool(server: MCPServer, service: OrchestrationService, catalo
                 fail_fast=True if fail_fast else None,
                 workdir=workdir,
                 gates=gates,
+                isolation=isolation,
             )
             after = service.bus.last_seq
             run_id = await planning.start_run(service, request, catalog)

@@ -1,0 +1,174 @@
+"""A run with isolation: each attempt's engine in its task's worktree, and a succeeded task's change
+captured, held to its scope, stored and merged onto the run's integration branch.
+
+The lifecycle, and who drives it (docs/isolation.md has the user's side):
+- `RunIsolation.prepare` (the service, before a new run is stored) fixes the run's base; on
+  resume or retry `reopen` finds it again, or plans a fresh one if the run had ended and its
+  worktrees were removed (the integration branch keeps its first base, which the store holds);
+- `running()` (around the run's execution) holds the merge queue open;
+- `attempt` (the attempt's I/O, per attempt) makes or reuses the task's worktree, runs the engine
+  there and, when the engine succeeded, settles the change: a change outside the task's `files`
+  or one that conflicts with what was merged before fails the task, with a reason, as data;
+- `end` (the service, once the run stopped) removes the worktrees if the run has ended; an
+  interrupted run keeps them for `resume`. `prune_ended` is the same cleanup after a crash.
+
+Why the merge happens inside the attempt: its result decides the task's state (a conflict fails
+it), and it must be decided before the task's dependents start from its output.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+
+from parallelai.errors import InputError, WorkspaceError
+from parallelai.models import ErrorKind, RunSpec, RunState, Task, TaskError, TaskResult
+from parallelai.orchestration.store import Store
+from parallelai.workspaces import Conflict, MergeQueue, TaskWorkspaces, describe_violation, outside_scope
+from parallelai.workspaces.worktrees import prune_stale, worktrees_root
+
+log = logging.getLogger("parallelai.isolation")
+
+
+class RunIsolation:
+    def __init__(self, run_id: str, workspaces: TaskWorkspaces, base: str, store: Store) -> None:
+        self.run_id = run_id
+        self.workspaces = workspaces
+        self.base = base  # where the integration branch started: the run's first base
+        self._store = store
+        self._queue: MergeQueue | None = None
+        self._merged: set[str] = set()  # on the branch already when the run (re)started
+
+    @classmethod
+    async def prepare(cls, run_id: str, spec: RunSpec, store: Store) -> RunIsolation:
+        """Plan a new run's base (raises InputError outside git, WorkspaceError for a repository
+        without a commit); `record` it once the run is stored."""
+        workspaces = await _planned(run_id, spec)
+        assert workspaces.base.commit is not None
+        isolation = cls(run_id, workspaces, workspaces.base.commit, store)
+        try:
+            await isolation._check_branch()
+        except BaseException:
+            # No run will own them: nothing else would ever remove the record and the base's pin.
+            with anyio.CancelScope(shield=True):
+                await workspaces.remove_all()
+            raise
+        return isolation
+
+    def record(self) -> None:
+        self._store.record_isolation(self.run_id, self.workspaces.base.root, self.base)
+
+    @classmethod
+    async def reopen(cls, run_id: str, spec: RunSpec, store: Store) -> RunIsolation:
+        """The isolation of a run that executes again (resume, retry)."""
+        workspaces = TaskWorkspaces.open(run_id) or await _planned(run_id, spec)
+        stored = await store.isolated_run(run_id)
+        base = stored.base if stored is not None else workspaces.base.commit
+        assert base is not None
+        isolation = cls(run_id, workspaces, base, store)
+        await isolation._check_branch()
+        if stored is None:
+            isolation.record()
+        return isolation
+
+    async def _check_branch(self) -> None:
+        """Make the integration branch now (or check the one there descends from the base), so that
+        a branch in the way is the caller's error rather than the run's."""
+        async with MergeQueue.open(self.workspaces.base.root, self.run_id, self.base):
+            pass
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[RunIsolation]:
+        """The merge queue open for the run's execution."""
+        async with MergeQueue.open(self.workspaces.base.root, self.run_id, self.base) as queue:
+            self._merged = {merged.task_id for merged in await queue.merged()}
+            self._queue = queue
+            try:
+                yield self
+            finally:
+                self._queue = None
+
+    async def attempt(
+        self, task: Task, engine: str, prompt: str, call: Callable[[Path], Awaitable[TaskResult]]
+    ) -> TaskResult:
+        """`call` (the engine, given the directory to work in) run in the task's worktree, and a
+        success settled: its result, or the same result failed with why its change was refused."""
+        try:
+            workdir = await self.workspaces.create(task.id)
+        except WorkspaceError as error:
+            return TaskResult(
+                error=TaskError(kind=ErrorKind.INTERNAL, message=f"no worktree for it: {error}")
+            )
+        result = await call(workdir)
+        if result.error is not None:
+            return result
+        try:
+            problem = await self._settle(task, engine, prompt)
+        except WorkspaceError as error:
+            problem = f"its change could not be captured or merged: {error}"
+        if problem is None:
+            return result
+        return result.model_copy(update={"error": TaskError(kind=ErrorKind.EXECUTION, message=problem)})
+
+    async def _settle(self, task: Task, engine: str, prompt: str) -> str | None:
+        """Capture, check, store and merge the task's change; why it was refused, or None."""
+        assert self._queue is not None, "attempt() outside running()"
+        change = await self.workspaces.capture(task.id)
+        if task.files:
+            outside = outside_scope(change.paths, task.files, prefix=self.workspaces.base.subdir)
+            if outside:
+                self._store.record_change(self.run_id, task.id, change, "outside_scope", None)
+                return describe_violation(outside, task.files)
+        if task.id in self._merged:
+            # Merged before the run stopped, though its success was not recorded: not twice.
+            self._store.record_change(self.run_id, task.id, change, "merged", None)
+            return None
+        merged = await self._queue.merge(task.id, change.patch, engine=engine, prompt=prompt)
+        if isinstance(merged, Conflict):
+            self._store.record_change(self.run_id, task.id, change, "conflict", None)
+            return (
+                f"its change conflicts with changes merged before it in {', '.join(merged.paths)}; "
+                f"nothing of it was merged (its patch: parallelai diff {self.run_id} {task.id})"
+            )
+        self._store.record_change(self.run_id, task.id, change, "merged", merged.commit)
+        return None
+
+    async def end(self, state: RunState) -> None:
+        """The run stopped in `state`: once it has ended its worktrees go (resume would reuse them)."""
+        if not state.is_final:
+            return
+        try:
+            await self.workspaces.remove_all()
+        except WorkspaceError as error:  # the next service start tries again (`prune_ended`)
+            log.warning("could not remove the worktrees of run %s: %s", self.run_id, error)
+
+
+async def prune_ended(store: Store) -> list[str]:
+    """Remove the worktrees of runs this store knows to have ended (left by a crash); the run ids.
+    Runs the store does not know are left alone: they may be another store's."""
+    root = worktrees_root()
+    if not root.is_dir():
+        return []
+    keep = set()
+    for run_dir in root.iterdir():
+        state = await store.run_state(run_dir.name)
+        if state is None or not state.is_final:
+            keep.add(run_dir.name)
+    return await prune_stale(keep)
+
+
+async def _planned(run_id: str, spec: RunSpec) -> TaskWorkspaces:
+    workdir = Path(spec.workdir or os.getcwd())
+    workspaces = await TaskWorkspaces.plan(workdir, run_id)
+    if workspaces.base.kind != "git":
+        await workspaces.remove_all()
+        raise InputError(
+            f"isolation needs a git repository and {workdir} is in none; "
+            "run `git init` and commit once, or run without isolation"
+        )
+    return workspaces
