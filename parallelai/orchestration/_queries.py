@@ -6,6 +6,7 @@ Each function runs in the reader's worker thread (`Store._read`), so it may bloc
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from parallelai.models import (
 )
 
 RequestKind = Literal["cancel", "cancel_task"]
+
+log = logging.getLogger("parallelai.store")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +96,15 @@ def run_state(db: sqlite3.Connection, run_id: str) -> RunState | None:
 def list_runs(db: sqlite3.Connection, state: RunState | None, limit: int) -> list[RunRow]:
     where, params = ("WHERE state = ?", (state, limit)) if state else ("", (limit,))
     rows = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY created_at DESC LIMIT ?", params)
-    return [_run_row(row) for row in rows]
+    listed: list[RunRow] = []
+    for row in rows:
+        try:
+            listed.append(_run_row(row))
+        except ValueError as error:  # a ValidationError, or JSON that is not
+            # One run this version cannot read (damaged, or written by a later version) must not
+            # hide every other run from `runs`, the dashboard and the API.
+            log.warning("run %s cannot be read by this version, so it is not listed: %s", row[0], error)
+    return listed
 
 
 def totals(db: sqlite3.Connection, run_id: str) -> RunTotals:

@@ -170,3 +170,16 @@ async def test_a_run_stored_before_the_parallelism_cap_still_loads_and_a_new_one
         assert [run.id for run in await service.list_runs()] == ["r-old"]
         with pytest.raises(InputError, match="at most 10,000 sub-agents at once"):
             await service.submit(wide)
+
+
+async def test_a_run_this_version_cannot_read_is_left_out_of_the_list_not_the_list_lost(
+    store_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with Store.open(store_path) as store:
+        await store.create_run("r-good", run_spec([echo_task("t1")]), Owner.new("local"))
+        await store.create_run("r-bad", run_spec([echo_task("t1")]), Owner.new("local"))
+    with sqlite3.connect(store_path) as db:  # as a later version, or a damaged file, might leave it
+        db.execute("UPDATE runs SET spec = ? WHERE id = 'r-bad'", ('{"strategy": "teleport"}',))
+    async with OrchestrationService.open(store_path) as service:
+        assert [run.id for run in await service.list_runs()] == ["r-good"]
+    assert "run r-bad cannot be read by this version" in caplog.text
