@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from parallelai.engines.agent_tags import tagging
-from parallelai.engines.base import Engine, EngineEvent, EngineRequest, answer_source
+from parallelai.engines.base import Activity, Engine, EngineEvent, EngineRequest, answer_source
 from parallelai.models import Attempt, RunSpec, TaskError, TaskResult, TaskState
 from parallelai.orchestration.bus import EventBus
 from parallelai.orchestration.cache import fingerprint
@@ -81,7 +81,7 @@ class AttemptIO:
         task = slot.task
         engine = self._engines[slot.engine.name]
 
-        async def call_in(workdir: Path) -> TaskResult:
+        async def call_in(workdir: Path, prompt: str) -> TaskResult:
             request = EngineRequest(
                 task_id=task.id,
                 prompt=prompt,
@@ -95,9 +95,16 @@ class AttemptIO:
 
         with tagging(f"{self._agent_tag}/{task.id}/{slot.attempts}"):
             if self._isolation is None:
-                result = await call_in(self._workdir)
+                result = await call_in(self._workdir, prompt)
             else:
-                result = await self._isolation.attempt(task, slot.engine.name, prompt, call_in)
+
+                def rerun(failed: TaskResult) -> None:
+                    # A conflict's re-run is an attempt of its own: this one failed, the next begins.
+                    self._close(slot, attempt_state(failed), failed.error, time.time())
+                    self.begin(slot)
+                    self._relay(slot, Activity(kind="conflict", detail=_rerun_note(failed)))
+
+                result = await self._isolation.attempt(task, slot.engine.name, prompt, call_in, rerun)
         self._close(slot, attempt_state(result), result.error, time.time())
         return result
 
@@ -119,3 +126,8 @@ class AttemptIO:
         published = bus_event(self._run_id, slot.task.id, slot.engine.name, event)
         if published is not None:
             self._bus.publish(published)
+
+
+def _rerun_note(failed: TaskResult) -> str:
+    message = failed.error.message if failed.error is not None else "its change conflicts"
+    return f"{message}; running it again on top of the integration branch"

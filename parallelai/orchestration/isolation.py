@@ -8,12 +8,14 @@ The lifecycle, and who drives it (docs/isolation.md has the user's side):
 - `running()` (around the run's execution) holds the merge queue open;
 - `attempt` (the attempt's I/O, per attempt) makes or reuses the task's worktree, runs the engine
   there and, when the engine succeeded, settles the change: a change outside the task's `files`
-  or one that conflicts with what was merged before fails the task, with a reason, as data;
+  fails the task, with a reason, as data; one that conflicts with what was merged before is run
+  again (a new attempt) in a worktree made afresh at the integration head, the conflict in its
+  prompt, and captured against that head; still conflicting after `CONFLICT_RERUNS`, it fails;
 - `end` (the service, once the run stopped) removes the worktrees if the run has ended; an
   interrupted run keeps them for `resume`. `prune_ended` is the same cleanup after a crash.
 
-Why the merge happens inside the attempt: its result decides the task's state (a conflict fails
-it), and it must be decided before the task's dependents start from its output.
+Why the merge happens inside the attempt: its result decides the task's state (a conflict re-runs
+or fails it), and it must be decided before the task's dependents start from its output.
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ from parallelai.workspaces.worktrees import prune_stale, worktrees_root
 
 log = logging.getLogger("parallelai.isolation")
 
+# How many times a task whose change conflicts is run again on top of the integration branch
+# before it fails: each re-run costs a whole agent run, and a change that still conflicts after
+# two is more likely fighting another task over the same lines than racing it.
+CONFLICT_RERUNS = 2
+_HUNKS_SHOWN = 4000  # characters of the conflicting hunks put in a re-run's prompt
+
 
 class RunIsolation:
     def __init__(self, run_id: str, workspaces: TaskWorkspaces, base: str, store: Store) -> None:
@@ -43,6 +51,10 @@ class RunIsolation:
         self._store = store
         self._queue: MergeQueue | None = None
         self._merged: set[str] = set()  # on the branch already when the run (re)started
+        # Tasks whose worktree was made again on the integration head (a conflict's re-run): that
+        # commit, which their change is captured against. Not kept across a restart: a resumed
+        # task's change is taken against the base, and holds what was merged before it as well.
+        self._started_at: dict[str, str] = {}
 
     @classmethod
     async def prepare(cls, run_id: str, spec: RunSpec, store: Store) -> RunIsolation:
@@ -94,31 +106,64 @@ class RunIsolation:
                 self._queue = None
 
     async def attempt(
-        self, task: Task, engine: str, prompt: str, call: Callable[[Path], Awaitable[TaskResult]]
+        self,
+        task: Task,
+        engine: str,
+        prompt: str,
+        call: Callable[[Path, str], Awaitable[TaskResult]],
+        rerun: Callable[[TaskResult], None] | None = None,
     ) -> TaskResult:
-        """`call` (the engine, given the directory to work in) run in the task's worktree, and a
-        success settled: its result, or the same result failed with why its change was refused."""
+        """`call` (the engine, given the directory to work in and the prompt) run in the task's
+        worktree, and a success settled: its result, or the same result failed with why its change
+        was refused. A change that conflicts with what was merged before is run again on top of the
+        integration head, the conflict shown in its prompt, up to `CONFLICT_RERUNS` times; `rerun`
+        is told of each (the failed result of the attempt before it), to close it and open the next."""
         try:
-            workdir = await self.workspaces.create(task.id)
+            workdir = await self.workspaces.create(task.id, at=self._started_at.get(task.id))
         except WorkspaceError as error:
-            return TaskResult(
-                error=TaskError(kind=ErrorKind.INTERNAL, message=f"no worktree for it: {error}")
-            )
-        result = await call(workdir)
-        if result.error is not None:
-            return result
-        try:
-            problem = await self._settle(task, engine, prompt)
-        except WorkspaceError as error:
-            problem = f"its change could not be captured or merged: {error}"
-        if problem is None:
-            return result
-        return result.model_copy(update={"error": TaskError(kind=ErrorKind.EXECUTION, message=problem)})
+            return _refused(TaskResult(), ErrorKind.INTERNAL, f"no worktree for it: {error}")
+        result = await call(workdir, prompt)
+        reruns = 0
+        while result.error is None:
+            try:
+                problem = await self._settle(task, engine, prompt)
+            except WorkspaceError as error:
+                problem = f"its change could not be captured or merged: {error}"
+            if problem is None:
+                return result
+            if not isinstance(problem, Conflict):
+                return _refused(result, ErrorKind.EXECUTION, problem)
+            if reruns == CONFLICT_RERUNS or rerun is None:
+                return _refused(result, ErrorKind.EXECUTION, self._conflicted(task, problem, reruns))
+            reruns += 1
+            rerun(_refused(result, ErrorKind.EXECUTION, self._conflicted(task, problem, reruns - 1)))
+            try:
+                workdir = await self._restart(task.id)
+            except WorkspaceError as error:
+                return _refused(TaskResult(), ErrorKind.INTERNAL, f"no worktree for its re-run: {error}")
+            result = await call(workdir, conflict_prompt(prompt, problem))
+        return result
 
-    async def _settle(self, task: Task, engine: str, prompt: str) -> str | None:
-        """Capture, check, store and merge the task's change; why it was refused, or None."""
+    async def _restart(self, task_id: str) -> Path:
+        """The task's worktree made again at the integration branch's current head."""
         assert self._queue is not None, "attempt() outside running()"
-        change = await self.workspaces.capture(task.id)
+        head = self._queue.head
+        await self.workspaces.remove(task_id)
+        self._started_at[task_id] = head
+        return await self.workspaces.create(task_id, at=head)
+
+    def _conflicted(self, task: Task, conflict: Conflict, reruns: int) -> str:
+        after = f" (after {reruns} re-run{'s' if reruns != 1 else ''} on top of them)" if reruns else ""
+        return (
+            f"its change conflicts with changes merged before it in {', '.join(conflict.paths)}{after}; "
+            f"nothing of it was merged (its patch: parallelai diff {self.run_id} {task.id})"
+        )
+
+    async def _settle(self, task: Task, engine: str, prompt: str) -> str | Conflict | None:
+        """Capture, check, store and merge the task's change; why it was refused (a `Conflict` for
+        a merge that did not apply), or None."""
+        assert self._queue is not None, "attempt() outside running()"
+        change = await self.workspaces.capture(task.id, against=self._started_at.get(task.id))
         if task.files:
             outside = outside_scope(change.paths, task.files, prefix=self.workspaces.base.subdir)
             if outside:
@@ -131,10 +176,7 @@ class RunIsolation:
         merged = await self._queue.merge(task.id, change.patch, engine=engine, prompt=prompt)
         if isinstance(merged, Conflict):
             self._store.record_change(self.run_id, task.id, change, "conflict", None)
-            return (
-                f"its change conflicts with changes merged before it in {', '.join(merged.paths)}; "
-                f"nothing of it was merged (its patch: parallelai diff {self.run_id} {task.id})"
-            )
+            return merged
         self._store.record_change(self.run_id, task.id, change, "merged", merged.commit)
         return None
 
@@ -146,6 +188,25 @@ class RunIsolation:
             await self.workspaces.remove_all()
         except WorkspaceError as error:  # the next service start tries again (`prune_ended`)
             log.warning("could not remove the worktrees of run %s: %s", self.run_id, error)
+
+
+def conflict_prompt(prompt: str, conflict: Conflict) -> str:
+    """The task's prompt for a re-run after `conflict`: the files and the hunks that conflicted."""
+    hunks = conflict.hunks
+    if len(hunks) > _HUNKS_SHOWN:
+        hunks = hunks[:_HUNKS_SHOWN] + "\n[… cut]\n"
+    return (
+        f"{prompt.rstrip()}\n\n"
+        "Note: you did this task before, but other tasks changed the same lines in the meantime, so "
+        f"your change could not be merged. The files that conflicted: {', '.join(conflict.paths)}. "
+        "This directory now holds what the other tasks already changed; your change must apply on "
+        "top of it: do the task again here, keeping their changes. The part of your earlier change "
+        f"that conflicted (a diff against the files as they were then):\n\n{hunks.rstrip()}\n"
+    )
+
+
+def _refused(result: TaskResult, kind: ErrorKind, message: str) -> TaskResult:
+    return result.model_copy(update={"error": TaskError(kind=kind, message=message)})
 
 
 async def prune_ended(store: Store) -> list[str]:

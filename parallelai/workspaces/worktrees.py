@@ -73,8 +73,9 @@ class TaskWorkspaces:
         """Where the task's agent runs: the run's workdir, inside the task's worktree."""
         return self.path(task_id) / self.base.subdir
 
-    async def create(self, task_id: str) -> Path:
-        """The task's workspace at the base, reused if a previous attempt left a whole one; its workdir."""
+    async def create(self, task_id: str, *, at: str | None = None) -> Path:
+        """The task's workspace at the base (or at commit `at`, in git), reused if a previous attempt
+        left a whole one; its workdir."""
         path = self.path(task_id)
         if self.base.kind == "copy":
             if not await is_scratch_copy(path):
@@ -82,20 +83,23 @@ class TaskWorkspaces:
                 await make_scratch_copy(self.base.source, path, avoid=self.run_dir.parent)
         elif not await self._is_whole_worktree(path):
             await self.remove(task_id)
-            assert self.base.commit is not None  # a "git" base always has one
+            start = at or self.base.commit
+            assert start is not None  # a "git" base always has a commit
             async with self._git_admin:
-                await git(
-                    self.base.root, "worktree", "add", "--quiet", "--detach", str(path), self.base.commit
-                )
+                await git(self.base.root, "worktree", "add", "--quiet", "--detach", str(path), start)
         workdir = self.workdir(task_id)
         # The workdir may be an untracked directory the base does not hold; the agent still needs it.
         workdir.mkdir(parents=True, exist_ok=True)
         return workdir
 
-    async def capture(self, task_id: str) -> TaskChange:
-        """Everything the task changed in its workspace, against the base."""
+    async def capture(self, task_id: str, *, against: str | None = None) -> TaskChange:
+        """Everything the task changed in its workspace, against the base (or commit `against`, the
+        one `create` was given, in git)."""
         path = self.path(task_id)
-        base = self.base.commit if self.base.kind == "git" else await git(path, "rev-parse", BASE_REF)
+        if self.base.kind == "git":
+            base = against or self.base.commit
+        else:
+            base = await git(path, "rev-parse", BASE_REF)
         assert base is not None
         return await capture_change(path, base)
 

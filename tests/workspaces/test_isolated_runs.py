@@ -12,9 +12,10 @@ import pytest
 
 from parallelai.api import ParallelOrchestrator
 from parallelai.cli.main import EXIT_FAILED, EXIT_INPUT, EXIT_OK, main
-from parallelai.models import RunSpec, RunState, Task, TaskOptions, TaskState
+from parallelai.models import Attempt, RunSpec, RunState, Task, TaskOptions, TaskState
+from parallelai.orchestration import isolation
 from parallelai.orchestration.service import OrchestrationService
-from parallelai.workspaces import TaskWorkspaces, worktrees_root
+from parallelai.workspaces import Conflict, TaskWorkspaces, worktrees_root
 from parallelai.workspaces.handover import integration_diff
 from tests.orchestration._support import wait_for_state
 from tests.workspaces._repo import UserView, apply_patch, git, registered_worktrees
@@ -193,28 +194,98 @@ def test_a_task_that_edits_outside_its_files_fails_naming_the_path_and_is_not_me
     assert "+mine" in diff(capsys, body["id"], "stray")  # its change is kept with it, for a look
 
 
-def test_of_two_tasks_editing_the_same_line_one_is_merged_and_the_other_fails_naming_the_file(
+def attempts(body: dict[str, Any]) -> dict[str, int]:
+    return {task["id"]: task["attempts"] for task in body["tasks"]}
+
+
+async def stored_attempts(run_id: str, task_id: str) -> list[Attempt]:
+    async with OrchestrationService.open() as service:
+        records = await service.tasks(run_id)
+    return next(record.attempts for record in records if record.task.id == task_id)
+
+
+def test_of_two_tasks_editing_the_same_line_the_one_that_conflicts_runs_again_on_top_of_the_other(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Each appends its mark to line 1 as it finds it: run again on top of the other's edit, it
+    # extends the already changed line, and that applies.
     tasks = [
-        edit("first", "sed -i 's/shared.txt line 1/FIRST/' shared.txt"),
-        edit("second", "sed -i 's/shared.txt line 1/SECOND/' shared.txt"),
+        edit("first", "sed -i 's/^shared.txt line 1.*/&;first/' shared.txt"),
+        edit("second", "sed -i 's/^shared.txt line 1.*/&;second/' shared.txt"),
+    ]
+
+    code, body = run(repo, tasks, capsys)
+
+    assert code == EXIT_OK, body
+    assert states(body) == {"first": ("succeeded", None), "second": ("succeeded", None)}
+    ran = attempts(body)
+    assert sorted(ran.values()) == [1, 2]  # whichever merged second conflicted once and ran again
+    again = next(task_id for task_id, count in ran.items() if count == 2)
+    once = "first" if again == "second" else "second"
+    shown = diff(capsys, body["id"])
+    assert f"+shared.txt line 1;{once};{again}\n" in shown
+    # Its stored patch is against the head it ran on: the other's line, extended.
+    assert f"-shared.txt line 1;{once}\n+shared.txt line 1;{once};{again}\n" in diff(
+        capsys, body["id"], again
+    )
+    kept = anyio.run(stored_attempts, body["id"], again)
+    assert [attempt.state for attempt in kept] == [TaskState.FAILED, TaskState.SUCCEEDED]
+    assert kept[0].error is not None
+    assert "conflicts with changes merged before it in shared.txt" in kept[0].error.message
+    assert registered_worktrees(repo) == [repo]
+
+
+def test_a_task_that_still_conflicts_after_its_re_runs_fails_naming_the_file_and_keeps_its_patch(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(isolation, "CONFLICT_RERUNS", 1)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    tip = "git for-each-ref --format='%(objectname)' refs/heads/parallelai/"
+    # The stubborn task writes the same line 1 every time, then waits until another task has moved
+    # the integration branch past where its worktree started: its change always conflicts.
+    stubborn = (
+        f"if [ -e {marks}/run1 ]; then touch {marks}/run2; else touch {marks}/run1; fi; "
+        "printf 'STUBBORN\\nshared.txt line 2\\n' > shared.txt; "
+        f'for i in $(seq 300); do [ "$({tip})" != "$(git rev-parse HEAD)" ] && exit 0; sleep 0.1; done; exit 1'
+    )
+    # Each mover extends line 1 as it finds it; the second waits for the stubborn task's re-run.
+    move = "sed -i 's/^shared.txt line 1.*/&;{}/' shared.txt"
+    wait = f"for i in $(seq 300); do [ -e {marks}/run2 ] && break; sleep 0.1; done; "
+    tasks = [
+        edit("stubborn", stubborn),
+        edit("mover-1", move.format("m1")),
+        edit("mover-2", wait + move.format("m2")),
     ]
 
     code, body = run(repo, tasks, capsys)
 
     assert code == EXIT_FAILED
-    by_state = {state: (task_id, reason) for task_id, (state, reason) in states(body).items()}
-    assert set(by_state) == {"succeeded", "failed"}
-    merged, _ = by_state["succeeded"]
-    conflicted, reason = by_state["failed"]
+    state, reason = states(body)["stubborn"]
+    assert state == "failed"
     assert reason is not None
     assert "conflicts" in reason
     assert "shared.txt" in reason
+    assert "after 1 re-run" in reason
+    assert attempts(body)["stubborn"] == 2
+    assert states(body)["mover-1"] == ("succeeded", None)
+    assert states(body)["mover-2"] == ("succeeded", None)
     shown = diff(capsys, body["id"])
-    assert f"+{merged.upper()}\n" in shown
-    assert conflicted.upper() not in shown
+    assert "+shared.txt line 1;m1;m2\n" in shown
+    assert "STUBBORN" not in shown
+    assert "+STUBBORN\n" in diff(capsys, body["id"], "stubborn")  # its change is kept with it
     assert registered_worktrees(repo) == [repo]
+
+
+def test_a_re_run_s_prompt_names_the_conflicting_files_and_shows_the_hunks() -> None:
+    conflict = Conflict("t", ("shared.txt",), "@@ -1 +1 @@\n-old\n+mine\n", "", "abc")
+
+    prompt = isolation.conflict_prompt("Do the thing", conflict)
+
+    assert prompt.startswith("Do the thing\n\n")
+    assert "shared.txt" in prompt
+    assert "+mine" in prompt
+    assert "on top" in prompt
 
 
 def test_a_run_without_isolation_still_edits_the_checkout_and_has_nothing_to_diff(
