@@ -28,10 +28,7 @@ from parallelai.cli.lsp_command import add_lsp_command
 from parallelai.cli.mcp_command import add_mcp_command
 from parallelai.cli.progress import ProgressView
 from parallelai.cli.run_flags import (
-    add_budget_flags,
-    add_daemon_flags,
-    add_gate_flag,
-    add_isolate_flag,
+    add_run_flags,
     positive_float,
     positive_int,
 )
@@ -310,16 +307,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("-p", "--parallel", type=positive_int, help="tasks at once (default: 8)")
     run.add_argument("--strategy", choices=STRATEGY_NAMES)
-    run.add_argument("--timeout", type=positive_float, metavar="SECONDS", help="per-task timeout")
-    run.add_argument("--retries", type=int, help="retries of retryable failures per task (default: 2)")
-    add_budget_flags(run)
+    add_run_flags(run)
     run.add_argument("--max-tokens", type=positive_int, help="stop starting tasks past this many tokens")
     run.add_argument("--fail-fast", action="store_true", help="stop everything at the first failed task")
-    add_gate_flag(run)
-    add_isolate_flag(run)
-    run.add_argument(
-        "--no-cache", action="store_true", help="re-run tasks even if an identical one succeeded"
-    )
     run.add_argument(
         "-E",
         "--engine-option",
@@ -328,9 +318,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="a setting of the default engine, e.g. -E latency=0.5",
     )
-    run.add_argument("--name", help="a name for the run")
     run.add_argument("--json", action="store_true", help="print the result as JSON")
-    add_daemon_flags(run)
     run.set_defaults(command=_run)
 
     runs = commands.add_parser("runs", help="list runs")

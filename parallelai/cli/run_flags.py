@@ -47,7 +47,7 @@ def positive_float(text: str) -> float:
     return value
 
 
-def add_budget_flags(parser: argparse.ArgumentParser) -> None:
+def _add_budget_flags(parser: argparse.ArgumentParser) -> None:
     """`--max-cost-usd USD` (old spelling `--max-cost`)."""
     parser.add_argument(
         "--max-cost-usd",
@@ -65,7 +65,7 @@ def add_budget_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_daemon_flags(parser: argparse.ArgumentParser) -> None:
+def _add_daemon_flags(parser: argparse.ArgumentParser) -> None:
     """`--daemon` and `--monitor web|terminal`, for every command that starts a run."""
     parser.add_argument(
         "--daemon",
@@ -80,7 +80,7 @@ def add_daemon_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_gate_flag(parser: argparse.ArgumentParser) -> None:
+def _add_gate_flag(parser: argparse.ArgumentParser) -> None:
     """`--gate CMD` (repeatable): a command parallelai runs once every task succeeded."""
     parser.add_argument(
         "--gate",
@@ -92,7 +92,7 @@ def add_gate_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_isolate_flag(parser: argparse.ArgumentParser) -> None:
+def _add_isolate_flag(parser: argparse.ArgumentParser) -> None:
     """`--isolate`: each task in its own git worktree, its change merged onto `parallelai/<run>`."""
     parser.add_argument(
         "--isolate",
@@ -100,3 +100,18 @@ def add_isolate_flag(parser: argparse.ArgumentParser) -> None:
         help="run each task in its own git worktree, not in your checkout; see the changes with "
         "`parallelai diff RUN`, take them with `parallelai apply RUN`",
     )
+
+
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags every command that starts a run takes (`run` and each template verb), named and
+    explained once: timeout, retries, budget, gates, isolation, cache, name, daemon and monitor."""
+    parser.add_argument("--timeout", type=positive_float, metavar="SECONDS", help="per-task timeout")
+    parser.add_argument("--retries", type=int, help="retries of retryable failures per task (default: 2)")
+    _add_budget_flags(parser)
+    _add_gate_flag(parser)
+    _add_isolate_flag(parser)
+    parser.add_argument(
+        "--no-cache", action="store_true", help="re-run tasks even if an identical one succeeded"
+    )
+    parser.add_argument("--name", help="a name for the run")
+    _add_daemon_flags(parser)

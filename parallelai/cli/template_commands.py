@@ -17,11 +17,7 @@ from typing import Any
 
 from parallelai.cli.progress import ProgressView
 from parallelai.cli.run_flags import (
-    add_budget_flags,
-    add_daemon_flags,
-    add_gate_flag,
-    add_isolate_flag,
-    positive_float,
+    add_run_flags,
     positive_int,
 )
 from parallelai.cli.summary import gate_failure_line
@@ -151,17 +147,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         help=f"refuse plans with more tasks (default: the config's, else {DEFAULT_MAX_TASKS})",
     )
-    parser.add_argument("--timeout", type=positive_float, metavar="SECONDS", help="per-task timeout")
-    parser.add_argument("--retries", type=int, help="retries of retryable failures per task")
-    add_budget_flags(parser)
-    add_gate_flag(parser)
-    add_isolate_flag(parser)
-    parser.add_argument(
-        "--no-cache", action="store_true", help="re-run tasks even if an identical one succeeded"
-    )
-    parser.add_argument("--name", help="a name for the run")
+    add_run_flags(parser)
     parser.add_argument("--dry-run", action="store_true", help="print the planned tasks; start nothing")
-    add_daemon_flags(parser)
     parser.add_argument(
         "--report", metavar="PATH", help="write the report here (default: the config's `[report] path`)"
     )
