@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 TASK_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
@@ -155,6 +155,33 @@ class TaskOptions(_Strict):
     engine_options: dict[str, Any] = Field(default_factory=dict)
 
 
+class Gate(_Strict):
+    """A shell command parallelai runs itself: a run's in its workdir once every task is done (in a
+    run with isolation: in a checkout of the integration branch); a task's in the task's worktree
+    after its agent succeeded.
+
+    Its exit code, never an agent's answer, says whether the work holds: a run's gate that exits
+    non-zero (or times out) fails the run; a task's is shown to its agent, and fails the task if
+    it still fails after the agent's second try (docs/isolation.md, "Gates").
+    """
+
+    command: Annotated[str, Field(min_length=1)]
+    name: str | None = None  # how reports name it; default: the command
+    timeout: Annotated[float, Field(gt=0)] | None = None  # seconds; default: no limit
+
+    @property
+    def label(self) -> str:
+        return self.name or self.command
+
+
+def _gate_from_command(value: Any) -> Any:
+    return {"command": value} if isinstance(value, str) else value
+
+
+# A gate is given as its command, or as an object (`command`, `name`, `timeout`).
+GateInput = Annotated[Gate, BeforeValidator(_gate_from_command)]
+
+
 class Task(_Strict):
     """One unit of work for one sub-agent.
 
@@ -170,6 +197,9 @@ class Task(_Strict):
     files: list[str] = Field(default_factory=list)
     options: TaskOptions = Field(default_factory=TaskOptions)
     depends_on: list[str] = Field(default_factory=list)
+    # Run in the task's worktree after its agent succeeded (isolation only), after the run's
+    # `task_gates`; a failing one goes back to the agent (orchestration/task_gates.py).
+    gates: list[GateInput] = Field(default_factory=list)
     # A template of the library run as a task group, with its parameters (`files` are its globs).
     # Planning expands it into plain tasks (parallelai/task_forms.py), so no stored run has one;
     # excluded from dumps, stored and served tasks keep their shape.
@@ -233,22 +263,6 @@ class RunLimits(_Strict):
     backoff_cap_s: Annotated[float, Field(ge=0)] = 60.0
 
 
-class Gate(_Strict):
-    """A shell command parallelai runs itself in the run's workdir once every task is done.
-
-    Its exit code, never an agent's answer, says whether the run's work holds: a gate that exits
-    non-zero (or times out) fails the run.
-    """
-
-    command: Annotated[str, Field(min_length=1)]
-    name: str | None = None  # how reports name it; default: the command
-    timeout: Annotated[float, Field(gt=0)] | None = None  # seconds; default: no limit
-
-    @property
-    def label(self) -> str:
-        return self.name or self.command
-
-
 GateState = Literal["passed", "failed", "skipped"]
 
 
@@ -281,7 +295,21 @@ class RunSpec(_Strict):
     gates: list[Gate] = Field(default_factory=list)  # run in order once the tasks are done
     # Each task in its own git worktree, its change merged onto `parallelai/<run>` (docs/isolation.md).
     isolation: bool = False
+    task_gates: list[Gate] = Field(default_factory=list)  # every task's, before its own `gates`
     tasks: list[Task]
+
+    @model_validator(mode="after")
+    def _task_gates_need_worktrees(self) -> RunSpec:
+        # A task's gate checks the task's change alone, which only its own worktree holds.
+        if not self.isolation:
+            gated = "task_gates" if self.task_gates else next((t.id for t in self.tasks if t.gates), None)
+            if gated is not None:
+                where = "the run's task_gates" if gated == "task_gates" else f"task {gated!r}'s gates"
+                raise ValueError(
+                    f"{where} run in each task's own worktree, so they need isolation: turn it on "
+                    "(`isolation: true`, --isolate) or make them run gates (`gates`)"
+                )
+        return self
 
     @field_validator("tasks")
     @classmethod

@@ -27,7 +27,7 @@ from parallelai.errors import InputError
 from parallelai.models import (
     EngineObject,
     EngineSpec,
-    Gate,
+    GateInput,
     Parallelism,
     RunSpec,
     Task,
@@ -91,12 +91,6 @@ def warn_renamed(message: str) -> None:
     log.warning("%s", message)
 
 
-def _gate_from_command(value: Any) -> Any:
-    return {"command": value} if isinstance(value, str) else value
-
-
-# A gate is given as its command, or as an object (`command`, `name`, `timeout`).
-GateInput = Annotated[Gate, BeforeValidator(_gate_from_command)]
 GATES_ADAPTER: TypeAdapter[list[GateInput]] = TypeAdapter(list[GateInput])
 
 
@@ -131,6 +125,11 @@ class TaskInput(BaseModel):
     )
     output_schema: dict[str, Any] | None = Field(
         default=None, description="A JSON Schema the answer must match (asked again once if it does not)."
+    )
+    gates: list[GateInput] = Field(
+        default_factory=list,
+        description="Commands run in this task's worktree after its agent succeeded (isolation only), after "
+        "the run's task_gates; a failing one goes back to the agent, twice at most, then fails the task.",
     )
 
     @model_validator(mode="before")
@@ -202,6 +201,12 @@ class RunSettings(BaseModel):
         description="Commands parallelai runs itself in the workdir once every task succeeded, e.g. "
         '"pytest -q" (or {command, name, timeout}); one that exits non-zero fails the run. Added to '
         "those the tasks file or template declares.",
+    )
+    task_gates: list[GateInput] = Field(
+        default_factory=list,
+        description="Commands parallelai runs in each task's worktree after its agent succeeded (isolation "
+        "only), e.g. 'ruff check $PARALLELAI_TASK_FILES'; a failing one goes back to the agent, twice at "
+        "most, then fails the task. Added to those the tasks file declares.",
     )
     isolation: bool | None = Field(
         default=None,

@@ -8,6 +8,8 @@
     engines: {echo: {latency: 0.1}}
     defaults: {timeout: 120, retries: 2}
     gates: ["pytest -q", {command: "ruff check .", name: lint, timeout: 300}]
+    isolation: true                # each task in its own git worktree (docs/isolation.md)
+    task_gates: ["ruff check $PARALLELAI_TASK_FILES"]  # in each task's worktree (isolation only)
     tasks:
       - "a plain prompt"
       - {id: b, prompt: "use {{ output }}", depends_on: [t001]}
@@ -33,7 +35,8 @@ from parallelai.task_forms import expand_task
 from parallelai.templates.catalog import LibraryCatalog, TemplateCatalog
 from parallelai.yamlsource import YamlDocument, read_yaml
 
-_RUN_KEYS = {"name", "strategy", "engine", "parallel", "limits", "engines", "defaults", "gates", "isolation"}
+_RUN_KEYS = {"name", "strategy", "engine", "parallel", "limits", "engines", "defaults", "gates", "isolation",
+             "task_gates"}  # fmt: skip
 _WORK_ADAPTER: TypeAdapter[Any] = TypeAdapter(Work)
 
 
@@ -114,6 +117,7 @@ def spec_from_tasks(
                     inputs=item.inputs,
                     files=item.files,
                     depends_on=item.depends_on,
+                    gates=item.gates,
                     options=TaskOptions.model_validate(task_options),
                 )
             )
@@ -214,12 +218,8 @@ def spec_from_document(
             "engines and limits must be mappings",
             ("engines" if not isinstance(settings, dict) else "limits",),
         )
-    try:
-        gates = GATES_ADAPTER.validate_python(data.get("gates") or [])
-    except ValidationError as error:
-        problem = error.errors()[0]
-        where = ("gates", *problem["loc"])
-        raise document.error(f"{'.'.join(map(str, where))}: {problem['msg']}", where) from None
+    gates = _gates(document, data, "gates")
+    task_gates = _gates(document, data, "task_gates")
     name = options.name or data.get("name")
     isolation = data.get("isolation")
     if not isinstance(isolation, bool | None):
@@ -232,14 +232,24 @@ def spec_from_document(
             "engines": {**settings, **options.engines},
             "workdir": options.workdir or str(base),
             "isolation": options.isolation if options.isolation is not None else isolation,
+            "task_gates": [*task_gates, *options.task_gates],
         }
     )
     return _run_spec(tasks, strategy, file_options, limits, document, gates)
 
 
+def _gates(document: YamlDocument, data: dict[str, Any], key: str) -> list[Gate]:
+    try:
+        return GATES_ADAPTER.validate_python(data.get(key) or [])
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = (key, *problem["loc"])
+        raise document.error(f"{'.'.join(map(str, where))}: {problem['msg']}", where) from None
+
+
 def _settings_in_file(data: dict[str, Any]) -> set[str]:
     """The names of the run settings a tasks file gives itself (top level, `limits:`, `defaults:`)."""
-    named = {key for key in ("engine", "parallel") if data.get(key) is not None}
+    named = {key for key in ("engine", "parallel", "isolation") if data.get(key) is not None}
     for block in ("limits", "defaults"):
         if isinstance(data.get(block), dict):
             named |= {"parallel" if key == "max_parallel" else key for key in data[block]}
@@ -317,6 +327,7 @@ def _run_spec(
             workdir=options.workdir,
             gates=[*gates, *options.gates],  # the file's own first, then those the user added
             isolation=bool(options.isolation),
+            task_gates=options.task_gates,
             tasks=tasks,
         )
     except ValidationError as error:

@@ -18,6 +18,7 @@ from typing import Literal
 
 from rich.console import Console
 
+from parallelai.cli.isolation_commands import apply_at_end
 from parallelai.cli.progress import ProgressView
 from parallelai.cli.summary import print_summary
 from parallelai.cli.watch_command import Watch
@@ -65,13 +66,16 @@ async def execute_in_daemon(
     return DaemonOutcome(summary, tasks)
 
 
-async def run_in_daemon(spec: RunSpec, *, monitor: Monitor | None, as_json: bool) -> int:
+async def run_in_daemon(spec: RunSpec, *, monitor: Monitor | None, as_json: bool, apply: bool = False) -> int:
     """`parallelai run --daemon`: the run in the daemon, then its summary; the exit code."""
     outcome = await execute_in_daemon(spec, monitor=monitor, quiet=as_json, records=as_json)
     if outcome is None:
         return EXIT_OK
-    print_summary(outcome.summary, as_json, outcome.records, simulated=spec_is_simulated(spec))
-    return EXIT_OK if outcome.summary.state is RunState.SUCCEEDED else EXIT_FAILED
+    summary = outcome.summary
+    print_summary(summary, as_json, outcome.records, simulated=spec_is_simulated(spec))
+    if apply and not await apply_at_end(spec, summary.id, summary.state):
+        return EXIT_FAILED
+    return EXIT_OK if summary.state is RunState.SUCCEEDED else EXIT_FAILED
 
 
 async def _open_dashboard(client: DaemonClient, run_id: str) -> None:

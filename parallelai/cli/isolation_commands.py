@@ -14,7 +14,8 @@ from pathlib import Path
 
 import anyio
 
-from parallelai.errors import InputError
+from parallelai.errors import InputError, WorkspaceError
+from parallelai.models import RunSpec, RunState
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.orchestration.store import IsolatedRun
 from parallelai.workspaces.handover import integration_branch, integration_diff, merge_into_checkout
@@ -85,6 +86,31 @@ async def _isolated(service: OrchestrationService, run_id: str) -> IsolatedRun:
             "and there is nothing to hand over (`--isolate` turns it on)"
         )
     return isolated
+
+
+async def apply_at_end(spec: RunSpec, run_id: str, state: RunState) -> bool:
+    """`--apply`: a run's changes merged into the current branch once it succeeded, what happened
+    printed; False if the merge was refused or stopped (the run's exit code says so)."""
+    if not spec.isolation:
+        print(
+            f"--apply: {run_id} ran without isolation, so its tasks changed the workdir directly",
+            file=sys.stderr,
+        )
+        return True
+    if state is not RunState.SUCCEEDED:
+        print(
+            f"not applied: {run_id} {state}; `parallelai diff {run_id}` shows what was merged, "
+            f"`parallelai apply {run_id}` takes it",
+            file=sys.stderr,
+        )
+        return True
+    try:
+        report = await merge_into_checkout(Path(spec.workdir or "."), run_id)
+    except (InputError, WorkspaceError) as error:
+        print(f"not applied: {error}", file=sys.stderr)
+        return False
+    print(report or f"applied: merged {integration_branch(run_id)} into your current branch", file=sys.stderr)
+    return True
 
 
 def _store(args: argparse.Namespace) -> Path | None:

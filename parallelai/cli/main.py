@@ -23,7 +23,7 @@ import yaml
 
 from parallelai._version import __version__
 from parallelai.cli.daemon_commands import add_daemon_commands
-from parallelai.cli.isolation_commands import add_isolation_commands
+from parallelai.cli.isolation_commands import add_isolation_commands, apply_at_end
 from parallelai.cli.lsp_command import add_lsp_command
 from parallelai.cli.mcp_command import add_mcp_command
 from parallelai.cli.progress import ProgressView
@@ -107,13 +107,14 @@ async def _run(args: argparse.Namespace) -> int:
             use_cache=False if args.no_cache else None,
             engine_options=dict(args.engine_option or []),
             gates=args.gate or None,
-            isolation=True if args.isolate else None,
+            isolation=args.isolate,
+            task_gates=args.task_gate or None,
         )
     )
     if args.daemon or args.monitor:
         from parallelai.cli.daemon_run import run_in_daemon  # the HTTP client only when it is used
 
-        return await run_in_daemon(spec, monitor=args.monitor, as_json=args.json)
+        return await run_in_daemon(spec, monitor=args.monitor, as_json=args.json, apply=args.apply)
     async with OrchestrationService.open(_store(args)) as service:
         after = service.bus.last_seq
         run_id = args.started_run = await service.submit(spec)
@@ -175,6 +176,10 @@ async def _print_outcome(service: OrchestrationService, summary: RunSummary, arg
     records = await service.tasks(summary.id)
     simulated = bool(simulated_task_ids(records, (await service.spec(summary.id)).default_engine))
     print_summary(summary, args.json, records if args.json else [], simulated=simulated)
+    if getattr(args, "apply", False) and not await apply_at_end(
+        await service.spec(summary.id), summary.id, summary.state
+    ):
+        return EXIT_FAILED
     return EXIT_OK if summary.state is RunState.SUCCEEDED else EXIT_FAILED
 
 

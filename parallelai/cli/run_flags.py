@@ -92,13 +92,30 @@ def _add_gate_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_isolate_flag(parser: argparse.ArgumentParser) -> None:
-    """`--isolate`: each task in its own git worktree, its change merged onto `parallelai/<run>`."""
+def _add_isolation_flags(parser: argparse.ArgumentParser) -> None:
+    """`--isolate` / `--no-isolate`, `--task-gate CMD` and `--apply` (docs/isolation.md)."""
     parser.add_argument(
         "--isolate",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="run each task in its own git worktree, not in your checkout; see the changes with "
-        "`parallelai diff RUN`, take them with `parallelai apply RUN`",
+        "`parallelai diff RUN`, take them with `parallelai apply RUN` (default: on for verbs whose "
+        "agents edit files, in a git repository with a commit; off otherwise)",
+    )
+    parser.add_argument(
+        "--task-gate",
+        action="append",
+        default=[],
+        metavar="CMD",
+        help="a command run in each task's worktree after its agent succeeded, e.g. "
+        "'ruff check $PARALLELAI_TASK_FILES'; a failure goes back to the agent, twice at most, then "
+        "fails the task (needs isolation; repeatable)",
+    )
+    parser.add_argument(
+        "--apply",
+        action="store_true",
+        help="once the run has succeeded, merge its changes into your current branch "
+        "(as `parallelai apply RUN`; isolation only)",
     )
 
 
@@ -109,7 +126,7 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retries", type=int, help="retries of retryable failures per task (default: 2)")
     _add_budget_flags(parser)
     _add_gate_flag(parser)
-    _add_isolate_flag(parser)
+    _add_isolation_flags(parser)
     parser.add_argument(
         "--no-cache", action="store_true", help="re-run tasks even if an identical one succeeded"
     )

@@ -15,6 +15,7 @@ from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
+from parallelai.cli.isolation_commands import apply_at_end
 from parallelai.cli.progress import ProgressView
 from parallelai.cli.run_flags import (
     add_run_flags,
@@ -202,7 +203,8 @@ def plan_from_args(args: argparse.Namespace) -> TemplatePlan:
         use_cache=False if args.no_cache else None,
         max_cost_usd=args.max_cost_usd,
         gates=args.gate or None,
-        isolation=True if args.isolate else None,
+        isolation=args.isolate,
+        task_gates=args.task_gate or None,
     )
     return plan_template_request(request, LibraryCatalog(workdir, paths=True))
 
@@ -238,6 +240,12 @@ async def _execute(args: argparse.Namespace) -> int:
     if args.dry_run:
         _print_plan(plan, args.json)
         return EXIT_OK
+    if plan.edits_in_place and args.isolate is None:
+        print(
+            f"note: {args.workdir} is in no git repository with a commit, so this run's agents edit "
+            "its files in place (with one, each would work in a worktree of its own: docs/isolation.md)",
+            file=sys.stderr,
+        )
     results = await (_in_daemon(plan, args) if args.daemon or args.monitor else _embedded(plan, args))
     if results is None:
         return EXIT_OK  # the user left the terminal view; the run goes on in the daemon
@@ -262,6 +270,8 @@ async def _execute(args: argparse.Namespace) -> int:
         for outcome in results.outcomes:
             if outcome.error:
                 print(f"  {outcome.task_id} ({outcome.label}): {outcome.error}", file=sys.stderr)
+    if args.apply and not await apply_at_end(plan.spec, results.run.id, results.run.state):
+        return EXIT_FAILED
     return EXIT_OK if results.run.state is RunState.SUCCEEDED else EXIT_FAILED
 
 
@@ -306,6 +316,8 @@ def _print_plan(plan: TemplatePlan, as_json: bool) -> None:
                 for task in tasks
             ],
             "gates": [gate.model_dump(mode="json") for gate in plan.spec.gates],
+            "task_gates": [gate.model_dump(mode="json") for gate in plan.spec.task_gates],
+            "isolation": plan.spec.isolation,
         }
         print(json.dumps(body, indent=2, ensure_ascii=False, default=str))
         return
@@ -316,8 +328,12 @@ def _print_plan(plan: TemplatePlan, as_json: bool) -> None:
         print(f"  {task.id:<22} {planned.group:<14} {planned.label}{after}")
     for path, why in plan.skipped.items():
         print(f"  skipped {path}: {why}")
+    for gate in plan.spec.task_gates:
+        print(f"  each task's gate: {gate.command}")
     for gate in plan.spec.gates:
         print(f"  then the gate: {gate.command}")
+    if plan.spec.isolation:
+        print("  each task in its own git worktree; its change merged onto parallelai/<run>")
 
 
 async def _templates(args: argparse.Namespace) -> int:

@@ -98,11 +98,12 @@ class AttemptIO:
                 result = await call_in(self._workdir, prompt)
             else:
 
-                def rerun(failed: TaskResult) -> None:
-                    # A conflict's re-run is an attempt of its own: this one failed, the next begins.
+                def rerun(failed: TaskResult, next_step: str) -> None:
+                    # A re-run (a failed gate's, a conflict's) is an attempt of its own: this one
+                    # failed, the next begins.
                     self._close(slot, attempt_state(failed), failed.error, time.time())
                     self.begin(slot)
-                    self._relay(slot, Activity(kind="conflict", detail=_rerun_note(failed)))
+                    self._relay(slot, Activity(kind="rerun", detail=_rerun_note(failed, next_step)))
 
                 result = await self._isolation.attempt(task, slot.engine.name, prompt, call_in, rerun)
         self._close(slot, attempt_state(result), result.error, time.time())
@@ -128,6 +129,6 @@ class AttemptIO:
             self._bus.publish(published)
 
 
-def _rerun_note(failed: TaskResult) -> str:
-    message = failed.error.message if failed.error is not None else "its change conflicts"
-    return f"{message}; running it again on top of the integration branch"
+def _rerun_note(failed: TaskResult, next_step: str) -> str:
+    message = failed.error.message if failed.error is not None else "its change was refused"
+    return f"{message.partition(chr(10))[0]}; {next_step}"

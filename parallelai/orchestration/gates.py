@@ -8,7 +8,10 @@ command is the user's own, and must run as it runs in their terminal (a virtuale
 
 Gates run one after another, all of them even after one failed, so a report names every check
 that does not hold. They run only when every task succeeded; otherwise the run has failed already
-and each gate is recorded as skipped, with the reason.
+and each gate is recorded as skipped, with the reason. In a run with isolation the tasks' changes
+are on the integration branch, not in the workdir: the gates run in a checkout of that branch
+(`RunIsolation.integration_checkout`), so they check what `apply` would bring. A task's own gates
+(`task_gates.py`) run the same way, in its worktree.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import anyio
@@ -32,8 +35,9 @@ OUTPUT_TAIL_BYTES = 4096  # what a result keeps of a gate's output: its end, whe
 KILL_GRACE_S = 5.0  # a test runner stopped by a timeout may take a moment to stop its workers
 
 
-async def run_gate(gate: Gate, workdir: Path) -> GateResult:
-    """Run `gate` in `workdir` to its end (or its timeout); a result, never an exception."""
+async def run_gate(gate: Gate, workdir: Path, env: Mapping[str, str] | None = None) -> GateResult:
+    """Run `gate` in `workdir` to its end (or its timeout), in our environment (or `env`); a
+    result, never an exception."""
     started = time.monotonic()
     tail = _Tail(OUTPUT_TAIL_BYTES)
     # `exec 2>&1` first: stdout and stderr interleaved as printed, as a terminal shows them.
@@ -42,7 +46,9 @@ async def run_gate(gate: Gate, workdir: Path) -> GateResult:
     reason: str | None = None
     with anyio.move_on_after(gate.timeout or math.inf) as deadline:
         try:
-            outcome = await run_process(argv, cwd=workdir, on_line=tail.add, kill_grace_s=KILL_GRACE_S)
+            outcome = await run_process(
+                argv, cwd=workdir, env=env, on_line=tail.add, kill_grace_s=KILL_GRACE_S
+            )
             returncode = outcome.returncode
         except OSError as error:  # no such workdir, no /bin/sh
             reason = f"cannot start it in {workdir}: {error}"
@@ -96,8 +102,9 @@ class RunGates:
         if self._gates:
             self._store.clear_gates(self._run_id)
 
-    async def run(self) -> list[GateResult]:
-        """Run every gate in order; a `stop` skips the one running and those after it."""
+    async def run(self, workdir: Path | None = None) -> list[GateResult]:
+        """Run every gate in order, in the run's workdir (or `workdir`); a `stop` skips the one
+        running and those after it."""
         for position, gate in enumerate(self._gates):
             if self._stopped is not None:
                 self._record(position, skipped(gate, self._stopped))
@@ -105,7 +112,7 @@ class RunGates:
             self._bus.publish(GateStarted(run_id=self._run_id, name=gate.label, command=gate.command))
             with anyio.CancelScope() as scope, tagging(f"{self._agent_tag}/gate.{position + 1}/1"):
                 self._scope = scope
-                result = await run_gate(gate, self._workdir)
+                result = await run_gate(gate, workdir or self._workdir)
             self._scope = None
             stopped = self._stopped if scope.cancelled_caught else None
             self._record(position, result if stopped is None else skipped(gate, stopped))
@@ -115,6 +122,12 @@ class RunGates:
         """Record every gate as skipped, with `reason` (the run failed or was cancelled first)."""
         for position, gate in enumerate(self._gates):
             self._record(position, skipped(gate, reason))
+        return self.results
+
+    def fail(self, reason: str) -> list[GateResult]:
+        """Record every gate as failed without running it: there was nowhere to run it (`reason`)."""
+        for position, gate in enumerate(self._gates):
+            self._record(position, skipped(gate, reason).model_copy(update={"state": "failed"}))
         return self.results
 
     def stop(self, reason: str) -> None:

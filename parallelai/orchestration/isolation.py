@@ -5,10 +5,12 @@ The lifecycle, and who drives it (docs/isolation.md has the user's side):
 - `RunIsolation.prepare` (the service, before a new run is stored) fixes the run's base; on
   resume or retry `reopen` finds it again, or plans a fresh one if the run had ended and its
   worktrees were removed (the integration branch keeps its first base, which the store holds);
-- `running()` (around the run's execution) holds the merge queue open;
+- `running()` (around the run's execution) holds the merge queue open; the run's own gates run in
+  `integration_checkout()`, a checkout of the integration branch made for them;
 - `attempt` (the attempt's I/O, per attempt) makes or reuses the task's worktree, runs the engine
-  there and, when the engine succeeded, settles the change: a change outside the task's `files`
-  fails the task, with a reason, as data; one that conflicts with what was merged before is run
+  there and, when the engine succeeded, runs the task's gates there (`task_gates.py`: a failing
+  one goes back to the agent, in the same worktree), then settles the change: a change outside
+  the task's `files` fails the task, with a reason, as data; one that conflicts with what was merged before is run
   again (a new attempt) in a worktree made afresh at the integration head, the conflict in its
   prompt, and captured against that head; still conflicting after `CONFLICT_RERUNS`, it fails;
 - `end` (the service, once the run stopped) removes the worktrees if the run has ended; an
@@ -22,15 +24,16 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
 
 from parallelai.errors import InputError, WorkspaceError
-from parallelai.models import ErrorKind, RunSpec, RunState, Task, TaskError, TaskResult
+from parallelai.models import ErrorKind, Gate, RunSpec, RunState, Task, TaskError, TaskResult
 from parallelai.orchestration.store import Store
+from parallelai.orchestration.task_gates import GATE_RERUNS, first_failure, gate_prompt, verdict
 from parallelai.workspaces import Conflict, MergeQueue, TaskWorkspaces, describe_violation, outside_scope
 from parallelai.workspaces.worktrees import prune_stale, worktrees_root
 
@@ -44,17 +47,22 @@ _HUNKS_SHOWN = 4000  # characters of the conflicting hunks put in a re-run's pro
 
 
 class RunIsolation:
-    def __init__(self, run_id: str, workspaces: TaskWorkspaces, base: str, store: Store) -> None:
+    def __init__(
+        self,
+        run_id: str,
+        workspaces: TaskWorkspaces,
+        base: str,
+        store: Store,
+        task_gates: Sequence[Gate] = (),
+    ) -> None:
         self.run_id = run_id
         self.workspaces = workspaces
         self.base = base  # where the integration branch started: the run's first base
         self._store = store
+        self._task_gates = list(task_gates)  # every task's, before its own
         self._queue: MergeQueue | None = None
         self._merged: set[str] = set()  # on the branch already when the run (re)started
-        # Tasks whose worktree was made again on the integration head (a conflict's re-run): that
-        # commit, which their change is captured against. Not kept across a restart: a resumed
-        # task's change is taken against the base, and holds what was merged before it as well.
-        self._started_at: dict[str, str] = {}
+        self._on_branch = False  # tasks' worktrees are made at the integration head, not the base
 
     @classmethod
     async def prepare(cls, run_id: str, spec: RunSpec, store: Store) -> RunIsolation:
@@ -62,7 +70,7 @@ class RunIsolation:
         without a commit); `record` it once the run is stored."""
         workspaces = await _planned(run_id, spec)
         assert workspaces.base.commit is not None
-        isolation = cls(run_id, workspaces, workspaces.base.commit, store)
+        isolation = cls(run_id, workspaces, workspaces.base.commit, store, spec.task_gates)
         try:
             await isolation._check_branch()
         except BaseException:
@@ -78,11 +86,15 @@ class RunIsolation:
     @classmethod
     async def reopen(cls, run_id: str, spec: RunSpec, store: Store) -> RunIsolation:
         """The isolation of a run that executes again (resume, retry)."""
-        workspaces = TaskWorkspaces.open(run_id) or await _planned(run_id, spec)
+        kept = TaskWorkspaces.open(run_id)
+        workspaces = kept or await _planned(run_id, spec)
         stored = await store.isolated_run(run_id)
         base = stored.base if stored is not None else workspaces.base.commit
         assert base is not None
-        isolation = cls(run_id, workspaces, base, store)
+        isolation = cls(run_id, workspaces, base, store, spec.task_gates)
+        # The run had ended (a retry): its worktrees are gone, and its tasks start again on what it
+        # merged already, not on the user's HEAD, which may be far from it (or hold it, applied).
+        isolation._on_branch = kept is None and stored is not None
         await isolation._check_branch()
         if stored is None:
             isolation.record()
@@ -111,20 +123,32 @@ class RunIsolation:
         engine: str,
         prompt: str,
         call: Callable[[Path, str], Awaitable[TaskResult]],
-        rerun: Callable[[TaskResult], None] | None = None,
+        rerun: Callable[[TaskResult, str], None] | None = None,
     ) -> TaskResult:
         """`call` (the engine, given the directory to work in and the prompt) run in the task's
         worktree, and a success settled: its result, or the same result failed with why its change
-        was refused. A change that conflicts with what was merged before is run again on top of the
-        integration head, the conflict shown in its prompt, up to `CONFLICT_RERUNS` times; `rerun`
-        is told of each (the failed result of the attempt before it), to close it and open the next."""
+        was refused. A change that fails one of the task's gates goes back to the agent, the gate's
+        output in its prompt, up to `GATE_RERUNS` times; one that conflicts with what was merged
+        before is run again on top of the integration head, the conflict in its prompt, up to
+        `CONFLICT_RERUNS` times. `rerun` is told of each (the failed result of the attempt before
+        it, and what happens next), to close that attempt and open the next."""
         try:
-            workdir = await self.workspaces.create(task.id, at=self._started_at.get(task.id))
+            workdir = await self._worktree(task.id)
         except WorkspaceError as error:
             return _refused(TaskResult(), ErrorKind.INTERNAL, f"no worktree for it: {error}")
+        gates = [*self._task_gates, *task.gates]
         result = await call(workdir, prompt)
-        reruns = 0
+        conflict_reruns = gate_reruns = 0
         while result.error is None:
+            failed_gate = await first_failure(gates, task, workdir) if gates else None
+            if failed_gate is not None:
+                refused = _refused(result, ErrorKind.EXECUTION, verdict(failed_gate))
+                if gate_reruns == GATE_RERUNS or rerun is None:
+                    return refused
+                gate_reruns += 1
+                rerun(refused, "asking its agent to fix its change")
+                result = await call(workdir, gate_prompt(prompt, failed_gate))
+                continue
             try:
                 problem = await self._settle(task, engine, prompt)
             except WorkspaceError as error:
@@ -133,10 +157,11 @@ class RunIsolation:
                 return result
             if not isinstance(problem, Conflict):
                 return _refused(result, ErrorKind.EXECUTION, problem)
-            if reruns == CONFLICT_RERUNS or rerun is None:
-                return _refused(result, ErrorKind.EXECUTION, self._conflicted(task, problem, reruns))
-            reruns += 1
-            rerun(_refused(result, ErrorKind.EXECUTION, self._conflicted(task, problem, reruns - 1)))
+            refused = _refused(result, ErrorKind.EXECUTION, self._conflicted(task, problem, conflict_reruns))
+            if conflict_reruns == CONFLICT_RERUNS or rerun is None:
+                return refused
+            conflict_reruns += 1
+            rerun(refused, "running it again on top of the integration branch")
             try:
                 workdir = await self._restart(task.id)
             except WorkspaceError as error:
@@ -144,13 +169,17 @@ class RunIsolation:
             result = await call(workdir, conflict_prompt(prompt, problem))
         return result
 
+    async def _worktree(self, task_id: str) -> Path:
+        """The task's worktree: the one a previous attempt left, else a new one at the base (at the
+        integration head, for a retry after the run ended)."""
+        if self._on_branch and not self.workspaces.path(task_id).exists():
+            return await self._restart(task_id)
+        return await self.workspaces.create(task_id)
+
     async def _restart(self, task_id: str) -> Path:
         """The task's worktree made again at the integration branch's current head."""
         assert self._queue is not None, "attempt() outside running()"
-        head = self._queue.head
-        await self.workspaces.remove(task_id)
-        self._started_at[task_id] = head
-        return await self.workspaces.create(task_id, at=head)
+        return await self.workspaces.create(task_id, at=self._queue.head)
 
     def _conflicted(self, task: Task, conflict: Conflict, reruns: int) -> str:
         after = f" (after {reruns} re-run{'s' if reruns != 1 else ''} on top of them)" if reruns else ""
@@ -163,7 +192,7 @@ class RunIsolation:
         """Capture, check, store and merge the task's change; why it was refused (a `Conflict` for
         a merge that did not apply), or None."""
         assert self._queue is not None, "attempt() outside running()"
-        change = await self.workspaces.capture(task.id, against=self._started_at.get(task.id))
+        change = await self.workspaces.capture(task.id)
         if task.files:
             outside = outside_scope(change.paths, task.files, prefix=self.workspaces.base.subdir)
             if outside:
@@ -179,6 +208,21 @@ class RunIsolation:
             return merged
         self._store.record_change(self.run_id, task.id, change, "merged", merged.commit)
         return None
+
+    @asynccontextmanager
+    async def integration_checkout(self) -> AsyncIterator[Path]:
+        """A checkout of the integration branch's head, for the run's gates: the workdir there.
+        Removed after, also when the gates are cut off."""
+        assert self._queue is not None, "integration_checkout() outside running()"
+        workdir = await self.workspaces.check_out(self._queue.head)
+        try:
+            yield workdir
+        finally:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self.workspaces.discard_checkout()
+                except WorkspaceError as error:  # `end` (remove_all) takes it with the rest
+                    log.warning("could not remove the gates' checkout of run %s: %s", self.run_id, error)
 
     async def end(self, state: RunState) -> None:
         """The run stopped in `state`: once it has ended its worktrees go (resume would reuse them)."""

@@ -30,6 +30,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from parallelai.engines.base import Engine
+from parallelai.errors import WorkspaceError
 from parallelai.events import (
     BudgetReached,
     ConcurrencyChanged,
@@ -81,6 +82,7 @@ class RunExecution:
         self._limits = spec.limits
         # A cached answer made no change in this run's worktrees: an isolated task always runs.
         self._use_cache = spec.use_cache and isolation is None
+        self._isolation = isolation
         self._store = store
         self._bus = bus
         self._io = AttemptIO(
@@ -442,9 +444,19 @@ class RunExecution:
             self._gates.skip("the run was cancelled")
         elif any(slot.state is not TaskState.SUCCEEDED for slot in self._slots.values()):
             self._gates.skip("not every task succeeded")
-        else:
+        elif self._isolation is None:
             await self._gates.run()
+        else:
+            await self._gates_on_integration(self._isolation)
         self._gates_done = True
+
+    async def _gates_on_integration(self, isolation: RunIsolation) -> None:
+        """The gates in a checkout of the integration branch: the run's work is there, not in the workdir."""
+        try:
+            async with isolation.integration_checkout() as workdir:
+                await self._gates.run(workdir)
+        except WorkspaceError as error:
+            self._gates.fail(f"no checkout of the integration branch to run it in: {error}")
 
     def _close_interrupted(self) -> None:
         """The run stops unfinished: attempts in flight were cut off, and nothing waits for a slot."""

@@ -28,6 +28,7 @@ from parallelai.templates.loader import LoadedTemplate
 from parallelai.templates.params import resolve_params
 from parallelai.templates.render import LITERALS, PromptRenderer, Rendered, SourceRef
 from parallelai.templates.schema import Group, Template, ToolPermissions
+from parallelai.workspaces import has_commit
 
 # Read-only groups keep claude-code away from its file-changing tools.
 _CLAUDE_EDIT_TOOLS = ["Edit", "MultiEdit", "Write", "NotebookEdit"]
@@ -51,6 +52,9 @@ class TemplatePlan:
     spec: RunSpec
     tasks: dict[str, PlannedTask]
     skipped: dict[str, str]  # files left out, and why
+    # Its agents edit files, not isolated: asked so (`--no-isolate`), or the workdir is in no git
+    # repository with a commit. The verbs say so before the run starts.
+    edits_in_place: bool = False
 
     @property
     def count(self) -> int:
@@ -103,6 +107,7 @@ def plan_template(
         )
     validate_graph(planner.tasks)
     has_deps = any(task.depends_on for task in planner.tasks)
+    edits = any(template.groups[name].tools.edit for name in enabled)
     spec = RunSpec(
         name=settings.name or template.name,
         strategy="dag" if has_deps else "parallel",
@@ -114,10 +119,20 @@ def plan_template(
         use_cache=settings.use_cache,
         workdir=str(workdir),
         gates=[*_gates(loaded, renderer, base), *settings.gates],
-        isolation=bool(settings.isolation),
+        isolation=_isolation(settings.isolation, edits=edits, workdir=workdir),
+        task_gates=settings.task_gates,
         tasks=planner.tasks,
     )
-    return TemplatePlan(loaded, params, spec, planner.planned, items.skipped)
+    return TemplatePlan(loaded, params, spec, planner.planned, items.skipped, edits and not spec.isolation)
+
+
+def _isolation(asked: bool | None, *, edits: bool, workdir: Path) -> bool:
+    """Whether the run isolates its tasks: as asked, else when it edits files and the workdir is in
+    a git repository with a commit (isolation needs one; elsewhere agents edit the workdir in
+    place, as without it: `TemplatePlan.edits_in_place` says so)."""
+    if asked is not None:
+        return asked
+    return edits and has_commit(workdir)
 
 
 def _nothing_planned(template: str, workdir: Path, items: GroupItems) -> str:

@@ -23,6 +23,7 @@ the agent in; after it succeeds, `capture(task)` and `outside_scope(change.paths
 `orchestration/isolation.py`.
 """
 
+from parallelai.workspaces._git import has_commit
 from parallelai.workspaces.base import WorkspaceBase, plan_base
 from parallelai.workspaces.changes import FileStat, TaskChange, capture_change
 from parallelai.workspaces.merge_queue import Conflict, Merged, MergeQueue, MergeResult
@@ -40,6 +41,7 @@ __all__ = [
     "WorkspaceBase",
     "capture_change",
     "describe_violation",
+    "has_commit",
     "outside_scope",
     "plan_base",
     "prune_stale",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -72,3 +73,20 @@ async def succeeds(cwd: Path, *args: str) -> bool:
     except WorkspaceError:
         return False
     return True
+
+
+def has_commit(workdir: Path) -> bool:
+    """Whether `workdir` is in a git repository with a commit, the one thing isolation needs.
+
+    Synchronous, for planning (which is): one `git rev-parse`, a few milliseconds."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", "HEAD^{commit}"],
+            cwd=workdir,
+            env=git_env(),
+            capture_output=True,
+            check=False,
+        )
+    except (FileNotFoundError, NotADirectoryError):  # no git, or no such directory
+        return False
+    return done.returncode == 0

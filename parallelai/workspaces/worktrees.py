@@ -29,6 +29,10 @@ from parallelai.workspaces.base import WorkspaceBase, plan_base
 from parallelai.workspaces.changes import TaskChange, capture_change
 from parallelai.workspaces.scratch import BASE_REF, discard_directory, is_scratch_copy, make_scratch_copy
 
+# The checkout of the integration branch the run's gates run in, beside the tasks' worktrees. Not
+# a task id (those start with a letter or a digit), so no task's worktree can be at its place.
+INTEGRATION_CHECKOUT = "_integration"
+
 
 def worktrees_root() -> Path:
     return state_dir() / "worktrees"
@@ -75,29 +79,61 @@ class TaskWorkspaces:
 
     async def create(self, task_id: str, *, at: str | None = None) -> Path:
         """The task's workspace at the base (or at commit `at`, in git), reused if a previous attempt
-        left a whole one; its workdir."""
+        left a whole one; its workdir. A worktree made at `at` remembers it (`started_at`), so its
+        change is captured against it, after a restart too."""
         path = self.path(task_id)
         if self.base.kind == "copy":
             if not await is_scratch_copy(path):
                 await anyio.to_thread.run_sync(discard_directory, path)
                 await make_scratch_copy(self.base.source, path, avoid=self.run_dir.parent)
-        elif not await self._is_whole_worktree(path):
+        elif at is not None or not await self._is_whole_worktree(path):
+            start = at or self.started_at(task_id)
             await self.remove(task_id)
-            start = at or self.base.commit
-            assert start is not None  # a "git" base always has a commit
-            async with self._git_admin:
-                await git(self.base.root, "worktree", "add", "--quiet", "--detach", str(path), start)
+            if start != self.base.commit:
+                # Written before the worktree: one made at `start` must never be taken for the base's.
+                self._start_record(task_id).write_text(start + "\n")
+            await self._add_worktree(path, start)
         workdir = self.workdir(task_id)
         # The workdir may be an untracked directory the base does not hold; the agent still needs it.
         workdir.mkdir(parents=True, exist_ok=True)
         return workdir
 
-    async def capture(self, task_id: str, *, against: str | None = None) -> TaskChange:
-        """Everything the task changed in its workspace, against the base (or commit `against`, the
-        one `create` was given, in git)."""
+    def started_at(self, task_id: str) -> str:
+        """The commit the task's worktree was made at: the base, or the one `create` was given."""
+        record = self._start_record(task_id)
+        if record.is_file():
+            return record.read_text().strip()
+        assert self.base.commit is not None  # a "git" base always has a commit
+        return self.base.commit
+
+    def _start_record(self, task_id: str) -> Path:
+        return self.run_dir / f"{self.path(task_id).name}.start"  # beside the worktree, not in it
+
+    async def check_out(self, commit: str) -> Path:
+        """A fresh worktree of `commit` (the integration branch's head) for the run's own checks, at
+        `INTEGRATION_CHECKOUT`; its workdir. Made again each time: the branch moves between uses."""
+        assert self.base.kind == "git", "only a git base has an integration branch"
+        path = self.run_dir / INTEGRATION_CHECKOUT
+        await self.discard_checkout()
+        await self._add_worktree(path, commit)
+        workdir = path / self.base.subdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        return workdir
+
+    async def discard_checkout(self) -> None:
+        path = self.run_dir / INTEGRATION_CHECKOUT
+        await _delete(path)
+        await self._forget_missing(path)
+
+    async def _add_worktree(self, path: Path, commit: str) -> None:
+        async with self._git_admin:
+            await git(self.base.root, "worktree", "add", "--quiet", "--detach", str(path), commit)
+
+    async def capture(self, task_id: str) -> TaskChange:
+        """Everything the task changed in its workspace, against the commit it was made at."""
         path = self.path(task_id)
         if self.base.kind == "git":
-            base = against or self.base.commit
+            base = self.started_at(task_id)
         else:
             base = await git(path, "rev-parse", BASE_REF)
         assert base is not None
@@ -106,6 +142,7 @@ class TaskWorkspaces:
     async def remove(self, task_id: str) -> None:
         path = self.path(task_id)
         await _delete(path)
+        self._start_record(task_id).unlink(missing_ok=True)
         if self.base.kind == "git":
             await self._forget_missing(path)
 

@@ -206,3 +206,22 @@ async def test_tasks_create_and_remove_their_worktrees_concurrently(repo: Path) 
     assert sorted(created[1:]) == sorted(workspaces.path(task) for task in tasks)
     assert registered_worktrees(repo) == [repo]
     assert [entry.name for entry in workspaces.run_dir.iterdir()] == ["run.json"]
+
+
+async def test_a_worktree_made_at_another_commit_is_captured_against_it_after_a_restart_too(
+    repo: Path,
+) -> None:
+    workspaces = await TaskWorkspaces.plan(repo, RUN)
+    first = git(repo, "rev-list", "--max-parents=0", "HEAD")  # older than the base
+    workdir = await workspaces.create("t1", at=first)
+    (workdir / "app.py").write_text("def main():\n    return 9\n")
+
+    reopened = TaskWorkspaces.open(RUN)  # as a resumed run finds them
+    assert reopened is not None
+    assert await reopened.create("t1") == workdir  # reused, with its work in it
+    change = await reopened.capture("t1")
+
+    assert change.base == first
+    assert change.paths == ["app.py"]  # against `first`: not the files added after it
+    await reopened.remove("t1")
+    assert reopened.started_at("t1") == workspaces.base.commit  # forgotten with the worktree
