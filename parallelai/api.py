@@ -18,7 +18,9 @@ from parallelai.errors import InputError
 from parallelai.events import Event, RunFinished
 from parallelai.models import (
     EngineObject,
+    Gate,
     RunSpec,
+    RunState,
     RunSummary,
     Task,
     TaskRecord,
@@ -52,7 +54,10 @@ class Results:
 
     @property
     def ok(self) -> bool:
-        return all(record.state is TaskState.SUCCEEDED for record in self.records)
+        """Every task succeeded and so did the run: a failed gate fails it, its tasks' success aside."""
+        return self.run.state is RunState.SUCCEEDED and all(
+            record.state is TaskState.SUCCEEDED for record in self.records
+        )
 
     @property
     def counts(self) -> dict[TaskState, int]:
@@ -132,6 +137,8 @@ class ParallelOrchestrator:
         store_path: Path | str | None = None,
         workdir: Path | str | None = None,
         isolation: bool | None = None,
+        gates: Sequence[str | Gate] | None = None,
+        task_gates: Sequence[str | Gate] | None = None,
     ) -> None:
         self.engine = engine
         options = {
@@ -162,6 +169,8 @@ class ParallelOrchestrator:
             use_cache=use_cache,
             workdir=str(workdir) if workdir else None,
             isolation=isolation,
+            gates=list(gates) if gates else None,
+            task_gates=list(task_gates) if task_gates else None,
         )
 
     @property

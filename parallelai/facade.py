@@ -19,7 +19,7 @@ from typing import Any
 
 import anyio
 
-from parallelai.models import EngineObject
+from parallelai.models import EngineObject, Gate
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.planning import plan_template_request
 from parallelai.project_tests import detect_test_command
@@ -52,6 +52,8 @@ class ParallelAI:
         max_cost_usd: float | None = None,
         engine_settings: Mapping[str, Mapping[str, Any]] | None = None,
         isolation: bool | None = None,
+        gates: Sequence[str | Gate] | None = None,
+        task_gates: Sequence[str | Gate] | None = None,
     ) -> None:
         if engine_settings is not None:
             warn_renamed(
@@ -69,6 +71,8 @@ class ParallelAI:
         self._use_cache = use_cache
         self._max_cost_usd = max_cost_usd
         self._isolation = isolation
+        self._gates = list(gates or [])
+        self._task_gates = list(task_gates or [])
 
     # -- the verbs ------------------------------------------------------------------------------
 
@@ -157,6 +161,8 @@ class ParallelAI:
             use_cache=self._use_cache,
             max_cost_usd=self._max_cost_usd,
             isolation=self._isolation,
+            gates=self._gates or None,
+            task_gates=self._task_gates or None,
         )
         return plan_template_request(request, LibraryCatalog(self._workdir, paths=True))
 

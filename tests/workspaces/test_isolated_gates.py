@@ -11,8 +11,9 @@ from typing import Any
 import anyio
 import pytest
 
+from parallelai.api import ParallelOrchestrator
 from parallelai.cli.main import EXIT_FAILED, EXIT_INPUT, EXIT_OK, main
-from parallelai.models import TaskState
+from parallelai.models import Gate, RunState, TaskState
 from parallelai.workspaces import worktrees_root
 from tests.workspaces._repo import UserView, git, registered_worktrees
 from tests.workspaces.test_isolated_runs import QUICK, TWO_EDITS, diff, edit, run, states, stored_attempts
@@ -200,3 +201,21 @@ def test_a_task_retried_after_the_run_ended_starts_on_what_the_run_merged(
     assert "+seen\n" in shown
     assert shown.count("+A EDITED") == 1
     assert registered_worktrees(repo) == [repo]
+
+
+def test_the_python_api_takes_task_gates_and_run_gates(repo: Path) -> None:
+    orchestrator = ParallelOrchestrator(
+        engine="command",
+        engine_settings={"command": {"shell": "printf 'FROM PYTHON\\n' > b.txt"}},
+        workdir=repo,
+        isolation=True,
+        task_gates=["grep -q PYTHON b.txt"],
+        gates=[Gate(command="exit 4", name="final")],
+    )
+
+    results = orchestrator.execute(["rewrite b.txt"])
+
+    assert results.counts[TaskState.SUCCEEDED] == 1  # its task gate passed
+    assert results.run.state is RunState.FAILED  # the run's did not
+    assert not results.ok
+    assert [(gate.name, gate.exit_code) for gate in results.run.gates] == [("final", 4)]
