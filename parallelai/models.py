@@ -200,6 +200,9 @@ class Task(_Strict):
     # Run in the task's worktree after its agent succeeded (isolation only), after the run's
     # `task_gates`; a failing one goes back to the agent (orchestration/task_gates.py).
     gates: list[GateInput] = Field(default_factory=list)
+    # The files and globs the task may change, in a run with isolation; default: its `files`. For
+    # a task that writes elsewhere than it reads (tests, pages) or creates a file.
+    scope: list[str] = Field(default_factory=list)
     # A template of the library run as a task group, with its parameters (`files` are its globs).
     # Planning expands it into plain tasks (parallelai/task_forms.py), so no stored run has one;
     # excluded from dumps, stored and served tasks keep their shape.

@@ -126,6 +126,11 @@ class TaskInput(BaseModel):
     output_schema: dict[str, Any] | None = Field(
         default=None, description="A JSON Schema the answer must match (asked again once if it does not)."
     )
+    scope: list[str] = Field(
+        default_factory=list,
+        description="Files and globs this task may change (isolation), relative to the workdir; default: its "
+        "`files`. A change to any other file fails the task.",
+    )
     gates: list[GateInput] = Field(
         default_factory=list,
         description="Commands run in this task's worktree after its agent succeeded (isolation only), after "

@@ -118,6 +118,7 @@ def spec_from_tasks(
                     files=item.files,
                     depends_on=item.depends_on,
                     gates=item.gates,
+                    scope=item.scope,
                     options=TaskOptions.model_validate(task_options),
                 )
             )

@@ -79,6 +79,7 @@ class AcpSettings(BaseModel):
 class AcpEngine:
     name = "acp"
     settings_model = AcpSettings
+    edits_files = True  # the agent edits files with its tools
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._base = dict(settings)

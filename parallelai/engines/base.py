@@ -22,6 +22,9 @@ class EngineRequest:
     options: TaskOptions
     workdir: Path
     attempt: int = 1
+    # The workdir is the task's own worktree (a run with isolation), its change checked and merged
+    # by parallelai: an agent may edit there without asking, unless its settings say otherwise.
+    isolated: bool = False
     # Dependency outputs and engine-specific follow-ups (e.g. a session to resume) travel here.
     context: Mapping[str, Any] = field(default_factory=dict)
 
@@ -68,6 +71,10 @@ class Engine(Protocol):
 
     `run` never raises for a failed agent: failures come back as `TaskResult.error`. It must
     stop everything it started (process trees, connections) when its scope is cancelled.
+
+    An engine whose class sets `edits_files = False` only answers (an API engine: no tools), so in
+    a run with isolation its answer is made into the edit (`edits_files()` below); one that does
+    not say is taken to edit files in `request.workdir` itself.
     """
 
     name: str
@@ -77,6 +84,13 @@ class Engine(Protocol):
     async def status(self) -> EngineStatus: ...
 
     async def aclose(self) -> None: ...
+
+
+def edits_files(engine: Engine) -> bool:
+    """Whether `engine` changes files itself (an agent's tools, a command) rather than only
+    answering; True for an engine that does not say (a plugin's). Kept out of the protocol, so an
+    engine written before it still is one."""
+    return bool(getattr(engine, "edits_files", True))
 
 
 @runtime_checkable

@@ -122,6 +122,7 @@ class ClaudeCodeSettings(BaseModel):
 class ClaudeCodeEngine:
     name = "claude-code"
     settings_model = ClaudeCodeSettings
+    edits_files = True  # the CLI edits files with its tools
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._settings = SettingsSource(ClaudeCodeSettings, settings)
@@ -215,8 +216,9 @@ def build_arguments(settings: ClaudeCodeSettings, request: EngineRequest, resume
         args += ["--allowedTools", *settings.allowed_tools]
     if settings.disallowed_tools:
         args += ["--disallowedTools", *settings.disallowed_tools]
-    if settings.permission_mode:
-        args += ["--permission-mode", settings.permission_mode]
+    permission_mode = settings.permission_mode or ("acceptEdits" if request.isolated else None)
+    if permission_mode:
+        args += ["--permission-mode", permission_mode]
     if settings.mcp_config:
         args += ["--mcp-config", *settings.mcp_config]
     if settings.strict_mcp_config:

@@ -74,6 +74,7 @@ class CodexSettings(HomeCliSettings):
 class CodexEngine:
     name = "codex"
     settings_model = CodexSettings
+    edits_files = True  # the CLI edits files with its tools
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._settings = SettingsSource(CodexSettings, settings)

@@ -82,6 +82,7 @@ class CopilotSettings(HomeCliSettings):
 class CopilotEngine:
     name = "copilot"
     settings_model = CopilotSettings
+    edits_files = True  # the CLI edits files with its tools
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._settings = SettingsSource(CopilotSettings, settings)

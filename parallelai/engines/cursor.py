@@ -70,6 +70,7 @@ class CursorSettings(BaseModel):
 class CursorEngine:
     name = "cursor"
     settings_model = CursorSettings
+    edits_files = True  # the CLI edits files with its tools
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._settings = SettingsSource(CursorSettings, settings)

@@ -85,6 +85,7 @@ class GeminiCliSettings(HomeCliSettings):
 class GeminiCliEngine:
     name = "gemini-cli"
     settings_model = GeminiCliSettings
+    edits_files = True  # the CLI edits files with its tools
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._settings = SettingsSource(GeminiCliSettings, settings)
@@ -111,7 +112,7 @@ class GeminiCliEngine:
             )
             run = await run_cli(
                 "gemini-cli",
-                [binary, *build_arguments(settings, request.prompt, model)],
+                [binary, *build_arguments(settings, request.prompt, model, isolated=request.isolated)],
                 request=request,
                 settings=settings,
                 env=env,
@@ -161,13 +162,17 @@ class GeminiCliEngine:
         return None
 
 
-def build_arguments(settings: GeminiCliSettings, prompt: str, model: str | None) -> list[str]:
-    """Arguments for one attempt; `--prompt=` keeps a prompt that starts with "-" from being read as a flag."""
+def build_arguments(
+    settings: GeminiCliSettings, prompt: str, model: str | None, *, isolated: bool = False
+) -> list[str]:
+    """Arguments for one attempt; `--prompt=` keeps a prompt that starts with "-" from being read as a
+    flag. In its own worktree (`isolated`) it may edit files without asking, unless told otherwise."""
     args = [*prompt_argument(prompt), "--output-format", "stream-json"]
     if model:
         args += ["--model", model]
-    if settings.approval_mode:
-        args += ["--approval-mode", settings.approval_mode]
+    approval_mode = settings.approval_mode or ("auto_edit" if isolated else None)
+    if approval_mode:
+        args += ["--approval-mode", approval_mode]
     if settings.trust_workspace:
         args.append("--skip-trust")
     return [*args, *settings.extra_args]

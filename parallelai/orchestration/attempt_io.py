@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from parallelai.engines.agent_tags import tagging
-from parallelai.engines.base import Activity, Engine, EngineEvent, EngineRequest, answer_source
+from parallelai.engines.base import Activity, Engine, EngineEvent, EngineRequest, answer_source, edits_files
 from parallelai.models import Attempt, RunSpec, TaskError, TaskResult, TaskState
 from parallelai.orchestration.bus import EventBus
 from parallelai.orchestration.cache import fingerprint
@@ -89,6 +89,7 @@ class AttemptIO:
                 options=task.options,
                 workdir=workdir / task.options.workdir if task.options.workdir else workdir,
                 attempt=slot.attempts,
+                isolated=self._isolation is not None,
                 context=outputs,
             )
             return await call_engine(engine, request, slot.stop, lambda event: self._relay(slot, event))
@@ -105,7 +106,9 @@ class AttemptIO:
                     self.begin(slot)
                     self._relay(slot, Activity(kind="rerun", detail=_rerun_note(failed, next_step)))
 
-                result = await self._isolation.attempt(task, slot.engine.name, prompt, call_in, rerun)
+                result = await self._isolation.attempt(
+                    task, slot.engine.name, prompt, call_in, rerun, answer_is_edit=not edits_files(engine)
+                )
         self._close(slot, attempt_state(result), result.error, time.time())
         return result
 

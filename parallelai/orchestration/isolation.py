@@ -35,6 +35,7 @@ from parallelai.models import ErrorKind, Gate, RunSpec, RunState, Task, TaskErro
 from parallelai.orchestration.store import Store
 from parallelai.orchestration.task_gates import GATE_RERUNS, first_failure, gate_prompt, verdict
 from parallelai.workspaces import Conflict, MergeQueue, TaskWorkspaces, describe_violation, outside_scope
+from parallelai.workspaces.answer_edits import edit_from_answer
 from parallelai.workspaces.worktrees import prune_stale, worktrees_root
 
 log = logging.getLogger("parallelai.isolation")
@@ -124,6 +125,8 @@ class RunIsolation:
         prompt: str,
         call: Callable[[Path, str], Awaitable[TaskResult]],
         rerun: Callable[[TaskResult, str], None] | None = None,
+        *,
+        answer_is_edit: bool = False,
     ) -> TaskResult:
         """`call` (the engine, given the directory to work in and the prompt) run in the task's
         worktree, and a success settled: its result, or the same result failed with why its change
@@ -131,7 +134,8 @@ class RunIsolation:
         output in its prompt, up to `GATE_RERUNS` times; one that conflicts with what was merged
         before is run again on top of the integration head, the conflict in its prompt, up to
         `CONFLICT_RERUNS` times. `rerun` is told of each (the failed result of the attempt before
-        it, and what happens next), to close that attempt and open the next."""
+        it, and what happens next), to close that attempt and open the next. With `answer_is_edit`
+        (an engine without tools) each answer is made into the worktree's edit first."""
         try:
             workdir = await self._worktree(task.id)
         except WorkspaceError as error:
@@ -140,6 +144,12 @@ class RunIsolation:
         result = await call(workdir, prompt)
         conflict_reruns = gate_reruns = 0
         while result.error is None:
+            if answer_is_edit:
+                failed = await edit_from_answer(
+                    self.workspaces.path(task.id), result.text, task.files, self.workspaces.base.subdir
+                )
+                if failed is not None:
+                    return _refused(result, ErrorKind.EXECUTION, failed)
             failed_gate = await first_failure(gates, task, workdir) if gates else None
             if failed_gate is not None:
                 refused = _refused(result, ErrorKind.EXECUTION, verdict(failed_gate))
@@ -193,11 +203,12 @@ class RunIsolation:
         a merge that did not apply), or None."""
         assert self._queue is not None, "attempt() outside running()"
         change = await self.workspaces.capture(task.id)
-        if task.files:
-            outside = outside_scope(change.paths, task.files, prefix=self.workspaces.base.subdir)
+        scope = task.scope or task.files
+        if scope:
+            outside = outside_scope(change.paths, scope, prefix=self.workspaces.base.subdir)
             if outside:
                 self._store.record_change(self.run_id, task.id, change, "outside_scope", None)
-                return describe_violation(outside, task.files)
+                return describe_violation(outside, scope)
         if task.id in self._merged:
             # Merged before the run stopped, though its success was not recorded: not twice.
             self._store.record_change(self.run_id, task.id, change, "merged", None)

@@ -22,7 +22,7 @@ from typing import Any
 import jsonschema
 from jsonschema.validators import validator_for
 
-from parallelai.engines.base import Emit, Engine, EngineRequest, EngineStatus, answer_source
+from parallelai.engines.base import Emit, Engine, EngineRequest, EngineStatus, answer_source, edits_files
 from parallelai.engines.registry import EngineRegistry
 from parallelai.models import ErrorKind, TaskError, TaskResult
 
@@ -40,6 +40,7 @@ Answer again with only a JSON value (no prose, no code fence) that validates aga
 class ValidatingEngine:
     def __init__(self, inner: Engine) -> None:
         self.name = inner.name
+        self.edits_files = edits_files(inner)  # the wrapper must not hide whether it only answers
         self._inner = inner
 
     async def run(self, request: EngineRequest, emit: Emit) -> TaskResult:

@@ -235,6 +235,15 @@ class _Planner:
         rendered = self._renderer.render(group.prompt, context, ref, slots)
         self._append(name, group, task_id, label, rendered, deps, item, context)
 
+    def _scope(self, name: str, group: Group, context: dict[str, Any]) -> list[str]:
+        """The group's `scope`, rendered for this task: one glob per line of each entry."""
+        scope: list[str] = []
+        for index, entry in enumerate(group.scope):
+            ref = self._loaded.ref("groups", name, "scope", index)
+            text = self._renderer.render_text(entry, context, ref) if "{" in entry else entry
+            scope.extend(line.strip() for line in text.splitlines() if line.strip())
+        return scope
+
     def _append(
         self,
         name: str,
@@ -269,6 +278,7 @@ class _Planner:
                 engine=group.engine,
                 inputs=inputs,
                 files=[item.file.path] if item is not None and item.file is not None else [],
+                scope=self._scope(name, group, context),
                 options=options,
                 depends_on=deps,
             )

@@ -69,6 +69,9 @@ class Group(_Strict):
     prompt: str  # Jinja2, sandboxed; see docs/templates.md for the variables
     files: list[str] = Field(default_factory=list)  # globs relative to the workspace root
     exclude: list[str] = Field(default_factory=list)  # globs removed from `files`
+    # What each task may change in a run with isolation (Jinja per item, like the prompt); default:
+    # its file. For groups that write elsewhere: `["{{ tests_dir }}/**"]`.
+    scope: list[str] = Field(default_factory=list)
     input: str | None = None  # a matrix file: Markdown table, CSV, JSON or YAML rows
     columns: list[str] = Field(default_factory=list)  # columns every row must have
     depends_on: list[Annotated[str, Field(pattern=GROUP_NAME)] | Dependency] = Field(default_factory=list)

@@ -219,3 +219,40 @@ def test_the_python_api_takes_task_gates_and_run_gates(repo: Path) -> None:
     assert results.run.state is RunState.FAILED  # the run's did not
     assert not results.ok
     assert [(gate.name, gate.exit_code) for gate in results.run.gates] == [("final", 4)]
+
+
+def test_a_task_s_scope_lets_it_write_where_it_does_not_read_and_nowhere_else(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    writes_test = {
+        **edit("gen", "mkdir -p tests && echo ok > tests/test_a.txt", ["a.txt"]),
+        "scope": ["tests/**"],
+    }
+    edits_source = {**edit("sneaky", "echo changed >> a.txt", ["a.txt"]), "scope": ["tests/**"]}
+
+    code, body = run(repo, [writes_test, edits_source], capsys)
+
+    assert code == EXIT_FAILED
+    assert states(body)["gen"] == ("succeeded", None)
+    state, reason = states(body)["sneaky"]
+    assert state == "failed"
+    assert reason is not None
+    assert "outside its scope (tests/**): a.txt" in reason
+    assert "+ok\n" in diff(capsys, body["id"])
+
+
+def test_test_gen_s_tasks_may_write_under_the_tests_directory_and_not_their_source(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "pkg").mkdir()
+    (repo / "pkg" / "mod.py").write_text("def f():\n    return 1\n")
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "-m", "pkg")
+    monkeypatch.chdir(repo)
+
+    assert main(["test-gen", "--path", "pkg", "--engine", "echo", "--dry-run", "--json"]) == EXIT_OK
+
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["isolation"] is True
+    writers = [task for task in plan["tasks"] if task["group"] == "generate"]
+    assert [task["scope"] for task in writers] == [["tests/**"]]

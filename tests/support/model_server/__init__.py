@@ -27,7 +27,16 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from tests.support.model_server.script import Failure, Hang, Reply, Slow, ToolCall, Turn
+from tests.support.model_server.script import (
+    Failure,
+    FromRequest,
+    Hang,
+    Reply,
+    Scripted,
+    Slow,
+    ToolCall,
+    Turn,
+)
 from tests.support.model_server.server import Dialect, RecordedRequest, Rendering, ScriptedModelServer
 
 # module: class. A module missing here (not written yet) is skipped, so dialects can land one by one.
@@ -56,10 +65,12 @@ def default_dialects() -> list[Dialect]:
 __all__ = [
     "Dialect",
     "Failure",
+    "FromRequest",
     "Hang",
     "RecordedRequest",
     "Rendering",
     "Reply",
+    "Scripted",
     "ScriptedModelServer",
     "Slow",
     "ToolCall",

@@ -6,6 +6,7 @@ OpenAI SSE, Gemini JSON, Ollama NDJSON...).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,3 +55,16 @@ class Hang:
 
 
 Turn = Reply | ToolCall | Failure | Slow | Hang
+
+
+@dataclass(frozen=True, slots=True)
+class FromRequest:
+    """A turn made when its request arrives, from the request's body as text: for an answer that
+    depends on what the client sent (a path it told the model about, say). If `make` raises, the
+    request is answered with a 500 that says why."""
+
+    make: Callable[[str], Turn]
+
+
+Scripted = Turn | FromRequest
+"""What a test may queue: a turn, or one made from its request."""

@@ -7,9 +7,10 @@ loop (so sync and async tests can both use it), and returns when uvicorn reports
 thread.
 
 Each model request takes the next turn: first from the first `script_for` queue whose key occurs in
-the request body, else from the shared `script` queue, else `Reply("ok")`. Dialects own the wire
-formats; this module owns the queue, the request log, the timing of `Slow` and `Hang`, and a
-catch-all that answers GET/HEAD on any path with 200 (CLIs probe connectivity before working).
+the request body, else from the shared `script` queue, else `Reply("ok")`; a `FromRequest` is made
+into its turn from the request's body then. Dialects own the wire formats; this module owns the
+queue, the request log, the timing of `Slow` and `Hang`, and a catch-all that answers GET/HEAD on
+any path with 200 (CLIs probe connectivity before working).
 """
 
 from __future__ import annotations
@@ -31,7 +32,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from tests.support.model_server.script import Failure, Hang, Reply, Slow, ToolCall, Turn
+from tests.support.model_server.script import (
+    Failure,
+    FromRequest,
+    Hang,
+    Reply,
+    Scripted,
+    Slow,
+    ToolCall,
+    Turn,
+)
 
 Answer = Reply | ToolCall
 
@@ -84,8 +94,8 @@ class ScriptedModelServer:
         self._dialects = list(dialects)
         self._host = host
         self._lock = threading.Condition()
-        self._shared: deque[Turn] = deque()
-        self._keyed: dict[str, deque[Turn]] = {}
+        self._shared: deque[Scripted] = deque()
+        self._keyed: dict[str, deque[Scripted]] = {}
         self._requests: list[RecordedRequest] = []
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -97,12 +107,12 @@ class ScriptedModelServer:
 
     # -- the script ---------------------------------------------------------------------------
 
-    def script(self, *turns: Turn) -> None:
+    def script(self, *turns: Scripted) -> None:
         """Queue turns for whichever model request comes next."""
         with self._lock:
             self._shared.extend(turns)
 
-    def script_for(self, key: str, *turns: Turn) -> None:
+    def script_for(self, key: str, *turns: Scripted) -> None:
         """Queue turns for requests whose body contains `key` (e.g. a marker in one task's prompt)."""
         with self._lock:
             self._keyed.setdefault(key, deque()).extend(turns)
@@ -131,7 +141,7 @@ class ScriptedModelServer:
             body = None
         text = raw.decode("utf-8", errors="replace")
         with self._lock:
-            turn = self._next_turn(text)
+            turn = _made(self._next_turn(text), text)
             recorded = RecordedRequest(
                 method=request.method,
                 path=request.url.path,
@@ -219,7 +229,7 @@ class ScriptedModelServer:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _next_turn(self, body_text: str) -> Turn:
+    def _next_turn(self, body_text: str) -> Scripted:
         for key, queue in self._keyed.items():
             if queue and key in body_text:
                 return queue.popleft()
@@ -255,6 +265,15 @@ class _Uvicorn(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
         self._on_started()
+
+
+def _made(scripted: Scripted, body_text: str) -> Turn:
+    if not isinstance(scripted, FromRequest):
+        return scripted
+    try:
+        return scripted.make(body_text)
+    except Exception as error:  # the test reads it in the client's error, not in a server thread's log
+        return Failure(500, f"the scripted turn could not be made from the request: {error!r}")
 
 
 async def _paced(chunks: Iterable[bytes], delay: float) -> AsyncIterator[bytes]:
