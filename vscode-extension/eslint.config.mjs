@@ -27,7 +27,7 @@ export default defineConfig(
   },
   {
     // The webview has no vscode module: it talks to the host by postMessage only.
-    files: ['src/webview/**/*.ts', 'src/common/panel/messages.ts', 'src/common/panel/state.ts', 'src/common/runs/*.ts', 'src/common/daemon/*.ts'],
+    files: ['src/webview/**/*.ts', 'src/common/panel/messages.ts', 'src/common/panel/state.ts', 'src/common/runs/*.ts', 'src/common/daemon/*.ts', 'src/common/diffs/patch.ts'],
     rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'keep this module free of the vscode API' }], patterns: [{ group: ['node:*'], message: 'web code cannot use Node modules' }] }] },
   },
   {

@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { registerCommands, type Services } from './commands';
 import type { Connector } from './connector';
 import { errorMessage } from './daemon/errors';
+import { DIFF_SCHEME, DiffDocuments } from './diffs/openDiff';
 import { createLogger } from './log';
 import { PANEL_VIEW_TYPE, RunPanels } from './panel/panel';
 import { RunsController } from './runs/controller';
@@ -27,11 +28,13 @@ export function activateWith(
   const controller = new RunsController(log);
   const tree = new RunsTreeProvider(controller);
   const view = vscode.window.createTreeView('parallelai.runs', { treeDataProvider: tree, showCollapseAll: true });
+  const diffs = new DiffDocuments();
   const services: Services = {
     controller,
     connector,
     log,
     isWeb,
+    diffs,
     panels: new RunPanels(
       context.extensionUri,
       {
@@ -60,6 +63,8 @@ export function activateWith(
     tree,
     view,
     services.panels,
+    diffs,
+    vscode.workspace.registerTextDocumentContentProvider(DIFF_SCHEME, diffs),
     new StatusBar(controller, isWeb),
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, services.panels.serializer(controller)),
     controller.onDidChangeStatus(setConnected),

@@ -6,6 +6,7 @@ import type { DaemonApi } from './daemon/api';
 import { DaemonError, errorMessage } from './daemon/errors';
 import type { CreateRun, RunOut, RunRetried, TemplateOut } from './daemon/types';
 import { isRecord } from './daemon/validate';
+import { openTaskDiff, type DiffDocuments, type OpenedDiff } from './diffs/openDiff';
 import type { RunPanels } from './panel/panel';
 import type { RunsController } from './runs/controller';
 import { formatCost, isActive, retryableCount, runFromOut, runLabel, type RunView } from './runs/runView';
@@ -21,6 +22,8 @@ export interface Services {
   connector: Connector;
   log: Logger;
   isWeb: boolean;
+  /** The texts the diff editors of "Open Diff" show. */
+  diffs: DiffDocuments;
 }
 
 /** A mistake or a missing step the user can fix; shown as a warning with its remedy. */
@@ -55,6 +58,7 @@ export function registerCommands(services: Services): vscode.Disposable[] {
     register('parallelai.refreshRuns', () => refreshRuns(services)),
     register('parallelai.openRun', (arg) => openRun(services, arg)),
     register('parallelai.showTask', (runId, taskId) => showTask(services, runId, taskId)),
+    register('parallelai.openTaskDiff', (first, second) => openDiff(services, first, second)),
   ];
 }
 
@@ -391,6 +395,33 @@ async function showTask(services: Services, runId: unknown, taskId: unknown): Pr
     return;
   }
   const detail = await requireApi(services).getTask(runId, taskId);
-  const document = await vscode.workspace.openTextDocument({ language: 'markdown', content: taskMarkdown(detail) });
+  const change = (await services.controller.loadChanges(runId)) === undefined ? undefined : services.controller.changes.task(runId, taskId);
+  const document = await vscode.workspace.openTextDocument({ language: 'markdown', content: taskMarkdown(detail, change) });
   await vscode.window.showTextDocument(document, { preview: true, viewColumn: vscode.ViewColumn.Beside });
+}
+
+/** The task a command is about: a Runs view row, or a run id and a task id. */
+function taskOf(first: unknown, second: unknown): { runId: string; taskId: string } | undefined {
+  if (typeof first === 'string' && typeof second === 'string') {
+    return { runId: first, taskId: second };
+  }
+  if (isRecord(first) && typeof first.runId === 'string' && typeof first.taskId === 'string') {
+    return { runId: first.runId, taskId: first.taskId };
+  }
+  return undefined;
+}
+
+/** Opens what a task of an isolated run changed in VS Code's diff editor (or, failing that, its patch). */
+async function openDiff(services: Services, first: unknown, second: unknown): Promise<OpenedDiff | undefined> {
+  const target = taskOf(first, second);
+  if (target === undefined) {
+    return undefined;
+  }
+  const opened = await openTaskDiff(requireApi(services), services.diffs, target.runId, target.taskId);
+  if (opened.kind === 'none') {
+    throw new UserError(
+      `Task ${target.taskId} of run ${target.runId} has no captured change: its run did not use isolation, or its agent has not succeeded.`,
+    );
+  }
+  return opened;
 }

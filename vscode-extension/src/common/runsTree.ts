@@ -1,7 +1,8 @@
 /** The Runs view: runs, newest first, each with its tasks; redrawn as the daemon's events arrive. */
 
 import * as vscode from 'vscode';
-import type { RunState, TaskState } from './daemon/types';
+import type { RunChanges, RunState, TaskChangeOut, TaskState } from './daemon/types';
+import { changeDescription, changeSummary, outcomeWords, plusMinus } from './runs/changes';
 import type { RunsController } from './runs/controller';
 import type { RunsChange } from './runs/runsModel';
 import {
@@ -77,7 +78,7 @@ export function runDescription(run: RunView): string {
   return parts.join(' · ');
 }
 
-export function taskDescription(task: TaskView): string {
+export function taskDescription(task: TaskView, change?: TaskChangeOut): string {
   const parts: string[] = [task.state];
   if (task.attempts > 1) {
     parts.push(`attempt ${task.attempts}`);
@@ -91,6 +92,9 @@ export function taskDescription(task: TaskView): string {
   if (task.usage.cost_usd > 0) {
     parts.push(formatCost(task.usage.cost_usd));
   }
+  if (change !== undefined) {
+    parts.push(changeDescription(change));
+  }
   return parts.join(' · ');
 }
 
@@ -102,7 +106,7 @@ export function runContext(run: RunView): string {
   return retryableCount(run) > 0 ? 'run.retryable' : 'run.finished';
 }
 
-export function runTreeItem(run: RunView): vscode.TreeItem {
+export function runTreeItem(run: RunView, changes?: RunChanges): vscode.TreeItem {
   const item = new vscode.TreeItem(runLabel(run), vscode.TreeItemCollapsibleState.Collapsed);
   item.id = `run:${run.id}`;
   item.description = runDescription(run);
@@ -124,20 +128,62 @@ export function runTreeItem(run: RunView): vscode.TreeItem {
   if (run.note !== null || run.budget !== null) {
     tooltip.appendMarkdown(`\n\n${escapeMarkdown(run.budget ?? run.note ?? '')}`);
   }
+  if (changes !== undefined) {
+    tooltip.appendMarkdown(`\n\n${branchSummary(changes)}`);
+  }
   item.tooltip = tooltip;
   item.command = { command: 'parallelai.openRun', title: 'Show Run Progress', arguments: [run.id] };
   return item;
 }
 
-export function taskTreeItem(runId: string, task: TaskView): vscode.TreeItem {
+/**
+ * A task's row. One of an isolated run with a captured change also says its diffstat, and offers
+ * "Open Diff" (its context value ends in `.diff`).
+ */
+export function taskTreeItem(runId: string, task: TaskView, change?: TaskChangeOut): vscode.TreeItem {
   const item = new vscode.TreeItem(task.id, vscode.TreeItemCollapsibleState.None);
   item.id = `task:${runId}:${task.id}`;
-  item.description = taskDescription(task);
+  item.description = taskDescription(task, change);
   item.iconPath = themeIcon(taskStateIcon(task.state));
-  item.contextValue = `task.${task.state}`;
-  item.tooltip = task.error === null ? `${task.id}: ${task.state}` : `${task.id}: ${task.state}\n${task.error}`;
+  item.contextValue = change === undefined ? `task.${task.state}` : `task.${task.state}.diff`;
+  const text = task.error === null ? `${task.id}: ${task.state}` : `${task.id}: ${task.state}\n${task.error}`;
+  if (change === undefined) {
+    item.tooltip = text;
+  } else {
+    const tooltip = new vscode.MarkdownString();
+    tooltip.appendMarkdown(`**${escapeMarkdown(task.id)}**: ${task.state}\n\n`);
+    if (task.error !== null) {
+      tooltip.appendMarkdown(`${escapeMarkdown(task.error)}\n\n`);
+    }
+    tooltip.appendMarkdown(changeMarkdown(change));
+    item.tooltip = tooltip;
+  }
   item.command = { command: 'parallelai.showTask', title: 'Show Task', arguments: [runId, task.id] };
   return item;
+}
+
+/** "merged as `e804739`: 1 file changed, +1 −1", then a diffstat table. */
+export function changeMarkdown(change: TaskChangeOut): string {
+  const commit = change.commit === null ? '' : ` as \`${change.commit.slice(0, 12)}\``;
+  const lines = [`${outcomeWords(change.outcome)}${commit}: ${changeSummary(change.files, change)}`, ''];
+  if (change.files.length > 0) {
+    lines.push('| file | changes |', '|---|---:|');
+    for (const file of change.files) {
+      lines.push(`| ${escapeMarkdown(file.path)} | ${file.binary ? 'binary' : plusMinus(file)} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** "branch `parallelai/RUN`: 2 tasks merged, 3 files changed, +10 −2 — `parallelai apply RUN`". */
+export function branchSummary(changes: RunChanges): string {
+  const merged = changes.tasks.filter((change) => change.outcome === 'merged');
+  const paths = new Set(merged.flatMap((change) => change.files.map((file) => file.path)));
+  const insertions = merged.reduce((sum, change) => sum + change.insertions, 0);
+  const deletions = merged.reduce((sum, change) => sum + change.deletions, 0);
+  const tasks = `${merged.length} ${merged.length === 1 ? 'task' : 'tasks'} merged`;
+  const files = `${paths.size} ${paths.size === 1 ? 'file' : 'files'} changed, ${plusMinus({ insertions, deletions })}`;
+  return `branch \`${changes.branch}\`: ${tasks}, ${files} — take it with \`parallelai apply ${changes.run_id}\``;
 }
 
 function escapeMarkdown(text: string): string {
@@ -166,11 +212,12 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     if (run === undefined) {
       return new vscode.TreeItem(node.kind === 'run' ? node.runId : node.taskId);
     }
+    const changes = this.controller.changes;
     if (node.kind === 'run') {
-      return runTreeItem(run);
+      return runTreeItem(run, changes.get(run.id));
     }
     const task = run.tasks[node.taskId];
-    return task === undefined ? new vscode.TreeItem(node.taskId) : taskTreeItem(run.id, task);
+    return task === undefined ? new vscode.TreeItem(node.taskId) : taskTreeItem(run.id, task, changes.task(run.id, task.id));
   }
 
   async getChildren(node?: RunsNode): Promise<RunsNode[]> {
@@ -184,7 +231,16 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     if (run !== undefined && (!run.tableRead || run.order.length < run.total)) {
       run = (await this.controller.loadRun(node.runId)) ?? run;
     }
-    return run === undefined ? [] : tasksOf(run).map((task) => ({ kind: 'task', runId: run.id, taskId: task.id }));
+    if (run === undefined) {
+      return [];
+    }
+    // The task rows say their changes: read them first (only when tasks finished since).
+    const before = this.controller.changes.get(run.id);
+    const changes = await this.controller.loadChanges(run.id);
+    if (changes !== before) {
+      this.onModelChange({ kind: 'runs', ids: new Set([run.id]) }); // the run's own tooltip says them too
+    }
+    return tasksOf(run).map((task) => ({ kind: 'task', runId: run.id, taskId: task.id }));
   }
 
   getParent(node: RunsNode): RunsNode | undefined {

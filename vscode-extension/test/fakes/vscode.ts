@@ -78,7 +78,11 @@ export class Uri {
     readonly scheme: string,
     readonly authority: string,
     readonly path: string,
+    readonly query = '',
   ) {}
+  static from(parts: { scheme: string; authority?: string; path?: string; query?: string }): Uri {
+    return new Uri(parts.scheme, parts.authority ?? '', parts.path ?? '', parts.query ?? '');
+  }
   static parse(text: string): Uri {
     const url = new URL(text);
     return new Uri(url.protocol.replace(/:$/, ''), url.host, decodeURIComponent(url.pathname) + url.search);
@@ -93,7 +97,7 @@ export class Uri {
     return this.path;
   }
   toString(): string {
-    return `${this.scheme}://${this.authority}${this.path}`;
+    return `${this.scheme}://${this.authority}${this.path}${this.query === '' ? '' : `?${this.query}`}`;
   }
 }
 
@@ -202,7 +206,17 @@ export const fake = {
   quickPickChoice: undefined as ((items: unknown[]) => unknown) | undefined,
   inputBoxAnswers: [] as (string | undefined)[],
   workspaceFolders: undefined as { uri: Uri; name: string; index: number }[] | undefined,
+  /** Files `workspace.fs` reads, by path. */
+  files: new Map<string, string>(),
+  /** Documents opened with `workspace.openTextDocument({language, content})`, and shown. */
+  documents: [] as { language: string; content: string }[],
+  shown: [] as unknown[],
+  contentProviders: new Map<string, { provideTextDocumentContent(uri: Uri): string }>(),
   reset(): void {
+    this.files.clear();
+    this.documents.length = 0;
+    this.shown.length = 0;
+    this.contentProviders.clear();
     this.statusBarItems.length = 0;
     this.panels.length = 0;
     this.serializers.clear();
@@ -258,6 +272,10 @@ export const window = {
   withProgress<T>(_options: unknown, task: () => Promise<T>): Promise<T> {
     return task();
   },
+  showTextDocument(document: unknown): Promise<unknown> {
+    fake.shown.push(document);
+    return Promise.resolve(undefined);
+  },
 };
 
 export const commands = {
@@ -292,6 +310,20 @@ export const workspace = {
   },
   onDidChangeConfiguration(): Disposable {
     return new Disposable();
+  },
+  openTextDocument(options: { language: string; content: string }): Promise<{ language: string; content: string }> {
+    fake.documents.push(options);
+    return Promise.resolve(options);
+  },
+  registerTextDocumentContentProvider(scheme: string, provider: { provideTextDocumentContent(uri: Uri): string }): Disposable {
+    fake.contentProviders.set(scheme, provider);
+    return new Disposable(() => fake.contentProviders.delete(scheme));
+  },
+  fs: {
+    readFile(uri: Uri): Promise<Uint8Array> {
+      const text = fake.files.get(uri.path);
+      return text === undefined ? Promise.reject(new Error(`no file ${uri.path}`)) : Promise.resolve(new TextEncoder().encode(text));
+    },
   },
 };
 

@@ -3,7 +3,7 @@
 import type { DaemonApi, EventsOptions, ListRunsQuery } from '../../src/common/daemon/api';
 import { DaemonError } from '../../src/common/daemon/errors';
 import type { StreamStatus } from '../../src/common/daemon/sse';
-import type { CreateRun, DaemonEvent, DashboardLink, RunCreated, RunOut, RunRetried, RunWithTasks, TaskDetail, TaskOut, TemplateOut } from '../../src/common/daemon/types';
+import type { CreateRun, DaemonEvent, DashboardLink, RunChanges, RunCreated, RunOut, RunRetried, RunWithTasks, TaskDetail, TaskOut, TemplateOut } from '../../src/common/daemon/types';
 import { retryIn, runOut } from './builders';
 
 interface Stream {
@@ -21,6 +21,10 @@ export class FakeApi implements DaemonApi {
   readonly calls: string[] = [];
   readonly streams: Stream[] = [];
   templates: TemplateOut[] = [{ name: 'code_review', description: 'Review', params: ['path'] }];
+  /** The changes of isolated runs, by run id; a run not here has no isolation. */
+  readonly changes = new Map<string, RunChanges>();
+  /** Each task's patch, by `run/task`. */
+  readonly patches = new Map<string, string>();
 
   startRun(run: CreateRun): Promise<RunCreated> {
     this.calls.push('startRun');
@@ -74,6 +78,16 @@ export class FakeApi implements DaemonApi {
 
   dashboardLink(): Promise<DashboardLink> {
     return Promise.resolve({ url: 'http://127.0.0.1:8787/login?code=abc', expires_in_s: 120 });
+  }
+
+  getChanges(runId: string): Promise<RunChanges | undefined> {
+    this.calls.push(`getChanges ${runId}`);
+    return Promise.resolve(this.changes.get(runId));
+  }
+
+  taskDiff(runId: string, taskId: string): Promise<string | undefined> {
+    this.calls.push(`taskDiff ${runId} ${taskId}`);
+    return Promise.resolve(this.patches.get(`${runId}/${taskId}`));
   }
 
   events(options: EventsOptions): AsyncIterable<DaemonEvent> {

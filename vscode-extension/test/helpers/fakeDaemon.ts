@@ -5,13 +5,16 @@
  */
 
 import type { ServerResponse } from 'node:http';
-import type { DaemonEvent, RunOut, TaskOut } from '../../src/common/daemon/types';
+import type { DaemonEvent, RunChanges, RunOut, TaskOut } from '../../src/common/daemon/types';
 import { retryIn } from './builders';
 import { json, openStream, startServer, type SeenRequest, type TestServer } from './server';
 
 export interface FakeDaemon extends TestServer {
   token: string;
   runs: Map<string, { run: RunOut; tasks: TaskOut[] }>;
+  /** The changes of the runs with isolation, and each task's patch (by `run/task`). */
+  changes: Map<string, RunChanges>;
+  patches: Map<string, string>;
   events: DaemonEvent[];
   /** Sends an event to the open streams (and keeps it for replays). */
   publish(event: DaemonEvent): void;
@@ -26,6 +29,8 @@ function error(response: ServerResponse, status: number, code: string, message: 
 
 export async function startFakeDaemon(token = 'secret-token'): Promise<FakeDaemon> {
   const runs = new Map<string, { run: RunOut; tasks: TaskOut[] }>();
+  const changes = new Map<string, RunChanges>();
+  const patches = new Map<string, string>();
   const events: DaemonEvent[] = [];
   const open = new Set<{ response: ServerResponse; runId: string | undefined }>();
 
@@ -88,6 +93,26 @@ export async function startFakeDaemon(token = 'secret-token'): Promise<FakeDaemo
         json(response, 200, { run_id: parts[2], task: { id: task.id, prompt: 'p' }, state: task.state, attempts: [], result: null, log: [] });
         return;
       }
+      case 'GET /v1/runs/*/changes':
+      case 'GET /v1/runs/*/tasks/*/diff': {
+        const answer = changes.get(parts[2] ?? '');
+        if (answer === undefined) {
+          error(response, 409, 'not_isolated', `run ${parts[2]} did not run with isolation`);
+          return;
+        }
+        if (parts[4] === undefined) {
+          json(response, 200, answer);
+          return;
+        }
+        const patch = patches.get(`${parts[2]}/${parts[4]}`);
+        if (patch === undefined) {
+          error(response, 404, 'change_not_found', `task ${parts[4]} has no captured change`);
+          return;
+        }
+        response.writeHead(200, { 'Content-Type': 'text/x-diff; charset=utf-8' });
+        response.end(patch);
+        return;
+      }
       case 'POST /v1/runs/*/cancel': {
         if (run !== undefined) {
           run.run = { ...run.run, state: 'cancelled', active: false, finished_at: 1_800_000_100 };
@@ -128,6 +153,8 @@ export async function startFakeDaemon(token = 'secret-token'): Promise<FakeDaemo
     ...server,
     token,
     runs,
+    changes,
+    patches,
     events,
     publish(event) {
       events.push(event);

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import * as vscode from 'vscode';
 import { describeParams, parseParams, registerCommands, type Services } from '../../src/common/commands';
+import { DiffDocuments } from '../../src/common/diffs/openDiff';
 import type { Connector } from '../../src/common/connector';
 import { RunPanels } from '../../src/common/panel/panel';
 import { RunsController } from '../../src/common/runs/controller';
@@ -33,7 +34,7 @@ async function setUp(api: FakeApi | undefined, isWeb = false): Promise<{ service
     { cancel: () => Promise.resolve(), retry: () => Promise.resolve(), showTask: () => Promise.resolve(), openDashboard: () => Promise.resolve() },
     silentLogger,
   );
-  const services: Services = { controller, panels, connector: new FakeConnector(api), log: silentLogger, isWeb };
+  const services: Services = { controller, panels, connector: new FakeConnector(api), log: silentLogger, isWeb, diffs: new DiffDocuments() };
   registerCommands(services);
   return { services, run: async (id, ...args) => vscode.commands.executeCommand(id, ...args) };
 }

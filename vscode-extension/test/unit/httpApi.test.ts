@@ -50,6 +50,32 @@ describe('HttpDaemonApi', () => {
     expect(link.url).not.toContain(daemon.token);
   });
 
+  it("reads an isolated run's changes and a task's patch; a run without isolation has none", async () => {
+    daemon.runs.set('r1', { run: runOut('r1'), tasks: [taskOut('t1', 'succeeded')] });
+    daemon.runs.set('r2', { run: runOut('r2'), tasks: [taskOut('t1', 'succeeded')] });
+    const changes = {
+      run_id: 'r1',
+      branch: 'parallelai/r1',
+      base: 'b'.repeat(40),
+      tasks: [{ task_id: 't1', outcome: 'merged', commit: 'c'.repeat(40), insertions: 1, deletions: 0, files: [{ path: 'a.txt', insertions: 1, deletions: 0, binary: false }] }],
+    };
+    daemon.changes.set('r1', changes);
+    daemon.patches.set('r1/t1', 'diff --git a/a.txt b/a.txt\n+é\n');
+    expect(await api.getChanges('r1')).toEqual(changes);
+    expect(await api.taskDiff('r1', 't1')).toBe('diff --git a/a.txt b/a.txt\n+é\n');
+    expect(daemon.requests.at(-1)?.headers.accept).toBe('text/x-diff');
+    expect(await api.taskDiff('r1', 'other')).toBeUndefined(); // 404: no change captured
+    expect(await api.getChanges('r2')).toBeUndefined(); // 409: not isolated
+    expect(await api.taskDiff('r2', 't1')).toBeUndefined();
+    expect(await api.getChanges('gone')).toBeUndefined(); // 404: no such run (or a daemon without the endpoint)
+  });
+
+  it('refuses changes in a shape it does not read', async () => {
+    daemon.runs.set('r1', { run: runOut('r1'), tasks: [] });
+    daemon.changes.set('r1', { run_id: 'r1', branch: 'parallelai/r1', base: 'b', tasks: [{ task_id: 't1' }] } as never);
+    await expect(api.getChanges('r1')).rejects.toMatchObject({ code: 'malformed' });
+  });
+
   it('retries a run: all its failed tasks with an empty body, or those named', async () => {
     daemon.runs.set('r1', { run: runOut('r1', { state: 'failed', active: false }), tasks: [taskOut('t1', 'failed'), taskOut('t2', 'skipped')] });
     const retried = await api.retryRun('r1', ['t1']);

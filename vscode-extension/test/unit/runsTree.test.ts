@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { RunsController } from '../../src/common/runs/controller';
 import { applyEvents, clockTime, mergeSnapshot } from '../../src/common/runs/runView';
 import { RunsTreeProvider, runTreeItem, taskStateIcon, taskTreeItem, type RunsNode } from '../../src/common/runsTree';
-import { TASK_STATES } from '../../src/common/daemon/types';
+import { TASK_STATES, type RunChanges, type TaskChangeOut } from '../../src/common/daemon/types';
 import { silentLogger } from '../../src/common/util/logger';
 import { ev, runOut, taskOut, usage } from '../helpers/builders';
 import { FakeApi } from '../helpers/fakeApi';
@@ -85,6 +85,42 @@ describe('Runs view items', () => {
   });
 });
 
+describe('Runs view items of an isolated run', () => {
+  beforeEach(() => fake.reset());
+
+  const change: TaskChangeOut = {
+    task_id: 't1',
+    outcome: 'merged',
+    commit: 'e804739872ce5d1a',
+    insertions: 3,
+    deletions: 1,
+    files: [
+      { path: 'a.txt', insertions: 1, deletions: 1, binary: false },
+      { path: 'c.txt', insertions: 2, deletions: 0, binary: false },
+      { path: 'logo.png', insertions: 0, deletions: 0, binary: true },
+    ],
+  };
+
+  it('gives a task with a change its diffstat in the description and tooltip, and Open Diff', () => {
+    const run = mergeSnapshot(undefined, runOut('r1', { state: 'succeeded', active: false, total: 1 }), [taskOut('t1', 'succeeded', { duration_s: 2 })]);
+    const item = taskTreeItem('r1', run.tasks.t1!, change);
+    expect(item.description).toBe('succeeded · 2.0s · +3 −1');
+    expect(item.contextValue).toBe('task.succeeded.diff');
+    const tooltip = (item.tooltip as vscode.MarkdownString).value;
+    expect(tooltip).toContain('merged as `e804739872ce`: 3 files changed, +3 −1');
+    expect(tooltip).toContain('| a\\.txt | +1 −1 |');
+    expect(tooltip).toContain('| logo\\.png | binary |');
+    expect(taskTreeItem('r1', run.tasks.t1!).contextValue).toBe('task.succeeded'); // no change, no Open Diff
+  });
+
+  it('names an outcome other than merged before the diffstat', () => {
+    const run = mergeSnapshot(undefined, runOut('r1', { state: 'failed', active: false, total: 1 }), [taskOut('t1', 'failed', { error: 'changed files outside its scope' })]);
+    const item = taskTreeItem('r1', run.tasks.t1!, { ...change, outcome: 'outside_scope', commit: null });
+    expect(item.description).toBe('failed · out of scope +3 −1');
+    expect((item.tooltip as vscode.MarkdownString).value).toContain('out of scope: 3 files changed');
+  });
+});
+
 describe('RunsTreeProvider', () => {
   it('lists runs, reads a run to show its tasks, and redraws the runs events touch', async () => {
     const api = new FakeApi();
@@ -117,6 +153,48 @@ describe('RunsTreeProvider', () => {
     await until(() => fired.length === 1);
     expect(fired[0]).toEqual([{ kind: 'run', runId: 'r2' }]);
     expect(tree.getTreeItem({ kind: 'run', runId: 'r2' }).description).toBe('running · 0/1 · $0');
+    tree.dispose();
+    controller.dispose();
+  });
+
+  it("reads an isolated run's changes for its task rows, again only once more tasks finished", async () => {
+    const api = new FakeApi();
+    api.runs.set('r1', { run: runOut('r1', { state: 'running', total: 2 }), tasks: [taskOut('t1', 'succeeded'), taskOut('t2', 'running')] });
+    api.runs.set('r2', { run: runOut('r2', { state: 'succeeded', active: false, total: 1 }), tasks: [taskOut('p1', 'succeeded')] });
+    const changes: RunChanges = {
+      run_id: 'r1',
+      branch: 'parallelai/r1',
+      base: 'b'.repeat(40),
+      tasks: [{ task_id: 't1', outcome: 'merged', commit: 'c'.repeat(40), insertions: 1, deletions: 0, files: [{ path: 'a.txt', insertions: 1, deletions: 0, binary: false }] }],
+    };
+    api.changes.set('r1', changes);
+    const controller = new RunsController(silentLogger, { batchMs: 1 });
+    const tree = new RunsTreeProvider(controller, 1);
+    controller.connect(api);
+    await until(() => controller.model.get('r1') !== undefined && controller.model.get('r2') !== undefined);
+
+    const [t1, t2] = await tree.getChildren({ kind: 'run', runId: 'r1' });
+    expect(tree.getTreeItem(t1!).contextValue).toBe('task.succeeded.diff');
+    expect(tree.getTreeItem(t2!).contextValue).toBe('task.running');
+    expect((tree.getTreeItem({ kind: 'run', runId: 'r1' }).tooltip as vscode.MarkdownString).value).toContain(
+      'branch `parallelai/r1`: 1 task merged, 1 file changed, +1 −0 — take it with `parallelai apply r1`',
+    );
+    await tree.getChildren({ kind: 'run', runId: 'r1' });
+    expect(api.calls.filter((call) => call === 'getChanges r1')).toHaveLength(1); // nothing finished since
+
+    api.publish(ev.task('r1', 't2', 'succeeded'));
+    await until(() => controller.model.get('r1')?.tasks.t2?.state === 'succeeded');
+    api.changes.set('r1', { ...changes, tasks: [...changes.tasks, { ...changes.tasks[0]!, task_id: 't2' }] });
+    const again = await tree.getChildren({ kind: 'run', runId: 'r1' });
+    expect(api.calls.filter((call) => call === 'getChanges r1')).toHaveLength(2);
+    expect(tree.getTreeItem(again[1]!).contextValue).toBe('task.succeeded.diff');
+
+    // A run without isolation is asked once, and its rows look as they always did.
+    const [p1] = await tree.getChildren({ kind: 'run', runId: 'r2' });
+    await tree.getChildren({ kind: 'run', runId: 'r2' });
+    expect(tree.getTreeItem(p1!).contextValue).toBe('task.succeeded');
+    expect(tree.getTreeItem(p1!).tooltip).toBe('p1: succeeded');
+    expect(api.calls.filter((call) => call === 'getChanges r2')).toHaveLength(1);
     tree.dispose();
     controller.dispose();
   });

@@ -44,4 +44,14 @@ describe('the task document', () => {
     expect(text).toContain(`Runs again at ${new Date(retryAt * 1000).toLocaleTimeString()}.`);
     expect(text).toContain('| 1 | interrupted | 1.0s |  |');
   });
+
+  it('shows what a task of an isolated run changed, and how to see the patch', () => {
+    const text = taskMarkdown(
+      { run_id: 'r1', task: { id: 't1', prompt: 'p' }, state: 'failed', attempts: [], result: null },
+      { task_id: 't1', outcome: 'conflict', commit: null, insertions: 2, deletions: 1, files: [{ path: 'a|b.txt', insertions: 2, deletions: 1, binary: false }] },
+    );
+    expect(text).toContain('## Change\n\nconflict: 1 file changed, +2 −1');
+    expect(text).toContain('| a\\|b.txt | +2 −1 |');
+    expect(text).toContain('`parallelai diff r1 t1` prints the patch');
+  });
 });

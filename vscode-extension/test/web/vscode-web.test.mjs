@@ -1,11 +1,13 @@
 // The extension in the real VS Code for the Web, in headless Chromium, against a real daemon:
 // connect through the command palette, start a template run and watch the panel, the status bar
 // and the Runs view follow it live to the end, cancel a second run from the panel's button, retry
-// it from the panel's Retry button, and find the panel again after a reload of the window.
+// it from the panel's Retry button, find the panel again after a reload of the window, and open
+// the change a task of an isolated run made in VS Code's diff editor from its row in the Runs view.
 // Writes test-artifacts/vscode-panel.png (and, with UPDATE_SCREENSHOT=1 or when it is missing,
 // docs/images/vscode-panel.png).
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { open } from '@vscode/test-web';
@@ -291,6 +293,41 @@ describe('VS Code for the Web', { timeout: 300_000 }, () => {
     await frame.waitForFunction(() => document.getElementById('run-state')?.textContent === 'succeeded', undefined, { timeout: WAIT_MS });
     assert.equal(await frame.textContent('#count-succeeded'), String(WORKSPACE_FILES)); // both runs review every file
     assert.equal(await frame.textContent('#connection'), 'live');
+  });
+
+  it('opens the change a task of an isolated run made in the diff editor, from "Open Diff" on its row', { timeout: STEP_MS }, async () => {
+    // A git repository beside the workspace, and a run in it whose agent (the `command` engine) edits a file.
+    const repo = join(dirs.root, 'repo');
+    mkdirSync(repo);
+    writeFileSync(join(repo, 'a.txt'), 'a.txt line 1\na.txt line 2\n');
+    const git = (...args) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: repo, stdio: 'ignore' });
+    git('init', '--quiet', '--initial-branch=main');
+    git('add', '--all');
+    git('commit', '--quiet', '-m', 'first');
+    const edit = { id: 'edit-a', prompt: 'edit a.txt', options: { engine_options: { shell: "sed -i 's/a.txt line 1/A EDITED/' a.txt" } } };
+    const body = { name: 'isolated edits', engine: 'command', workdir: repo, isolation: true, tasks: [edit] };
+    const { id } = await daemon.api('/v1/runs', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    await eventually('the isolated run to succeed', async () => (await daemon.api(`/v1/runs/${id}`)).state === 'succeeded', WAIT_MS);
+
+    const run = page.locator('.monaco-list-row[aria-level="1"]', { hasText: 'isolated edits' }).first();
+    await run.waitFor({ timeout: STEP_MS });
+    await run.locator('.monaco-tl-twistie').click();
+    // The row says its diffstat once the run's changes are read, and offers Open Diff.
+    const task = page.locator('.monaco-list-row[aria-level="2"]', { hasText: 'edit-a' }).filter({ hasText: '+1 −1' }).first();
+    await task.waitFor({ timeout: STEP_MS });
+    await task.hover();
+    await task.locator('.action-label[aria-label="Open Diff"]').click({ timeout: WAIT_MS });
+    const diff = page.locator('.monaco-diff-editor').first();
+    await diff.waitFor({ timeout: STEP_MS });
+    await page.locator('.tab', { hasText: 'a.txt (base ↔ edit-a)' }).first().waitFor({ timeout: WAIT_MS });
+    // Monaco draws spaces as no-break spaces.
+    const side = async (which) => (await diff.locator(`.editor.${which} .view-lines`).textContent())?.replaceAll('\u00a0', ' ') ?? '';
+    await eventually('both sides of the change in the diff editor', async () => {
+      const [original, modified] = [await side('original'), await side('modified')];
+      return original.includes('a.txt line 1') && !original.includes('A EDITED') && modified.includes('A EDITED') && modified.includes('a.txt line 2');
+    }, WAIT_MS);
+    mkdirSync(artifacts, { recursive: true });
+    await page.screenshot({ path: join(artifacts, 'vscode-diff.png') });
   });
 
   it('answers "Cancel Run" when nothing is going', { timeout: STEP_MS }, async () => {

@@ -9,6 +9,7 @@ import type {
   DaemonEvent,
   DashboardLink,
   RunCreated,
+  RunChanges,
   RunOut,
   RunRetried,
   RunState,
@@ -45,6 +46,13 @@ export interface DaemonApi {
    */
   retryRun(runId: string, tasks?: readonly string[]): Promise<RunRetried>;
   listTemplates(): Promise<TemplateOut[]>;
+  /**
+   * An isolated run's branch and each task's captured change (a diffstat per file); undefined for
+   * a run without isolation, or a daemon too old to say.
+   */
+  getChanges(runId: string): Promise<RunChanges | undefined>;
+  /** The patch one task of an isolated run made, as captured; undefined when it has none. */
+  taskDiff(runId: string, taskId: string): Promise<string | undefined>;
   dashboardLink(): Promise<DashboardLink>;
   /** Follows the event stream across dropped connections until `signal` aborts. */
   events(options: EventsOptions): AsyncIterable<DaemonEvent>;

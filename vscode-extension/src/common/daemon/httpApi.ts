@@ -8,6 +8,7 @@ import type {
   DaemonEvent,
   DashboardLink,
   Health,
+  RunChanges,
   RunCreated,
   RunOut,
   RunRetried,
@@ -16,7 +17,10 @@ import type {
   TaskOut,
   TemplateOut,
 } from './types';
-import { parseDaemonEvent } from './validate';
+import { parseDaemonEvent, parseRunChanges } from './validate';
+
+/** The media type of a patch the daemon serves. */
+const PATCH = 'text/x-diff';
 
 export interface Credentials {
   url: string;
@@ -95,6 +99,23 @@ export class HttpDaemonApi implements DaemonApi {
     return this.request('POST', '/v1/dashboard/link', {});
   }
 
+  async getChanges(runId: string): Promise<RunChanges | undefined> {
+    const answer = await absentAsUndefined(this.request<unknown>('GET', `/v1/runs/${encodeURIComponent(runId)}/changes`));
+    if (answer === undefined) {
+      return undefined;
+    }
+    const changes = parseRunChanges(answer);
+    if (changes === undefined) {
+      throw new DaemonError(0, 'malformed', `the daemon's changes of run ${runId} are not in a shape this extension reads`);
+    }
+    return changes;
+  }
+
+  taskDiff(runId: string, taskId: string): Promise<string | undefined> {
+    const path = `/v1/runs/${encodeURIComponent(runId)}/tasks/${encodeURIComponent(taskId)}/diff`;
+    return absentAsUndefined(this.send('GET', path, undefined, PATCH));
+  }
+
   async *events(options: EventsOptions): AsyncGenerator<DaemonEvent, void, undefined> {
     const path = options.runId === undefined ? '/v1/events' : `/v1/runs/${encodeURIComponent(options.runId)}/events`;
     let lastSeq = options.after ?? -1;
@@ -126,6 +147,16 @@ export class HttpDaemonApi implements DaemonApi {
   }
 
   private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const text = await this.send(method, path, body, 'application/json');
+    try {
+      return (text === '' ? undefined : JSON.parse(text)) as T;
+    } catch {
+      return undefined as T;
+    }
+  }
+
+  /** The body of a 2xx answer as text; a DaemonError for any other. */
+  private async send(method: 'GET' | 'POST', path: string, body: unknown, accept: string): Promise<string> {
     let credentials: Credentials;
     let response: Response;
     try {
@@ -136,7 +167,7 @@ export class HttpDaemonApi implements DaemonApi {
       }
       throw new DaemonError(0, 'unreachable', errorMessage(error));
     }
-    const headers: Record<string, string> = { Authorization: `Bearer ${credentials.token}`, Accept: 'application/json' };
+    const headers: Record<string, string> = { Authorization: `Bearer ${credentials.token}`, Accept: accept };
     const init: RequestInit = { method, headers };
     if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
@@ -149,16 +180,31 @@ export class HttpDaemonApi implements DaemonApi {
       throw new DaemonError(0, 'unreachable', `cannot reach the daemon at ${credentials.url} (${reason})`);
     }
     const text = await response.text();
-    let parsed: unknown;
-    try {
-      parsed = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
     if (!response.ok) {
+      let parsed: unknown;
+      try {
+        parsed = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
       throw DaemonError.fromBody(response.status, parsed);
     }
-    return parsed as T;
+    return text;
+  }
+}
+
+/**
+ * Undefined for a 404 or 409: the run has no isolation (409 `not_isolated`), the task no change,
+ * or the daemon predates the endpoint (404). Any other error stands.
+ */
+export async function absentAsUndefined<T>(answer: Promise<T>): Promise<T | undefined> {
+  try {
+    return await answer;
+  } catch (error) {
+    if (error instanceof DaemonError && (error.status === 404 || error.status === 409)) {
+      return undefined;
+    }
+    throw error;
   }
 }
 

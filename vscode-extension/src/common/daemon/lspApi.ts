@@ -2,10 +2,10 @@
  * `LspDaemonApi`: the desktop's way to the daemon, through the language server (`parallelai lsp`).
  *
  * Requests go to the server (`parallelai/startRun`…), which starts the daemon when none runs and,
- * for runs it watches, publishes their findings as diagnostics. Events and the dashboard link come
- * from the daemon itself over HTTP, with the URL and token the server hands out
- * (`parallelai/daemon`): one SSE stream for every run is cheaper than a watch per run, and the
- * credentials are asked again after a failure, so a restarted daemon is followed.
+ * for runs it watches, publishes their findings as diagnostics. Events, the dashboard link and an
+ * isolated run's changes and patches come from the daemon itself over HTTP, with the URL and token
+ * the server hands out (`parallelai/daemon`): one SSE stream for every run is cheaper than a watch
+ * per run, and the credentials are asked again after a failure, so a restarted daemon is followed.
  */
 
 import type { DaemonApi, EventsOptions, ListRunsQuery } from './api';
@@ -16,6 +16,7 @@ import type {
   CreateRun,
   DaemonEvent,
   DashboardLink,
+  RunChanges,
   RunCreated,
   RunOut,
   RunRetried,
@@ -98,6 +99,15 @@ export class LspDaemonApi implements DaemonApi {
 
   dashboardLink(): Promise<DashboardLink> {
     return this.withFreshCredentials(() => this.http.dashboardLink());
+  }
+
+  // The language server has no methods for changes: like events, they come from the daemon itself.
+  getChanges(runId: string): Promise<RunChanges | undefined> {
+    return this.withFreshCredentials(() => this.http.getChanges(runId));
+  }
+
+  taskDiff(runId: string, taskId: string): Promise<string | undefined> {
+    return this.withFreshCredentials(() => this.http.taskDiff(runId, taskId));
   }
 
   async *events(options: EventsOptions): AsyncGenerator<DaemonEvent, void, undefined> {

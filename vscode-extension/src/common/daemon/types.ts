@@ -167,6 +167,40 @@ export interface Health {
   last_seq: number;
 }
 
+// -- changes of an isolated run (docs/isolation.md) ---------------------------------------------
+
+/** What became of a task's captured change: merged onto the run's branch, or not (why). */
+export type ChangeOutcome = 'merged' | 'conflict' | 'outside_scope';
+
+export interface FileStat {
+  /** From the repository's top, with forward slashes. */
+  path: string;
+  insertions: number;
+  deletions: number;
+  /** A binary file counts no lines. */
+  binary: boolean;
+}
+
+export interface TaskChangeOut {
+  task_id: string;
+  /** A `ChangeOutcome`; one this version does not know (a newer daemon) is shown as it is. */
+  outcome: string;
+  /** Its commit on the branch; null unless merged. */
+  commit: string | null;
+  insertions: number;
+  deletions: number;
+  files: FileStat[];
+}
+
+/** `GET /v1/runs/{id}/changes`: an isolated run's branch, base and each captured change, in task order. */
+export interface RunChanges {
+  run_id: string;
+  /** `parallelai/<run>`, which `parallelai apply RUN` merges. */
+  branch: string;
+  base: string;
+  tasks: TaskChangeOut[];
+}
+
 // -- events ---------------------------------------------------------------------------------
 
 interface EventBase {

@@ -7,7 +7,10 @@ import {
   RUN_STATES,
   TASK_STATES,
   type DaemonEvent,
+  type FileStat,
+  type RunChanges,
   type RunState,
+  type TaskChangeOut,
   type TaskState,
   type Usage,
 } from './types';
@@ -79,4 +82,42 @@ export function parseDaemonEvent(value: unknown): DaemonEvent | undefined {
     return undefined;
   }
   return { at: 0, ...value } as unknown as DaemonEvent;
+}
+
+function isFileStat(value: unknown): value is FileStat {
+  return (
+    isRecord(value) &&
+    isString(value.path) &&
+    isNumber(value.insertions) &&
+    isNumber(value.deletions) &&
+    typeof value.binary === 'boolean'
+  );
+}
+
+function isTaskChange(value: unknown): value is TaskChangeOut {
+  return (
+    isRecord(value) &&
+    isString(value.task_id) &&
+    isString(value.outcome) &&
+    (value.commit === null || isString(value.commit)) &&
+    isNumber(value.insertions) &&
+    isNumber(value.deletions) &&
+    Array.isArray(value.files) &&
+    value.files.every(isFileStat)
+  );
+}
+
+/** The answer to `GET /v1/runs/{id}/changes`, or undefined when it is not one. */
+export function parseRunChanges(value: unknown): RunChanges | undefined {
+  if (
+    !isRecord(value) ||
+    !isString(value.run_id) ||
+    !isString(value.branch) ||
+    !isString(value.base) ||
+    !Array.isArray(value.tasks) ||
+    !value.tasks.every(isTaskChange)
+  ) {
+    return undefined;
+  }
+  return { run_id: value.run_id, branch: value.branch, base: value.base, tasks: value.tasks };
 }

@@ -7,9 +7,10 @@
 import type { DaemonApi } from '../daemon/api';
 import { errorMessage } from '../daemon/errors';
 import type { StreamStatus } from '../daemon/sse';
-import type { DaemonEvent } from '../daemon/types';
+import type { DaemonEvent, RunChanges } from '../daemon/types';
 import { Emitter } from '../util/emitter';
 import type { Logger } from '../util/logger';
+import { RunChangesCache } from './changes';
 import { RunsModel } from './runsModel';
 import type { RunView } from './runView';
 
@@ -25,6 +26,8 @@ export interface RunsControllerOptions {
 
 export class RunsController {
   readonly model = new RunsModel();
+  /** The changes of isolated runs, as last read. */
+  readonly changes = new RunChangesCache();
   private currentApi: DaemonApi | undefined;
   private awaitingApi: ((api: DaemonApi) => void)[] = [];
   private abort: AbortController | undefined;
@@ -63,6 +66,7 @@ export class RunsController {
   connect(api: DaemonApi): void {
     this.stop();
     this.model.clear(); // a new connection starts from its own snapshot, not the last one's
+    this.changes.clear();
     this.currentApi = api;
     for (const resolve of this.awaitingApi.splice(0)) {
       resolve(api);
@@ -83,6 +87,7 @@ export class RunsController {
     this.stop();
     this.currentApi = undefined;
     this.model.clear();
+    this.changes.clear();
     this.setStatus('disconnected');
   }
 
@@ -125,6 +130,24 @@ export class RunsController {
       this.loading.set(runId, loading);
     }
     return loading;
+  }
+
+  /**
+   * An isolated run's changes, read again when its tasks have finished since the last read;
+   * undefined for a run without isolation. A failed read is logged and the last answer kept.
+   */
+  async loadChanges(runId: string): Promise<RunChanges | undefined> {
+    const api = this.currentApi;
+    const run = this.model.get(runId);
+    if (api === undefined || run === undefined) {
+      return undefined;
+    }
+    try {
+      return await this.changes.refresh(api, run);
+    } catch (error) {
+      this.log.warn(`could not read the changes of run ${runId}: ${errorMessage(error)}`);
+      return this.changes.get(runId);
+    }
   }
 
   dispose(): void {

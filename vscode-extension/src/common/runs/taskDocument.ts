@@ -1,9 +1,11 @@
 /** One task as a Markdown document: what it was asked, what it answered, how each attempt went. */
 
-import type { TaskDetail } from '../daemon/types';
+import type { TaskChangeOut, TaskDetail } from '../daemon/types';
+import { changeSummary, outcomeWords, plusMinus } from './changes';
 import { clockTime, formatCost, formatDuration } from './runView';
 
-export function taskMarkdown(detail: TaskDetail): string {
+/** The task's document; `change`, for a task of an isolated run, adds what it changed. */
+export function taskMarkdown(detail: TaskDetail, change?: TaskChangeOut): string {
   const engine = detail.task.engine ? `, engine \`${detail.task.engine}\`` : '';
   const lines: string[] = [`# Task ${detail.task.id} — ${detail.state}`, '', `Run \`${detail.run_id}\`${engine}`, ''];
   const result = detail.result ?? undefined;
@@ -29,6 +31,15 @@ export function taskMarkdown(detail: TaskDetail): string {
   }
   if (result?.text) {
     lines.push('## Answer', '', result.text, '');
+  }
+  if (change !== undefined) {
+    const commit = change.commit === null ? '' : ` as \`${change.commit.slice(0, 12)}\``;
+    lines.push('## Change', '', `${outcomeWords(change.outcome)}${commit}: ${changeSummary(change.files, change)}`, '');
+    if (change.files.length > 0) {
+      lines.push('| file | changes |', '|---|---:|');
+      lines.push(...change.files.map((file) => `| ${cell(file.path)} | ${file.binary ? 'binary' : plusMinus(file)} |`), '');
+    }
+    lines.push(`Open Diff on the task in the Runs view shows it; \`parallelai diff ${detail.run_id} ${detail.task.id}\` prints the patch.`, '');
   }
   lines.push('## Prompt', '', fence(detail.task.prompt, 'text'), '');
   if (detail.attempts.length > 0) {
