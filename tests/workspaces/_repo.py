@@ -97,3 +97,15 @@ def registered_worktrees(repo: Path) -> list[Path]:
     return [
         Path(line.removeprefix("worktree ")) for line in listing.splitlines() if line.startswith("worktree ")
     ]
+
+
+def committed_repo(root: Path, files: dict[str, str]) -> Path:
+    """A repository at `root` on branch main whose one commit holds `files` (path → text)."""
+    root.mkdir(parents=True)
+    git(root, "init", "--quiet", "--initial-branch=main")
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    git(root, "add", "--all")
+    git(root, "commit", "--quiet", "-m", "first")
+    return root

@@ -15,20 +15,22 @@ from parallelai.api import ParallelOrchestrator
 from parallelai.cli.main import EXIT_FAILED, EXIT_INPUT, EXIT_OK, main
 from parallelai.models import Gate, RunState, TaskState
 from parallelai.workspaces import worktrees_root
-from tests.workspaces._repo import UserView, git, registered_worktrees
-from tests.workspaces.test_isolated_runs import QUICK, TWO_EDITS, diff, edit, run, states, stored_attempts
+from tests.workspaces._repo import UserView, committed_repo, git, registered_worktrees
+from tests.workspaces.test_isolated_runs import (
+    QUICK,
+    THREE_FILES,
+    TWO_EDITS,
+    diff,
+    edit,
+    run,
+    states,
+    stored_attempts,
+)
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    git(root, "init", "--quiet", "--initial-branch=main")
-    for name in ("a.txt", "b.txt", "shared.txt"):
-        (root / name).write_text(f"{name} line 1\n{name} line 2\n")
-    git(root, "add", "--all")
-    git(root, "commit", "--quiet", "-m", "first")
-    return root
+    return committed_repo(tmp_path / "repo", THREE_FILES)
 
 
 def gates_of(body: dict[str, Any]) -> list[dict[str, Any]]:

@@ -18,19 +18,15 @@ from parallelai.orchestration.service import OrchestrationService
 from parallelai.workspaces import Conflict, TaskWorkspaces, worktrees_root
 from parallelai.workspaces.handover import integration_diff
 from tests.orchestration._support import wait_for_state
-from tests.workspaces._repo import UserView, apply_patch, git, registered_worktrees
+from tests.workspaces._repo import UserView, apply_patch, committed_repo, git, registered_worktrees
+
+THREE_FILES = {name: f"{name} line 1\n{name} line 2\n" for name in ("a.txt", "b.txt", "shared.txt")}
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A repository with three committed files, and an untracked file of the user's."""
-    root = tmp_path / "repo"
-    root.mkdir()
-    git(root, "init", "--quiet", "--initial-branch=main")
-    for name in ("a.txt", "b.txt", "shared.txt"):
-        (root / name).write_text(f"{name} line 1\n{name} line 2\n")
-    git(root, "add", "--all")
-    git(root, "commit", "--quiet", "-m", "first")
+    root = committed_repo(tmp_path / "repo", THREE_FILES)
     (root / "notes.md").write_text("the user's own notes, untracked\n")
     return root
 

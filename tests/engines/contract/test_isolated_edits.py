@@ -24,7 +24,7 @@ from parallelai.workspaces import worktrees_root
 from tests.engines.contract.adapters import ADAPTERS
 from tests.engines.contract.harness import EngineUnderTest
 from tests.support.model_server import FromRequest, Reply, ToolCall, Turn
-from tests.workspaces._repo import UserView, git, registered_worktrees
+from tests.workspaces._repo import UserView, committed_repo, git, registered_worktrees
 
 pytestmark = pytest.mark.anyio
 
@@ -37,14 +37,9 @@ WRITTEN = "done\n"  # what every adapter's write tool writes
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A clean repository with one commit: `git status` says nothing until something writes."""
-    root = tmp_path / "repo"
-    root.mkdir()
-    git(root, "init", "--quiet", "--initial-branch=main")
-    (root / "README.md").write_text("# demo\n")
-    (root / "app.py").write_text("def main():\n    return 1\n")
-    git(root, "add", "--all")
-    git(root, "commit", "--quiet", "-m", "first")
-    return root
+    return committed_repo(
+        tmp_path / "repo", {"README.md": "# demo\n", "app.py": "def main():\n    return 1\n"}
+    )
 
 
 def prompt(task_id: str, name: str) -> str:
