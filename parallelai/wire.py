@@ -23,10 +23,13 @@ from parallelai.models import (
     TaskState,
     Usage,
 )
+from parallelai.orchestration._isolation_rows import ChangeOutcome
 from parallelai.orchestration.strategies import Work
+from parallelai.reports.changes import RunChanges
 from parallelai.reports.findings import Finding
 from parallelai.run_request import RunRequest, warn_renamed
 from parallelai.templates.catalog import TemplateDetail, TemplateParam
+from parallelai.workspaces.changes import FileStat
 
 
 class _Body(BaseModel):
@@ -217,6 +220,52 @@ class RunFindings(BaseModel):
     findings: list[Finding]
     counts: dict[str, int] = Field(description="findings per severity")
     patches: dict[str, str] = Field(default_factory=dict, description="unified diffs, by file")
+
+
+class TaskChangeOut(BaseModel):
+    """What one task of an isolated run changed, as captured, and what became of it."""
+
+    task_id: str
+    outcome: ChangeOutcome = Field(
+        description="merged onto the run's branch; conflict: it did not apply on top of the changes "
+        "merged before it; outside_scope: it changed files its `files` do not cover (not merged)"
+    )
+    commit: str | None = Field(description="its commit on the branch; null unless merged (or empty)")
+    insertions: int
+    deletions: int
+    files: list[FileStat] = Field(description="a diffstat per file; binary files count no lines")
+
+
+class RunChangesOut(BaseModel):
+    """An isolated run's changes: its branch, its base and each task's captured change, in task order."""
+
+    run_id: str
+    branch: str = Field(
+        description="the integration branch, `parallelai/<run>`: `parallelai apply` merges it"
+    )
+    base: str = Field(description="the commit every task started from")
+    tasks: list[TaskChangeOut] = Field(
+        description="each task whose change was captured (its agent succeeded), merged or not"
+    )
+
+    @classmethod
+    def of(cls, changes: RunChanges) -> RunChangesOut:
+        return cls(
+            run_id=changes.run_id,
+            branch=changes.branch,
+            base=changes.base,
+            tasks=[
+                TaskChangeOut(
+                    task_id=stored.task_id,
+                    outcome=stored.outcome,
+                    commit=stored.merged_as,
+                    insertions=stored.change.insertions,
+                    deletions=stored.change.deletions,
+                    files=list(stored.change.files),
+                )
+                for stored in changes.tasks
+            ],
+        )
 
 
 class EngineOut(EngineStatus):

@@ -29,6 +29,7 @@ from parallelai.models import RunState
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.planning import plan_template_request
 from parallelai.refactorings import KNOWN, resolve_refactoring
+from parallelai.reports.changes import run_changes
 from parallelai.reports.headline import summary_lines
 from parallelai.reports.render import REPORT_FORMATS, format_for, render_report, write_report
 from parallelai.reports.results import TemplateResults, collect
@@ -293,7 +294,15 @@ async def _in_daemon(plan: TemplatePlan, args: argparse.Namespace) -> TemplateRe
     from parallelai.cli.daemon_run import execute_in_daemon  # the HTTP client only when it is used
 
     outcome = await execute_in_daemon(plan.spec, monitor=args.monitor, quiet=args.json, records=True)
-    return None if outcome is None else TemplateResults(plan, outcome.summary, outcome.records)
+    if outcome is None:
+        return None
+    changes = None
+    if plan.spec.isolation:  # read from the store the daemon wrote them to, as `parallelai diff` does
+        store = Path(args.store) if getattr(args, "store", None) else None
+        async with OrchestrationService.open(store) as service:
+            order = [record.task.id for record in outcome.records]
+            changes = await run_changes(service, outcome.summary.id, order)
+    return TemplateResults(plan, outcome.summary, outcome.records, changes)
 
 
 def _print_plan(plan: TemplatePlan, as_json: bool) -> None:

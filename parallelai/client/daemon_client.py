@@ -30,6 +30,7 @@ from parallelai.wire import (
     ErrorBody,
     Health,
     RetryRun,
+    RunChangesOut,
     RunCreated,
     RunFindings,
     RunOut,
@@ -42,6 +43,8 @@ from parallelai.wire import (
 T = TypeVar("T")
 RECONNECT_DELAY_S = 0.2
 RECONNECT_DELAY_CAP_S = 5.0
+# Refusals the in-process service words as InputError too (`parallelai diff` exits 2 on them).
+_INPUT_ERRORS = frozenset({"not_isolated", "no_branch", "change_not_found"})
 
 
 class DaemonClient:
@@ -123,6 +126,18 @@ class DaemonClient:
         """What the run's review or audit tasks found, aggregated, and the patches they suggest."""
         return await self._call("GET", f"/v1/runs/{run_id}/findings", RunFindings, run_id=run_id)
 
+    async def changes(self, run_id: str) -> RunChangesOut:
+        """An isolated run's branch, base and each task's diffstat (InputError for a run without isolation)."""
+        return await self._call("GET", f"/v1/runs/{run_id}/changes", RunChangesOut, run_id=run_id)
+
+    async def run_diff(self, run_id: str) -> bytes:
+        """An isolated run's integration branch against its base, as one patch (bytes as they are)."""
+        return await self._patch(f"/v1/runs/{run_id}/diff", run_id=run_id)
+
+    async def task_diff(self, run_id: str, task_id: str) -> bytes:
+        """The patch one task of an isolated run made, as captured (InputError if it has none)."""
+        return await self._patch(f"/v1/runs/{run_id}/tasks/{task_id}/diff", run_id=run_id, task_id=task_id)
+
     async def engines(self) -> list[EngineOut]:
         return await self._call("GET", "/v1/engines", list[EngineOut])
 
@@ -173,6 +188,15 @@ class DaemonClient:
             await self._http.aclose()
             self.info, self._http = info, self._open(info)
 
+    async def _patch(self, path: str, **context: str) -> bytes:
+        try:
+            response = await self._http.get(path)
+        except httpx.TransportError as error:
+            raise _unreachable(self.info, error) from None
+        if response.status_code >= 400:
+            raise _error(response, context)
+        return response.content
+
     async def _call(
         self,
         method: str,
@@ -209,6 +233,6 @@ def _error(response: httpx.Response, context: dict[str, Any]) -> Exception:
         return RunNotFoundError(context["run_id"])
     if detail.code == "task_not_found" and "task_id" in context:
         return TaskNotFoundError(context["run_id"], context["task_id"])
-    if detail.status == 422:
+    if detail.status == 422 or detail.code in _INPUT_ERRORS:
         return InputError(detail.message)
     return DaemonError(detail.message, detail.status, detail.code)

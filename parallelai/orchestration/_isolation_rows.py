@@ -44,6 +44,15 @@ def isolated_run(db: sqlite3.Connection, run_id: str) -> IsolatedRun | None:
     return None if row is None else IsolatedRun(run_id, Path(row[0]), row[1])
 
 
+def task_changes(db: sqlite3.Connection, run_id: str) -> list[StoredChange]:
+    """Every captured change of the run, by task id."""
+    rows = db.execute(
+        "SELECT task_id, outcome, merged_as, body FROM task_changes WHERE run_id = ? ORDER BY task_id",
+        (run_id,),
+    ).fetchall()
+    return [StoredChange(row[0], row[1], row[2], TaskChange.model_validate_json(row[3])) for row in rows]
+
+
 def task_change(db: sqlite3.Connection, run_id: str, task_id: str) -> StoredChange | None:
     row = db.execute(
         "SELECT outcome, merged_as, body FROM task_changes WHERE run_id = ? AND task_id = ?",

@@ -359,6 +359,10 @@ class Store:
         """The change a task of an isolated run made, once it was captured."""
         return await self._read(lambda db: isolation_rows.task_change(db, run_id, task_id))
 
+    async def task_changes(self, run_id: str) -> list[StoredChange]:
+        """Every change captured in an isolated run so far, by task id; empty for any other run."""
+        return await self._read(lambda db: isolation_rows.task_changes(db, run_id))
+
     async def cached_result(self, fingerprint: str) -> TaskResult | None:
         return await self._read(lambda db: queries.cached_result(db, fingerprint))
 

@@ -116,7 +116,8 @@ def _cell(text: str) -> str:
 
 def summary_lines(results: TemplateResults) -> list[str]:
     """The command line's summary of a finished run: one line of counts — marked `[SIMULATED]` at its
-    start when the echo engine answered, followed by the notice saying what that means."""
+    start when the echo engine answered, followed by the notice saying what that means — and, for an
+    isolated run, where its changes are and how to take them."""
     run = results.run
     counts = Counter(outcome.state for outcome in results.failed)
     states = "".join(f", {count} {state}" for state in TaskState if (count := counts.get(state, 0)))
@@ -124,4 +125,11 @@ def summary_lines(results: TemplateResults) -> list[str]:
     if results.plan.loaded.template.report == "findings" or results.findings:
         line += f" · {findings_scope(results)}"
     line += f" · {run.usage.total_tokens} tokens · ${run.usage.cost_usd:.4f}"
-    return [f"{SIMULATED_MARK}{line}", SIMULATED_NOTICE] if results.simulated else [line]
+    lines = [f"{SIMULATED_MARK}{line}", SIMULATED_NOTICE] if results.simulated else [line]
+    if results.changes is not None:
+        changes = results.changes
+        lines.append(
+            f"changes on {changes.branch}: {changes.total()}; `parallelai diff {run.id}` shows them, "
+            f"`{changes.apply_hint}` merges them into your branch"
+        )
+    return lines

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from parallelai.models import TaskState
 from parallelai.reports.answers import answers_markdown
+from parallelai.reports.changes import changes_json, changes_markdown
 from parallelai.reports.findings import Finding
 from parallelai.reports.headline import (
     markdown_preamble,
@@ -96,6 +97,7 @@ def to_json(results: TemplateResults) -> dict[str, Any]:
         "missing_files": [{"path": f.path, "task": f.task_id, "why": f.why} for f in results.missing_files],
         "patches": results.patches,
         "gates": [gate.model_dump(mode="json") for gate in results.gates],
+        **({"changes": changes_json(results.changes)} if results.changes is not None else {}),
         "skipped_files": results.plan.skipped,
         "tasks": [
             {
@@ -129,7 +131,13 @@ def to_markdown(results: TemplateResults) -> str:
     lines += _markdown_gates(results)
     if template.report == "findings" or results.findings:
         lines += _markdown_findings(results)
-    lines += files_markdown(results.written_files, results.missing_files)
+    if results.changes is not None:
+        lines += changes_markdown(results.changes)
+    lines += files_markdown(
+        results.written_files,
+        results.missing_files,
+        branch=results.changes.branch if results.changes else None,
+    )
     if results.patches:
         lines += ["## Patches", ""]
         for file, patch in results.patches.items():

@@ -2,7 +2,8 @@
 
 Partial results say so: `complete` is false when any task did not succeed, `failed` lists those
 tasks with why, and everything aggregated (findings, files, patches) comes from succeeded tasks
-only. Files the agents name are checked on disk (`written_files`, `missing_files`).
+only. Files the agents name are checked on disk (`written_files`, `missing_files`). An isolated
+run's changes (`changes`) are what git captured in each task's worktree, not claims.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from parallelai.errors import ParallelAIError
 from parallelai.models import GateResult, RunSummary, TaskRecord, TaskState
 from parallelai.orchestration.output_schemas import parse_json_answer
 from parallelai.orchestration.service import OrchestrationService
+from parallelai.reports.changes import RunChanges, run_changes
 from parallelai.reports.findings import (
     Finding,
     aggregate,
@@ -26,7 +28,13 @@ from parallelai.reports.findings import (
     findings_from_answer,
 )
 from parallelai.reports.simulated import engine_of, simulated_task_ids
-from parallelai.reports.written import MissingFile, WrittenFile, check_claims, claimed_paths
+from parallelai.reports.written import (
+    MissingFile,
+    WrittenFile,
+    check_claims,
+    check_claims_in_changes,
+    claimed_paths,
+)
 from parallelai.templates.plan import PlannedTask, TemplatePlan
 
 
@@ -45,6 +53,7 @@ class TemplateResults:
     plan: TemplatePlan
     run: RunSummary
     records: list[TaskRecord]
+    changes: RunChanges | None = None  # an isolated run's captured changes; None without isolation
 
     @property
     def run_id(self) -> str:
@@ -157,7 +166,11 @@ class TemplateResults:
             (path, outcome.task_id) for outcome in self.succeeded for path in claimed_paths(outcome.answer)
         ]
         inputs = {name for record in self.records for name in record.task.files}
-        checked = check_claims(claims, Path(self.plan.spec.workdir or "."), inputs, self.patches)
+        workdir = Path(self.plan.spec.workdir or ".")
+        if self.changes is None:
+            checked = check_claims(claims, workdir, inputs, self.patches)
+        else:  # the agents wrote in their worktrees: what holds is what was merged
+            checked = check_claims_in_changes(claims, self.changes.merged_files(workdir), inputs)
         return checked.written, checked.missing
 
     @property
@@ -246,7 +259,9 @@ def _answer(record: TaskRecord) -> Any:
 async def collect(service: OrchestrationService, plan: TemplatePlan, run_id: str) -> TemplateResults:
     """The results of a planned template's run, once it has finished."""
     summary = await service.wait(run_id)
-    return TemplateResults(plan, summary, await service.tasks(run_id))
+    records = await service.tasks(run_id)
+    changes = await run_changes(service, run_id, [record.task.id for record in records])
+    return TemplateResults(plan, summary, records, changes)
 
 
 async def run_plan(service: OrchestrationService, plan: TemplatePlan) -> TemplateResults:

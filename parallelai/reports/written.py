@@ -2,15 +2,19 @@
 
 An answer naming a file is a claim, not a fact: the echo engine names files it never writes, and
 a real agent can fail between answering and writing. Reports list as written only what exists in
-the workspace after the run; a claim naming a path outside the workspace is never looked at.
+the workspace after the run; a claim naming a path outside the workspace is never looked at. In
+a run with isolation the workspace is not where the agents wrote: a claim holds when the run's
+merged changes hold the path (`check_claims_in_changes`), with their diffstat.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
+
+from parallelai.workspaces.changes import FileStat
 
 # Fields of the built-in output schemas that name a file the agent wrote.
 _WRITTEN_FILE_FIELDS = ("test_file", "doc_file", "target_file")
@@ -21,7 +25,7 @@ class WrittenFile:
     """A file an agent said it wrote and that exists after the run."""
 
     path: str  # relative to the workspace root
-    size: int  # bytes on disk after the run
+    size: int | None  # bytes on disk after the run; None when checked on the integration branch
     task_id: str
     edited: bool  # one of the run's input files (changed in place), not a new path
     added: int | None = None  # lines, when the agent reported a diff of it
@@ -85,6 +89,26 @@ def check_claims(
     return FileClaims(list(written.values()), list(missing.values()))
 
 
+def check_claims_in_changes(
+    claims: Iterable[tuple[str, str]], changed: Mapping[str, FileStat], inputs: Collection[str]
+) -> FileClaims:
+    """Each `(path, task_id)` claim checked against the files a run's merged changes hold (`changed`:
+    by path relative to the workspace root); the first claim of a path wins."""
+    written: dict[str, WrittenFile] = {}
+    missing: dict[str, MissingFile] = {}
+    for claimed, task_id in claims:
+        relative = PurePosixPath(claimed).as_posix().removeprefix("./")
+        if relative in written or relative in missing:
+            continue
+        stat = changed.get(relative)
+        if stat is None:
+            missing[relative] = MissingFile(relative, task_id, "not in the run's merged changes")
+            continue
+        added, removed = (None, None) if stat.binary else (stat.insertions, stat.deletions)
+        written[relative] = WrittenFile(relative, None, task_id, relative in inputs, added, removed)
+    return FileClaims(list(written.values()), list(missing.values()))
+
+
 def _diffstat(patch: str | None) -> tuple[int | None, int | None]:
     if not patch:
         return None, None
@@ -94,22 +118,32 @@ def _diffstat(patch: str | None) -> tuple[int | None, int | None]:
     return added, removed
 
 
-def files_markdown(written: list[WrittenFile], missing: list[MissingFile]) -> list[str]:
-    """The report's sections on files: those written (with size and diffstat), then those missing."""
+def files_markdown(
+    written: list[WrittenFile], missing: list[MissingFile], *, branch: str | None = None
+) -> list[str]:
+    """The report's sections on files: those written (with size and diffstat), then those missing;
+    checked on the integration `branch` of a run with isolation, else on disk."""
     lines: list[str] = []
     if written:
-        lines += ["## Generated or changed files", "", "Each checked on disk after the run.", ""]
+        checked = (
+            f"Each checked on the branch `{branch}`." if branch else "Each checked on disk after the run."
+        )
+        lines += ["## Generated or changed files", "", checked, ""]
         for file in written:
-            detail = _size(file.size) + (" · an input file, changed in place" if file.edited else "")
+            parts = [] if file.size is None else [_size(file.size)]
+            if file.edited:
+                parts.append("an input file, changed" + ("" if branch else " in place"))
             if file.added is not None:
-                detail += f" · +{file.added} -{file.removed}"
-            lines.append(f"- `{file.path}` — {detail}")
+                parts.append(f"+{file.added} -{file.removed}")
+            lines.append(f"- `{file.path}` — {' · '.join(parts) or 'changed'}")
         lines.append("")
     if missing:
         lines += [
             "## Missing files",
             "",
-            "The agents said they wrote these; the workspace does not have them.",
+            "The agents said they wrote these; the workspace does not have them."
+            if branch is None
+            else f"The agents said they wrote these; `{branch}` does not have them.",
             "",
         ]
         lines += [f"- `{file.path}` ({file.task_id}): {file.why}" for file in missing]

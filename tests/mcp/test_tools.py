@@ -23,6 +23,7 @@ TOOLS = {
     "list_templates",
     "describe_template",
     "list_engines",
+    "get_diff",
 }
 
 

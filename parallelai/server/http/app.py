@@ -24,6 +24,7 @@ from parallelai.server.http.errors import exception_handlers
 from parallelai.server.http.guard import Guard
 from parallelai.server.http.openapi import openapi_document
 from parallelai.server.http.routes_catalog import catalog_endpoints
+from parallelai.server.http.routes_changes import change_endpoints
 from parallelai.server.http.routes_dashboard import LoginCodes, dashboard_endpoints, dashboard_routes
 from parallelai.server.http.routes_events import StreamStats, event_endpoints
 from parallelai.server.http.routes_findings import findings_endpoints
@@ -55,6 +56,7 @@ def api_endpoints(
     return [
         *run_endpoints(service, catalog),
         *task_endpoints(service),
+        *change_endpoints(service),
         *findings_endpoints(service),
         *event_endpoints(service, streams, settings.ping_s, settings.send_timeout_s),
         *catalog_endpoints(service, catalog),

@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
 from parallelai.server.http.endpoint import Endpoint
+from parallelai.server.http.routes_changes import PatchEndpoint
 from parallelai.wire import ErrorBody
 
 _PATH_PARAM = re.compile(r"{(\w+)}")
@@ -23,6 +24,7 @@ _ERROR_TEXT = {
     401: "Missing or wrong token",
     403: "Cross-origin request",
     404: "No such run or task",
+    409: "Not possible for this run now (another process executes it, or it did not run with isolation)",
     413: "Body too large",
     415: "Body is not JSON",
     421: "Host is not a loopback name",
@@ -103,6 +105,12 @@ def _success(endpoint: Endpoint, schemas: dict[tuple[Any, JsonSchemaMode], Any])
         return {
             "description": "Server-sent events: `id` is the event seq, `event` its type, `data` the event JSON",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    if isinstance(endpoint, PatchEndpoint):
+        media_type = endpoint.media_type.split(";", 1)[0]
+        return {
+            "description": "A patch, bytes as they are",
+            "content": {media_type: {"schema": {"type": "string"}}},
         }
     if endpoint.response is None:
         return {"description": "OK"}

@@ -1,7 +1,8 @@
 """The text block of a tool result: the structured content, read out in a few lines.
 
 Clients that show text (Cursor, the MCP Inspector, Claude Desktop) get a run's state line, then each
-task as `id [state]: answer`, failures with their errors, findings by severity. Claude Code gives the
+task as `id [state]: answer` (with its diffstat, in an isolated run), failures with their errors,
+findings by severity, an isolated run's changes in total; a patch as it is. Claude Code gives the
 model the structured content itself, so nothing is said here that the structured content lacks.
 """
 
@@ -13,10 +14,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from parallelai.reports.changes import file_stat
 from parallelai.reports.findings import Finding
 from parallelai.server.mcp.schemas import (
+    ChangeStat,
     EngineList,
+    Patch,
     ResultsPage,
+    RunChangesTotal,
     RunList,
     RunResults,
     RunStatus,
@@ -49,6 +54,8 @@ def _results_text(results: RunResults) -> str:
     if results.tasks:
         lines.append(f"Answers ({len(results.tasks)} of {results.total} tasks):")
         lines += [_task_line(task) for task in results.tasks]
+    if results.changes is not None:
+        lines += _changes_lines(results.changes)
     if results.results_note:
         lines.append(results.results_note)
     lines.append(f"Next: {results.next_step}")
@@ -64,6 +71,8 @@ def _page_text(page: ResultsPage) -> str:
         lines += [_task_line(task) for task in page.tasks]
     else:
         lines.append(f"No tasks from offset {page.offset} ({page.total} in all).")
+    if page.changes is not None:
+        lines += _changes_lines(page.changes)
     if page.next_offset is not None:
         lines.append(f"Next page: get_results(run_id={page.run.run_id!r}, offset={page.next_offset}).")
     return "\n".join(lines)
@@ -93,6 +102,37 @@ def _templates_text(templates: TemplateList) -> str:
     return "\n".join(
         [*lines, "Start one with start_run(template=NAME, params={...}); see describe_template."]
     )
+
+
+@readable.register
+def _patch_text(patch: Patch) -> str:
+    whose = (
+        f"Task {patch.task_id} of run {patch.run_id}"
+        if patch.task_id
+        else f"Run {patch.run_id} ({patch.branch})"
+    )
+    outcome = f", {patch.outcome}" if patch.outcome else ""
+    lines = [f"{whose}{outcome}: {patch.summary}."]
+    if patch.note:
+        lines.append(f"Patch {patch.note}.")
+    lines.append(patch.patch or "(empty patch)")
+    return "\n".join(lines)
+
+
+def _changes_lines(changes: RunChangesTotal) -> list[str]:
+    lines = [f"Changes on {changes.branch}: {changes.summary}."]
+    if changes.not_merged:
+        lines.append(f"Not merged: {', '.join(changes.not_merged)}.")
+    lines.append(f"Then: {changes.next_step}.")
+    return lines
+
+
+def _change_text(change: ChangeStat) -> str:
+    """`changed 2 files, +3 -1 (merged): a.txt +1 -1, logo.bin binary`."""
+    files = [f"{stat.path} {file_stat(stat)}" for stat in change.files]
+    if change.files_left_out:
+        files.append(f"{change.files_left_out} more")
+    return f"{change.summary} ({change.outcome})" + (f": {', '.join(files)}" if files else "")
 
 
 def _status_lines(status: RunStatus) -> list[str]:
@@ -134,8 +174,12 @@ def _task_line(task: TaskAnswer) -> str:
         parts.append(task.text)
     answer = "\n".join(parts) or "(no answer)"
     if task.truncated:
-        return f"- {task.task_id} [{task.state}, cut]: {_indented(answer)} …"
-    return f"- {task.task_id} [{task.state}]: {_indented(answer)}"
+        line = f"- {task.task_id} [{task.state}, cut]: {_indented(answer)} …"
+    else:
+        line = f"- {task.task_id} [{task.state}]: {_indented(answer)}"
+    if task.change is not None:
+        line += f"\n{INDENT}{_change_text(task.change)}"
+    return line
 
 
 def _json(value: Any) -> str:

@@ -1,4 +1,4 @@
-"""MCP resources: a run (status plus every task's outcome) and a template, as JSON documents."""
+"""MCP resources: a run (status plus every task's outcome and change) and a template, as JSON documents."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 
 from parallelai.errors import RunNotFoundError
 from parallelai.orchestration.service import OrchestrationService
-from parallelai.server.mcp.results import task_outcome
+from parallelai.reports.changes import run_changes
+from parallelai.server.mcp.results import changes_total, task_outcome
 from parallelai.server.mcp.schemas import RunStatus
 from parallelai.templates.catalog import TemplateCatalog, UnknownTemplateError
 
@@ -20,7 +21,7 @@ def register_resources(server: MCPServer, service: OrchestrationService, catalog
     @server.resource(
         "parallelai://runs/{run_id}",
         name="run",
-        description="A run of sub-agents: its status and each task's answer or error.",
+        description="A run of sub-agents: its status and each task's answer or error (and change, if isolated).",
         mime_type="application/json",
     )
     async def run_report(run_id: str) -> str:
@@ -29,12 +30,19 @@ def register_resources(server: MCPServer, service: OrchestrationService, catalog
             records = await service.tasks(run_id)
         except RunNotFoundError as error:
             raise ResourceNotFoundError(str(error)) from None
+        changes = await run_changes(service, run_id, [record.task.id for record in records])
+        by_task = changes.by_task if changes else {}
         report = {
             "run": RunStatus.of(summary).model_dump(mode="json"),
             "tasks": [
-                task_outcome(record, RESULT_CHARS_IN_REPORT).model_dump(mode="json") for record in records
+                task_outcome(record, RESULT_CHARS_IN_REPORT, by_task.get(record.task.id)).model_dump(
+                    mode="json"
+                )
+                for record in records
             ],
         }
+        if changes is not None:
+            report["changes"] = changes_total(changes).model_dump(mode="json")
         return json.dumps(report, indent=2)
 
     @server.resource(

@@ -11,25 +11,38 @@ The budget rule, in the order space is handed out:
    output as JSON, text). Tasks are taken while each could still get `MIN_ANSWER_CHARS`; then every
    listed answer is cut at one common length, the longest that fits (short answers stay whole, long
    ones share what is left equally). The first task not taken is `next_offset`, for get_results.
+   In an isolated run a task's `change` (its diffstat, at most `FILES_LISTED` files) is part of
+   its entry's cost: it is never cut, only left out with the task.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from parallelai.models import RunState, RunSummary, TaskRecord, TaskState
 from parallelai.orchestration.output_schemas import parse_json_answer
+from parallelai.orchestration.store import StoredChange
+from parallelai.reports.changes import RunChanges, task_stat_line
 from parallelai.reports.findings import Finding, counts_by_severity
 from parallelai.reports.results import findings_in, reports_findings, structured_answer
-from parallelai.server.mcp.schemas import RunResults, RunStatus, TaskAnswer, TaskFailure, TaskOutcome
+from parallelai.server.mcp.schemas import (
+    ChangeStat,
+    RunChangesTotal,
+    RunResults,
+    RunStatus,
+    TaskAnswer,
+    TaskFailure,
+    TaskOutcome,
+)
 
 DEFAULT_RESULT_CHARS = 20_000  # about 5,000 tokens: room for many answers, little of a context window
 TASK_ENTRY_CHARS = 100  # a listed task's id, state and field names, as the JSON carries them
 MIN_ANSWER_CHARS = 400  # fewer tasks, each readable, rather than many cut to nothing
 FAILURE_ERROR_CHARS = 300
+FILES_LISTED = 20  # per task's change; the rest are counted (`files_left_out`), get_diff has them all
 CUT_MARK = "…"
 
 
@@ -43,10 +56,16 @@ class _Answer:
     structured: Any
     encoded: str  # the structured output as compact JSON, what it costs
     error: str | None
+    change: ChangeStat | None = None
 
     @property
     def size(self) -> int:
         return len(self.error or "") + len(self.encoded) + len(self.text)
+
+    @property
+    def entry(self) -> int:
+        """What listing the task costs besides its answer: its id and state, and its change."""
+        return TASK_ENTRY_CHARS + (len(self.change.model_dump_json()) if self.change else 0)
 
     def within(self, room: int | None) -> TaskAnswer:
         """The answer cut to `room` characters (None: whole): the error first, then the structured
@@ -59,6 +78,7 @@ class _Answer:
                 truncated=False,
                 structured=self.structured,
                 error=self.error,
+                change=self.change,
             )
         error = self.error[:room] if self.error is not None else None
         room -= len(error or "")
@@ -74,12 +94,43 @@ class _Answer:
             truncated=True,
             structured=structured,
             error=error,
+            change=self.change,
         )
 
 
-def task_outcome(record: TaskRecord, max_chars: int) -> TaskOutcome:
-    """One task as get_results shows it, its text cut to `max_chars`."""
-    answer = _answer_of(record)
+def change_stat(stored: StoredChange) -> ChangeStat:
+    """A task's change as the results show it: its diffstat, the first `FILES_LISTED` files listed."""
+    change = stored.change
+    return ChangeStat(
+        outcome=stored.outcome,
+        summary=task_stat_line(stored),
+        insertions=change.insertions,
+        deletions=change.deletions,
+        files=list(change.files[:FILES_LISTED]),
+        files_left_out=max(0, len(change.files) - FILES_LISTED),
+    )
+
+
+def changes_total(changes: RunChanges) -> RunChangesTotal:
+    run_id = changes.run_id
+    return RunChangesTotal(
+        branch=changes.branch,
+        base=changes.base,
+        summary=changes.total(),
+        tasks_merged=len(changes.merged),
+        files_changed=len(changes.paths),
+        insertions=changes.insertions,
+        deletions=changes.deletions,
+        not_merged=[stored.task_id for stored in changes.tasks if stored.outcome != "merged"],
+        next_step=f"get_diff(run_id={run_id!r}) shows the branch's patch, get_diff(run_id={run_id!r}, "
+        f"task_id=...) one task's; the changes are not in the user's checkout until they run "
+        f"`{changes.apply_hint}`",
+    )
+
+
+def task_outcome(record: TaskRecord, max_chars: int, change: StoredChange | None = None) -> TaskOutcome:
+    """One task as get_results shows it, its text cut to `max_chars`, with its change if it made one."""
+    answer = _answer_of(record, change)
     result = record.result
     return TaskOutcome(
         task_id=answer.task_id,
@@ -92,12 +143,17 @@ def task_outcome(record: TaskRecord, max_chars: int) -> TaskOutcome:
         attempts=len(record.attempts),
         cost_usd=result.usage.cost_usd if result else 0.0,
         tokens=result.usage.total_tokens if result else 0,
+        change=answer.change,
     )
 
 
-def run_results(summary: RunSummary, records: Sequence[TaskRecord], budget: int) -> RunResults:
-    """The run's status, failures, findings and answers of its finished tasks, within `budget` characters."""
+def run_results(
+    summary: RunSummary, records: Sequence[TaskRecord], budget: int, changes: RunChanges | None = None
+) -> RunResults:
+    """The run's status, failures, findings and answers of its finished tasks, within `budget` characters;
+    with the tasks' `changes` when the run is isolated."""
     status = RunStatus.of(summary)
+    by_task = changes.by_task if changes else {}
     left = budget
     failed, failed_left_out, used = _failures(records, left // 2)
     left -= used
@@ -107,7 +163,7 @@ def run_results(summary: RunSummary, records: Sequence[TaskRecord], budget: int)
         all_findings = findings_in(records)
         findings, used = _fitting_findings(all_findings, left // 2)
         left -= used
-    tasks, next_offset = _answers(records, left)
+    tasks, next_offset = _answers(records, left, by_task)
     cut = [task.task_id for task in tasks if task.truncated]
     findings_left_out = len(all_findings or []) - len(findings or [])
     note = _results_note(
@@ -123,10 +179,11 @@ def run_results(summary: RunSummary, records: Sequence[TaskRecord], budget: int)
         next_offset=next_offset,
         truncated=note is not None,
         results_note=note,
+        changes=changes_total(changes) if changes else None,
     )
 
 
-def _answer_of(record: TaskRecord) -> _Answer:
+def _answer_of(record: TaskRecord, change: StoredChange | None = None) -> _Answer:
     result = record.result
     structured = structured_answer(record)
     text = result.text if result else ""
@@ -136,7 +193,8 @@ def _answer_of(record: TaskRecord) -> _Answer:
         record.reason if record.state in {TaskState.FAILED, TaskState.CANCELLED, TaskState.SKIPPED} else None
     )
     encoded = "" if structured is None else json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
-    return _Answer(record.task.id, record.state, text, structured, encoded, error)
+    stat = change_stat(change) if change else None
+    return _Answer(record.task.id, record.state, text, structured, encoded, error, stat)
 
 
 def _repeats(text: str, structured: Any) -> bool:
@@ -177,7 +235,9 @@ def _fitting_findings(findings: list[Finding], room: int) -> tuple[list[Finding]
     return findings, used
 
 
-def _answers(records: Sequence[TaskRecord], room: int) -> tuple[list[TaskAnswer], int | None]:
+def _answers(
+    records: Sequence[TaskRecord], room: int, changes: Mapping[str, StoredChange]
+) -> tuple[list[TaskAnswer], int | None]:
     """The finished tasks' answers that fit in `room`, and the first task left out (None if none)."""
     taken: list[_Answer] = []
     floor_cost = 0
@@ -185,14 +245,14 @@ def _answers(records: Sequence[TaskRecord], room: int) -> tuple[list[TaskAnswer]
     for index, record in enumerate(records):
         if not record.state.is_final:
             continue  # nothing to show yet; counts says how many are still going
-        answer = _answer_of(record)
-        cost = TASK_ENTRY_CHARS + min(answer.size, MIN_ANSWER_CHARS)
+        answer = _answer_of(record, changes.get(record.task.id))
+        cost = answer.entry + min(answer.size, MIN_ANSWER_CHARS)
         if taken and floor_cost + cost > room:
             next_offset = index
             break
         taken.append(answer)
         floor_cost += cost
-    level = _common_cut([answer.size for answer in taken], room - TASK_ENTRY_CHARS * len(taken))
+    level = _common_cut([answer.size for answer in taken], room - sum(answer.entry for answer in taken))
     if level is not None:
         level = max(level, MIN_ANSWER_CHARS)  # only a lone first task, squeezed by failures, goes over
     return [answer.within(level) for answer in taken], next_offset

@@ -8,8 +8,10 @@ from pydantic import BaseModel, Field
 
 from parallelai.engines.base import EngineStatus
 from parallelai.models import GateResult, RunState, RunSummary, StrategyName, TaskState
+from parallelai.orchestration._isolation_rows import ChangeOutcome
 from parallelai.reports.findings import Finding
 from parallelai.templates.catalog import TemplateSummary
+from parallelai.workspaces.changes import FileStat
 
 
 class RunStatus(BaseModel):
@@ -81,6 +83,40 @@ class RunList(BaseModel):
     runs: list[RunStatus]
 
 
+class ChangeStat(BaseModel):
+    """What a task of an isolated run changed in its own worktree: a diffstat, and whether it was merged."""
+
+    outcome: ChangeOutcome = Field(
+        description="merged onto the run's branch; conflict: it did not apply on top of what was merged "
+        "before it; outside_scope: it changed files its `files` do not cover. Only merged changes are on the branch."
+    )
+    summary: str = Field(description="e.g. `changed 3 files, +10 -2`.")
+    insertions: int
+    deletions: int
+    files: list[FileStat] = Field(description="Per file: lines added and removed, or binary.")
+    files_left_out: int = Field(
+        0, description="Files changed but not listed in `files`, to keep the result short."
+    )
+
+
+class RunChangesTotal(BaseModel):
+    """An isolated run's changes together: where they are and how to look at and take them."""
+
+    branch: str = Field(description="The branch holding the merged changes, `parallelai/<run>`.")
+    base: str = Field(description="The commit every task started from.")
+    summary: str = Field(description="e.g. `2 tasks merged: changed 3 files, +10 -2`.")
+    tasks_merged: int
+    files_changed: int = Field(description="Files the merged changes touch.")
+    insertions: int = Field(
+        description="Lines added by the merged changes (each task's own count, added up)."
+    )
+    deletions: int
+    not_merged: list[str] = Field(
+        default_factory=list, description="Tasks whose change is not on the branch (conflict, outside scope)."
+    )
+    next_step: str = Field(description="How to see the patch, and how the user takes the changes.")
+
+
 class TaskAnswer(BaseModel):
     """One task of a run and what its sub-agent answered."""
 
@@ -95,6 +131,11 @@ class TaskAnswer(BaseModel):
         default=None, description="Structured output (templates with an output schema), when there is one."
     )
     error: str | None = Field(default=None, description="Why the task failed, was cancelled or skipped.")
+    change: ChangeStat | None = Field(
+        default=None,
+        description="Isolated runs: what the task changed (get_diff shows the patch). Null for other "
+        "runs, and until the task's agent has succeeded.",
+    )
 
 
 class TaskOutcome(TaskAnswer):
@@ -136,6 +177,11 @@ class RunResults(RunStatus):
         description="Something was cut or left out to fit the budget; see `results_note`."
     )
     results_note: str | None = Field(description="What was cut to fit, and how to read the rest.")
+    changes: RunChangesTotal | None = Field(
+        default=None,
+        description="Isolated runs: the changes on the run's branch, in total; each task's own is its `change`. "
+        "Null for runs without isolation.",
+    )
 
 
 class ResultsPage(BaseModel):
@@ -147,6 +193,28 @@ class ResultsPage(BaseModel):
     total: int = Field(description="Tasks matching the filter, across all pages.")
     next_offset: int | None = Field(description="Pass as `offset` for the next page; null on the last page.")
     tasks: list[TaskOutcome]
+    changes: RunChangesTotal | None = Field(
+        default=None, description="Isolated runs: the changes on the run's branch, in total. Null otherwise."
+    )
+
+
+class Patch(BaseModel):
+    """A patch of an isolated run: its branch against its base (every merged change), or one task's change."""
+
+    run_id: str
+    task_id: str | None = Field(description="The task whose change this is; null for the whole run's branch.")
+    branch: str
+    base: str
+    outcome: ChangeOutcome | None = Field(
+        default=None, description="What became of the task's change; null for the whole run."
+    )
+    summary: str = Field(description="Its diffstat, e.g. `changed 3 files, +10 -2`.")
+    patch: str = Field(
+        description="The unified diff (binary files in git's base85 form), cut to fit `max_chars`."
+    )
+    chars: int = Field(description="The whole patch's length in characters.")
+    truncated: bool = Field(description="The patch was cut at a line end; see `note`.")
+    note: str | None = Field(default=None, description="What was cut, and how to see the rest.")
 
 
 class EngineList(BaseModel):

@@ -19,6 +19,8 @@ Use start_run when a job splits into many independent pieces (one task per file,
 endpoint…); each task's prompt must be self-contained. With wait=true, start_run blocks with
 progress and returns every task's answer, the failures and any findings in one result (what
 does not fit is a get_results call away); without it, poll run_status. Runs outlive the call.
+With isolation, tasks edit files in worktrees of their own: each task's result has its diffstat
+(`change`), get_diff shows the patch, and the user takes it with `parallelai apply RUN`.
 list_engines shows which assistants can run here; list_templates shows ready-made jobs.
 """
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from parallelai.models import RunSummary
 from parallelai.orchestration.service import OrchestrationService
+from parallelai.reports.changes import run_changes
 from parallelai.server.mcp.replies import replying
 from parallelai.server.mcp.results import DEFAULT_RESULT_CHARS, run_results
 from parallelai.server.mcp.schemas import (
@@ -62,6 +63,9 @@ def tool(
 async def results_of(
     service: OrchestrationService, run_id: str, summary: RunSummary | None, budget: int
 ) -> RunResults:
-    """The run's results so far, within `budget` characters; `summary` when the caller has a fresh one."""
+    """The run's results so far, within `budget` characters, with its changes if it is isolated;
+    `summary` when the caller has a fresh one."""
     summary = summary or await service.summary(run_id)
-    return run_results(summary, await service.tasks(run_id), budget)
+    records = await service.tasks(run_id)
+    changes = await run_changes(service, run_id, [record.task.id for record in records])
+    return run_results(summary, records, budget, changes)

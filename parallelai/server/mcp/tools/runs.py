@@ -11,9 +11,10 @@ from pydantic import Field
 
 from parallelai.models import RunState, TaskState
 from parallelai.orchestration.service import OrchestrationService
+from parallelai.reports.changes import run_changes
 from parallelai.server.mcp._errors import caller_mistakes
 from parallelai.server.mcp.progress import wait_with_progress
-from parallelai.server.mcp.results import DEFAULT_RESULT_CHARS, task_outcome
+from parallelai.server.mcp.results import DEFAULT_RESULT_CHARS, changes_total, task_outcome
 from parallelai.server.mcp.schemas import ResultsPage, RunList, RunResults, RunStatus
 from parallelai.server.mcp.tools._common import READ_ONLY, MaxResultChars, MaxWait, RunId, results_of, tool
 
@@ -71,6 +72,8 @@ def register_run_tools(server: MCPServer, service: OrchestrationService) -> None
         async with caller_mistakes(service):
             summary = await service.summary(run_id)
             records = await service.tasks(run_id)
+        changes = await run_changes(service, run_id, [record.task.id for record in records])
+        by_task = changes.by_task if changes else {}
         if state is not None:
             records = [record for record in records if record.state is state]
         page = records[offset : offset + limit]
@@ -81,7 +84,8 @@ def register_run_tools(server: MCPServer, service: OrchestrationService) -> None
             limit=limit,
             total=len(records),
             next_offset=end if end < len(records) else None,
-            tasks=[task_outcome(record, max_chars) for record in page],
+            tasks=[task_outcome(record, max_chars, by_task.get(record.task.id)) for record in page],
+            changes=changes_total(changes) if changes else None,
         )
 
     @tool(server, ToolAnnotations(destructive_hint=True, idempotent_hint=True, open_world_hint=False))
