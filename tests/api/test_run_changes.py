@@ -17,7 +17,7 @@ from parallelai.errors import InputError, RunNotFoundError
 from parallelai.models import RunState
 from parallelai.wire import RunChangesOut
 from tests.server._support import DEADLINE_S, Harness, echo_run, parse, running_app
-from tests.workspaces._repo import apply_patch, git
+from tests.workspaces._repo import TWO_TEXT_FILES, apply_patch, committed_repo, git
 
 pytestmark = pytest.mark.anyio
 
@@ -35,16 +35,7 @@ TASKS = [
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    git(root, "init", "--quiet", "--initial-branch=main")
-    (root / "a.txt").write_text("a line 1\na line 2\n")
-    (root / "b.txt").write_text("b line 1\n")
-    (root / "assets").mkdir()
-    (root / "assets" / "README").write_text("binary assets\n")
-    git(root, "add", "--all")
-    git(root, "commit", "--quiet", "-m", "first")
-    return root
+    return committed_repo(tmp_path / "repo", {**TWO_TEXT_FILES, "assets/README": "binary assets\n"})
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from mcp import Client
 from mcp_types import TextResourceContents
 
 from tests.mcp._support import DEADLINE_S, call_error, call_ok, error_text
-from tests.workspaces._repo import apply_patch, git
+from tests.workspaces._repo import TWO_TEXT_FILES, apply_patch, committed_repo
 
 pytestmark = pytest.mark.anyio
 
@@ -29,14 +29,7 @@ TASKS = [
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    git(root, "init", "--quiet", "--initial-branch=main")
-    (root / "a.txt").write_text("a line 1\na line 2\n")
-    (root / "b.txt").write_text("b line 1\n")
-    git(root, "add", "--all")
-    git(root, "commit", "--quiet", "-m", "first")
-    return root
+    return committed_repo(tmp_path / "repo", TWO_TEXT_FILES)
 
 
 async def start_isolated(client: Client, repo: Path) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from parallelai.reports.render import render_report
 from parallelai.reports.results import TemplateResults, run_plan
 from parallelai.run_request import RunSettings
 from parallelai.templates import parse_template, plan_template
-from tests.workspaces._repo import git
+from tests.workspaces._repo import TWO_TEXT_FILES, committed_repo, git
 
 pytestmark = pytest.mark.anyio
 
@@ -35,13 +35,7 @@ groups:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    git(root, "init", "--quiet", "--initial-branch=main")
-    (root / "a.txt").write_text("a line 1\na line 2\n")
-    (root / "b.txt").write_text("b line 1\n")
-    git(root, "add", "--all")
-    git(root, "commit", "--quiet", "-m", "first")
+    root = committed_repo(tmp_path / "repo", TWO_TEXT_FILES)
     (root / "edits.yaml").write_text(TEMPLATE)  # untracked: the run's base is HEAD
     return root
 

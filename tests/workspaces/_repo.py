@@ -99,6 +99,9 @@ def registered_worktrees(repo: Path) -> list[Path]:
     ]
 
 
+TWO_TEXT_FILES = {"a.txt": "a line 1\na line 2\n", "b.txt": "b line 1\n"}
+
+
 def committed_repo(root: Path, files: dict[str, str]) -> Path:
     """A repository at `root` on branch main whose one commit holds `files` (path → text)."""
     root.mkdir(parents=True)
