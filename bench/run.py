@@ -260,6 +260,13 @@ def worker_merges(params: Params) -> Measurement:
     return side(files, merges)
 
 
+def worker_rate_gate(params: Params) -> Measurement:
+    """Two runs against the simulated rate-limited provider, gated or not (see bench/rate_gate.py)."""
+    from bench import rate_gate
+
+    return rate_gate.measure(params)
+
+
 WORKERS: dict[str, Callable[[Params], Measurement]] = {
     "parallelai-echo": worker_parallelai_echo,
     "asyncio-echo": worker_asyncio_echo,
@@ -271,6 +278,7 @@ WORKERS: dict[str, Callable[[Params], Measurement]] = {
     "import-mcp": worker_import_mcp,
     "isolation": worker_isolation,
     "merges": worker_merges,
+    "rate-gate": worker_rate_gate,
 }
 
 
@@ -372,6 +380,7 @@ class Sizes:
     f: Params
     g: Params
     h: Params
+    i: Params
 
 
 FULL = Sizes(
@@ -383,6 +392,7 @@ FULL = Sizes(
     f={"samples": 5},
     g={"n": 2000, "cap": 13, "latency": 0.05, "retry_after": 0.05, "parallel": 100},
     h={"files": 10_000, "tasks": 3, "merges": 50},
+    i={"n": 2000, "parallel": 200, "rpm": 3000, "tpm": 1_000_000, "burst_s": 1.0, "latency": [0.2, 0.6]},
 )
 QUICK = Sizes(
     a={"n": 200, "parallel": 100, "latency": 0.5},
@@ -393,6 +403,7 @@ QUICK = Sizes(
     f={"samples": 3},
     g={"n": 500, "cap": 13, "latency": 0.05, "retry_after": 0.05, "parallel": 100},
     h={"files": 2000, "tasks": 2, "merges": 20},
+    i={"n": 500, "parallel": 200, "rpm": 3000, "tpm": 1_000_000, "burst_s": 1.0, "latency": [0.2, 0.6]},
 )
 
 
@@ -628,6 +639,46 @@ def case_h(sizes: Sizes, repeat: int, notes: list[str]) -> list[Row]:
     ]
 
 
+def case_i(sizes: Sizes, repeat: int, notes: list[str]) -> list[Row]:
+    """Issue 16's targets: two runs pace themselves to one provider's limit through one rate gate."""
+    p = sizes.i
+    mine, base = compare(("rate-gate", {**p, "gate": True}), ("rate-gate", {**p, "gate": False}), repeat)
+    ours, theirs = mine.values, base.values
+    notes.append(
+        f"(i) {p['n']:,} openai tasks in {2} concurrent runs of --parallel {p['parallel']} against a simulated "
+        f"provider (bench/provider_sim.py: {p['rpm']:,.0f} RPM and {p['tpm']:,.0f} TPM as token buckets holding "
+        f"{p['burst_s']:g} s of their rate, x-ratelimit-* headers, 429 + retry-after; answers in "
+        f"{p['latency'][0]:g}-{p['latency'][1]:g} s); default retries (2) and backoff on both sides. N/R bound "
+        f"{ours['bound']:.1f} s; makespan gated {mine.wall:.2f} s, fixed pool {base.wall:.2f} s; requests "
+        f"accepted + refused: gated {ours['accepted']:.0f} + {ours['refused']:.0f}, fixed pool "
+        f"{theirs['accepted']:.0f} + {theirs['refused']:.0f}"
+    )
+    label = f"(i) {p['rpm']:,.0f} RPM provider, 2 runs x P={p['parallel']}, gate vs fixed pool"
+    return [
+        (
+            f"{label}: tasks done per s / rate (N/R bound)",
+            f"{ours['fraction']:.3f}",
+            f"{theirs['fraction']:.3f} (fixed pool)",
+            f"{ours['fraction']:.3f} >= 0.95",
+            _verdict(ours["fraction"] >= 0.95),
+        ),
+        (
+            f"{label}: failed tasks",
+            f"{ours['failed']:.0f}",
+            f"{theirs['failed']:.0f} (fixed pool)",
+            f"{ours['failed']:.0f} = 0",
+            _verdict(ours["failed"] == 0),
+        ),
+        (
+            f"{label}: requests refused",
+            f"{ours['refused_share']:.2%} ({ours['refused']:.0f})",
+            f"{theirs['refused_share']:.2%} ({theirs['refused']:.0f}, fixed pool)",
+            f"{ours['refused_share']:.2%} <= 1%",
+            _verdict(ours["refused_share"] <= 0.01),
+        ),
+    ]
+
+
 CASES: dict[str, Callable[[Sizes, int, list[str]], list[Row]]] = {
     "a": case_a,
     "b": case_b,
@@ -637,6 +688,7 @@ CASES: dict[str, Callable[[Sizes, int, list[str]], list[Row]]] = {
     "f": case_f,
     "g": case_g,
     "h": case_h,
+    "i": case_i,
 }
 
 

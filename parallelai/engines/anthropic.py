@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import anyio
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import ConfigDict, Field, SecretStr, ValidationError
 
 from parallelai.engines._http.anthropic_errors import anthropic_error_kind
 from parallelai.engines._http.anthropic_stream import (
@@ -35,11 +35,12 @@ from parallelai.engines._http.anthropic_stream import (
     parse_event,
 )
 from parallelai.engines._http.errors import retry_after
+from parallelai.engines._http.gating import estimate_tokens, paced
 from parallelai.engines._http.pool import HttpPool
 from parallelai.engines._http.sse import aiter_sse, sse_lines
 from parallelai.engines._pricing import ListPrices, ModelPrice, PriceTable
 from parallelai.engines._redaction import Redactor
-from parallelai.engines._settings import SettingsSource
+from parallelai.engines._settings import PacingSettings, SettingsSource
 from parallelai.engines.base import (
     Activity,
     Emit,
@@ -62,7 +63,7 @@ ANTHROPIC_PRICES = ListPrices("anthropic")  # settings (`prices`) win over it
 _CACHE_WRITE, _CACHE_READ = 1.25, 0.1
 
 
-class AnthropicSettings(BaseModel):
+class AnthropicSettings(PacingSettings):
     """Options, settable per engine (`engine_settings`) or per task (`engine_options`)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -86,6 +87,7 @@ class AnthropicSettings(BaseModel):
 class AnthropicEngine:
     name = "anthropic"
     settings_model = AnthropicSettings
+    edits_files = False  # no tools: in an isolated run its answer is the edit (answer_edits.py)
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._settings = SettingsSource(AnthropicSettings, settings)
@@ -182,16 +184,28 @@ class _Call:
     async def run(self, client: httpx.AsyncClient, base_url: str, key: str) -> TaskResult:
         settings = self.settings
         timeout = httpx.Timeout(settings.read_timeout_s, connect=settings.connect_timeout_s)
-        async with client.stream(
-            "POST", base_url + "/v1/messages", json=self._body(), headers=self._headers(key), timeout=timeout
-        ) as response:
+        url, body, headers = base_url + "/v1/messages", self._body(), self._headers(key)
+        # Output tokens count against Anthropic's OTPM as they are produced: charged once known.
+        estimate = estimate_tokens(settings.system, self.request.prompt)
+        async with (
+            paced("anthropic", base_url, key, settings, input_tokens=estimate) as gate,
+            client.stream("POST", url, json=body, headers=headers, timeout=timeout) as response,
+        ):
             if response.status_code >= 400:
-                return TaskResult(error=await self._http_failure(response))
+                error = await self._http_failure(response)
+                refused = error.kind is ErrorKind.RATE_LIMITED
+                gate.observe(
+                    response.headers, response.status_code, retry_after_s=error.retry_after, refused=refused
+                )
+                return TaskResult(error=error)
+            gate.observe(response.headers, response.status_code)
             self._signal_exhausted_window(response.headers)
             async for event in aiter_sse(sse_lines(response.aiter_text())):
                 self._on_event(event.data)
                 if self.finished or self.stream_error is not None:
                     break
+            usage = self._usage()
+            gate.settle(usage.input_tokens, usage.output_tokens)
         return self.result()
 
     def _body(self) -> dict[str, Any]:

@@ -16,10 +16,11 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from parallelai.engines._http.errors import error_from_response
+from parallelai.engines._http.gating import estimate_tokens, paced
 from parallelai.engines._http.pool import HttpPool
 from parallelai.engines._pricing import ModelPrice, PriceTable
 from parallelai.engines._redaction import Redactor
-from parallelai.engines._settings import SettingsSource
+from parallelai.engines._settings import PacingSettings, SettingsSource
 from parallelai.engines.base import Emit, EngineRequest, EngineStatus, RateLimitSignal, TextDelta, UsageReport
 from parallelai.models import ErrorKind, TaskError, TaskResult, Usage
 
@@ -27,7 +28,7 @@ DEFAULT_HOST = "http://127.0.0.1:11434"
 _MAX_ERROR_BODY = 64 * 1024
 
 
-class OllamaSettings(BaseModel):
+class OllamaSettings(PacingSettings):
     """Options, settable per engine (`engine_settings`) or per task (`engine_options`)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -47,6 +48,7 @@ class OllamaSettings(BaseModel):
 class OllamaEngine:
     name = "ollama"
     settings_model = OllamaSettings
+    edits_files = False  # no tools: in an isolated run its answer is the edit (answer_edits.py)
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._settings = SettingsSource(OllamaSettings, settings)
@@ -195,11 +197,21 @@ class _Chat:
 
     async def run(self, client: httpx.AsyncClient, host: str, key: str | None) -> TaskResult:
         timeout = httpx.Timeout(self.settings.read_timeout_s, connect=self.settings.connect_timeout_s)
-        async with client.stream(
-            "POST", f"{host}/api/chat", json=self.body(), headers=_headers(key), timeout=timeout
-        ) as response:
+        estimate = estimate_tokens(self.settings.system, self.request.prompt)
+        async with (
+            paced("ollama", host, key, self.settings, input_tokens=estimate) as gate,
+            client.stream(
+                "POST", f"{host}/api/chat", json=self.body(), headers=_headers(key), timeout=timeout
+            ) as response,
+        ):
             if response.status_code >= 400:
-                return TaskResult(error=await self._http_failure(response))
+                error = await self._http_failure(response)
+                refused = error.kind is ErrorKind.RATE_LIMITED
+                gate.observe(
+                    response.headers, response.status_code, retry_after_s=error.retry_after, refused=refused
+                )
+                return TaskResult(error=error)
+            gate.observe(response.headers, response.status_code)
             async for raw in response.aiter_lines():
                 if not raw.strip():
                     continue
@@ -211,6 +223,7 @@ class _Chat:
                 if line.done:
                     self.usage = self.prices.usage(self.model, line.prompt_eval_count, line.eval_count)
                     self.emit(UsageReport(self.usage))
+                    gate.settle(self.usage.input_tokens, self.usage.output_tokens)
                     return self._result(None)
         return self._result(
             TaskError(kind=ErrorKind.TRANSIENT, message="the stream ended before the answer was done")

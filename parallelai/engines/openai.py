@@ -14,9 +14,10 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import ConfigDict, Field, SecretStr, ValidationError
 
 from parallelai.engines._http.errors import error_from_response, retry_after
+from parallelai.engines._http.gating import estimate_tokens, paced
 from parallelai.engines._http.openai_wire import (
     FINISHED_EVENTS,
     ChatChunk,
@@ -28,7 +29,7 @@ from parallelai.engines._http.pool import HttpPool
 from parallelai.engines._http.sse import ServerSentEvent, aiter_sse, sse_lines
 from parallelai.engines._pricing import OPENAI_PRICES, ModelPrice, PriceTable
 from parallelai.engines._redaction import Redactor
-from parallelai.engines._settings import SettingsSource
+from parallelai.engines._settings import PacingSettings, SettingsSource
 from parallelai.engines.base import Emit, EngineRequest, EngineStatus, RateLimitSignal, TextDelta, UsageReport
 from parallelai.models import ErrorKind, TaskError, TaskResult, Usage
 
@@ -36,7 +37,7 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _MAX_ERROR_BODY = 64 * 1024
 
 
-class OpenAISettings(BaseModel):
+class OpenAISettings(PacingSettings):
     """Options, settable per engine (`engine_settings`) or per task (`engine_options`)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -60,6 +61,7 @@ class OpenAISettings(BaseModel):
 class OpenAIEngine:
     name = "openai"
     settings_model = OpenAISettings
+    edits_files = False  # no tools: in an isolated run its answer is the edit (answer_edits.py)
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._settings = SettingsSource(OpenAISettings, settings)
@@ -194,14 +196,26 @@ class _Call:
         )
         timeout = httpx.Timeout(settings.read_timeout_s, connect=settings.connect_timeout_s)
         headers = {**_headers(settings, key), "Accept": "text/event-stream"}
-        async with client.stream(
-            "POST", base_url + path, json=body, headers=headers, timeout=timeout
-        ) as response:
+        # OpenAI counts a request's output cap against its tokens-per-minute as it arrives.
+        estimate = estimate_tokens(settings.system, self.request.prompt), settings.max_output_tokens or 0
+        async with (
+            paced(
+                "openai", base_url, key, settings, input_tokens=estimate[0], output_tokens=estimate[1]
+            ) as gate,
+            client.stream("POST", base_url + path, json=body, headers=headers, timeout=timeout) as response,
+        ):
             if response.status_code >= 400:
-                return TaskResult(error=await self._http_failure(response))
+                error = await self._http_failure(response)
+                refused = error.kind is ErrorKind.RATE_LIMITED
+                gate.observe(
+                    response.headers, response.status_code, retry_after_s=error.retry_after, refused=refused
+                )
+                return TaskResult(error=error)
+            gate.observe(response.headers, response.status_code)
             self._signal_exhausted_window(response.headers)
             events = aiter_sse(sse_lines(response.aiter_text()))
             await (self._read_chat(events) if settings.api == "chat" else self._read_responses(events))
+            gate.settle(self.usage.input_tokens, self.usage.output_tokens)
         return self._result()
 
     # -- request bodies -----------------------------------------------------------------------

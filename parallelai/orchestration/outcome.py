@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from parallelai.events import Event, TaskRetrying, TaskStateChanged
 from parallelai.models import ErrorKind, RunState, Task, TaskError, TaskResult, TaskState
 from parallelai.orchestration.retry import Backoff
+from parallelai.ratelimits.ceiling import describe_wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,16 @@ def after_attempt(
         return REUSED if result.reused else SUCCEEDED
     if error.kind is ErrorKind.CANCELLED:
         return Decision(TaskState.CANCELLED, error.message, skip_dependents=True)
+    if error.kind is ErrorKind.RATE_LIMITED and backoff.refuses(error.retry_after):
+        hint = describe_wait(error.retry_after) if error.retry_after is not None else "?"
+        return Decision(
+            TaskState.FAILED,
+            f"{error.kind}: {error.message} (the provider asks to wait {hint}, beyond the "
+            f"{backoff.max_retry_after_s:g} s ceiling on a retry-after: not waited out)",
+            error.kind,
+            skip_dependents=True,
+            stop_run=f"fail-fast: task {task.id} failed" if fail_fast else None,
+        )
     if error.kind.retryable and attempt <= task.options.retries and not stopping:
         delay = backoff.delay(attempt, error.retry_after, rng)
         reason = f"attempt {attempt} failed ({error.kind}: {error.message}); retrying in {delay:.1f}s"

@@ -3,6 +3,8 @@
 - `errors`: HTTP statuses to error kinds and the provider's requested wait (also used by the CLI
   engines, which report the status their CLI got);
 - `pool`: one pooled HTTP client per engine;
+- `gating`: each request waits on its provider account's rate gate (`parallelai.ratelimits`) and
+  reports its response there;
 - `sse`: server-sent events read from a stream of lines;
 - `openai_wire`: Chat Completions chunks and Responses API events (openai);
 - `anthropic_stream`, `anthropic_errors`: the Messages API's events and failures (anthropic, and

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import re
-import time
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 
 import httpx
 
 from parallelai.models import ErrorKind, TaskError
+from parallelai.ratelimits.headers import parse_duration, requested_wait
+
+__all__ = ["error_from_response", "kind_for_status", "parse_duration", "retry_after"]
 
 # Providers' own "slow down" statuses (529: Anthropic overloaded) join the standard ones.
 _KIND_BY_STATUS = {
@@ -27,10 +27,6 @@ _KIND_BY_STATUS = {
     529: ErrorKind.OVERLOADED,
 }
 
-# OpenAI's reset durations look like "1s", "6m0s", "20ms", "1h2m3.5s".
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
 
 def kind_for_status(status: int) -> ErrorKind:
     if status in _KIND_BY_STATUS:
@@ -38,44 +34,12 @@ def kind_for_status(status: int) -> ErrorKind:
     return ErrorKind.TRANSIENT if status >= 500 else ErrorKind.BAD_REQUEST
 
 
-def parse_duration(text: str) -> float | None:
-    """Seconds in a Go-style duration ("6m0s", "250ms") or a plain number of seconds; None if neither."""
-    text = text.strip()
-    try:
-        return max(float(text), 0.0)
-    except ValueError:
-        pass
-    parts = _DURATION_PART.findall(text)
-    if not parts or "".join(number + unit for number, unit in parts) != text:
-        return None
-    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
-
-
 def retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds to wait: `retry-after-ms`, `retry-after` (seconds or HTTP date), else `x-ratelimit-reset-*`."""
-    lowered = {name.lower(): value for name, value in headers.items()}
-    if (millis := lowered.get("retry-after-ms")) is not None:
-        try:
-            return max(float(millis) / 1000, 0.0)
-        except ValueError:
-            pass
-    if (value := lowered.get("retry-after")) is not None:
-        seconds = parse_duration(value)
-        if seconds is not None:
-            return seconds
-        try:
-            moment = parsedate_to_datetime(value).timestamp()
-        except (TypeError, ValueError):
-            moment = None
-        if moment is not None:
-            return max(moment - (time.time() if now is None else now), 0.0)
-    # Without an explicit hint, the longest reset among the exhausted windows is when a retry can work.
-    resets = [
-        seconds
-        for name in ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens")
-        if (text := lowered.get(name)) is not None and (seconds := parse_duration(text)) is not None
-    ]
-    return max(resets) if resets else None
+    """Seconds to wait: `retry-after-ms`, `retry-after` (seconds or HTTP date), else `x-ratelimit-reset-*`.
+
+    Unbounded on purpose: the ceiling on what is waited out is applied where retries are decided
+    (`orchestration/outcome.py`), so a hint of `inf` or a day reaches it and fails the task there."""
+    return requested_wait(headers, now)
 
 
 def error_from_response(response: httpx.Response, detail: str) -> TaskError:
