@@ -49,6 +49,7 @@ class RunTable(BaseModel):
     use_cache: bool | None = None
     backoff_base_s: Annotated[float, Field(ge=0)] | None = None
     backoff_cap_s: Annotated[float, Field(ge=0)] | None = None
+    max_retry_after_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     isolation: bool | None = None  # unset: on for the verbs whose agents edit files, in git
 
 

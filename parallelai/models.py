@@ -254,6 +254,10 @@ MAX_PARALLEL = 10_000
 Parallelism = Annotated[int, Field(gt=0, le=MAX_PARALLEL)]
 
 
+# The longest Retry-After waited out by default (ratelimits/ceiling.py says why there is one).
+DEFAULT_MAX_RETRY_AFTER_S = 300.0
+
+
 class RunLimits(_Strict):
     # Not capped here: runs stored before the cap must still load. New runs are checked where
     # they are asked for (`RunSettings`) and planned (`orchestration/spec_check.py`).
@@ -264,6 +268,8 @@ class RunLimits(_Strict):
     fail_fast: bool = False
     backoff_base_s: Annotated[float, Field(ge=0)] = 1.0  # first retry waits up to this, doubling after
     backoff_cap_s: Annotated[float, Field(ge=0)] = 60.0
+    # The longest Retry-After waited out; a rate limit asking for longer fails its task (retry.py).
+    max_retry_after_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = DEFAULT_MAX_RETRY_AFTER_S
 
 
 GateState = Literal["passed", "failed", "skipped"]

@@ -191,6 +191,11 @@ class RunSettings(BaseModel):
     backoff_base_s: Annotated[float, Field(ge=0)] | None = Field(
         default=None, description="First wait before a retry, doubling after (default 1 s)."
     )
+    max_retry_after_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="The longest wait a provider's Retry-After is honoured for (default 300 s); a rate "
+        "limit asking for longer fails its task as rate-limited, the wait asked in its error.",
+    )
     backoff_cap_s: Annotated[float, Field(ge=0)] | None = Field(
         default=None, description="Longest wait before a retry (default 60 s)."
     )
@@ -258,6 +263,7 @@ class RunSettings(BaseModel):
             "fail_fast": self.fail_fast,
             "backoff_base_s": self.backoff_base_s,
             "backoff_cap_s": self.backoff_cap_s,
+            "max_retry_after_s": self.max_retry_after_s,
         }
         limits: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
         if self.per_engine:

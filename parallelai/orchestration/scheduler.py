@@ -97,7 +97,8 @@ class RunExecution:
         )
         self._gates = RunGates(run_id, spec.gates, store=store, bus=bus, workdir=workdir, agent_tag=agent_tag)
         self._gates_done = not self._gates  # their results are in: the run may end
-        self._backoff = Backoff(spec.limits.backoff_base_s, spec.limits.backoff_cap_s)
+        limits = spec.limits
+        self._backoff = Backoff(limits.backoff_base_s, limits.backoff_cap_s, limits.max_retry_after_s)
         self._rng = random.Random()
         self._slots = build_slots(spec)
         self._budget = Budget(spec.limits, resumption.spent if resumption else None)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 
-DEFAULT_MAX_RETRY_AFTER_S = 300.0
+from parallelai.models import DEFAULT_MAX_RETRY_AFTER_S
+
+__all__ = ["DEFAULT_MAX_RETRY_AFTER_S", "beyond_ceiling", "describe_wait"]
 
 
 def beyond_ceiling(wait_s: float | None, ceiling_s: float = DEFAULT_MAX_RETRY_AFTER_S) -> bool:

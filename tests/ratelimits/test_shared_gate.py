@@ -14,7 +14,7 @@ import pytest
 from parallelai.engines.anthropic import AnthropicEngine
 from parallelai.engines.base import EngineRequest
 from parallelai.engines.openai import OpenAIEngine
-from parallelai.models import ErrorKind, RunSpec, RunState, Task, TaskOptions, TaskState
+from parallelai.models import ErrorKind, RunLimits, RunSpec, RunState, Task, TaskOptions, TaskState
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.ratelimits import gate_states
 from tests.ratelimits.conftest import TimedServer
@@ -131,3 +131,20 @@ async def test_with_the_gate_off_requests_go_at_once_as_before(
     assert summary.state is RunState.SUCCEEDED
     assert len(arrivals.times("ungated")) == 6  # one a minute would have taken five minutes
     assert gate_states() == []
+
+
+async def test_a_run_s_own_ceiling_fails_a_wait_the_default_would_honour(
+    timed_server: TimedServer, service: OrchestrationService
+) -> None:
+    server = timed_server.server
+    server.script(Failure(429, "slow down", headers={"retry-after": "30"}))
+    run = spec(server.url, "impatient", 1).model_copy(update={"limits": RunLimits(max_retry_after_s=5)})
+
+    with anyio.fail_after(DEADLINE_S):
+        summary = await service.wait(await service.submit(run))
+    record = await service.task(summary.id, "t0")
+
+    assert record.state is TaskState.FAILED
+    assert len(record.attempts) == 1
+    assert "30 s" in (record.reason or "")
+    assert "5 s ceiling" in (record.reason or "")
