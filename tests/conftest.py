@@ -14,6 +14,7 @@ from parallelai.client.launcher import stop_daemon
 from parallelai.config import RunTable, env_name
 from parallelai.engines import claude_code, codex, copilot, cursor, gemini_cli
 from parallelai.paths import CONFIG_ENV
+from parallelai.server.workdir_roots import WORKDIR_ROOTS_ENV
 
 
 @pytest.fixture
@@ -27,6 +28,19 @@ def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PARALLELAI_STATE_DIR", str(state))
     monkeypatch.delenv("PARALLELAI_STORE", raising=False)
     return state
+
+
+@pytest.fixture(autouse=True)
+def workdirs_under_the_test_tmp(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tests' workdirs live under pytest's temporary directory, which need not be under the home
+    directory (or the directory a test's daemon starts in) that a daemon allows by default: it is
+    allowed the way a user allows others (docs/config.md). The README's tours, run in this checkout,
+    rely on the default (home and where the daemon started), as a user does."""
+    home, here = os.path.expanduser("~"), os.getcwd()
+    roots = (tmp_path_factory.getbasetemp(), home, here)
+    monkeypatch.setenv(WORKDIR_ROOTS_ENV, os.pathsep.join(str(root) for root in roots))
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,11 @@ _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL", re.IGNORECASE
 _MIN_SECRET_LENGTH = 6  # shorter values would mask ordinary words
 
 
+def secrets_in(env: Mapping[str, str]) -> list[str]:
+    """The values in `env` whose names look like credentials (`ANTHROPIC_API_KEY`, `GH_TOKEN`)."""
+    return [env[name] for name in env if _SECRET_NAME.search(name)]
+
+
 class Redactor:
     """Replaces every known secret value in a text with a mask."""
 
@@ -26,7 +31,7 @@ class Redactor:
     @classmethod
     def for_env(cls, env: Mapping[str, str], extra: Iterable[str | None] = ()) -> Redactor:
         """Every value in `env` whose name looks like a credential, plus `extra`."""
-        return cls([*(value for name, value in env.items() if _SECRET_NAME.search(name)), *extra])
+        return cls([*secrets_in(env), *extra])
 
     def __call__(self, text: str) -> str:
         return text if self._empty or not text else self._pattern.sub(MASK, text)

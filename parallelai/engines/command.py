@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Mapping
@@ -10,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from parallelai.engines._cli.process import child_env, run_process
+from parallelai.engines._redaction import Redactor, secrets_in
 from parallelai.engines.base import Emit, EngineRequest, EngineStatus, TextDelta
 from parallelai.models import ErrorKind, TaskError, TaskResult
 
@@ -40,13 +42,16 @@ class CommandSettings(BaseModel):
 class CommandEngine:
     name = "command"
     settings_model = CommandSettings
+    edits_files = True  # the command edits files itself
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._base = dict(settings)
         self._settings = CommandSettings.model_validate(self._base) if settings else None
+        # Our own credentials, not only those handed down: a command can find a key elsewhere (a
+        # file, a keychain, a parent's memory) and print it, and what it prints is stored and sent.
+        self._own_secrets = secrets_in(os.environ)
 
     async def run(self, request: EngineRequest, emit: Emit) -> TaskResult:
-        started = time.monotonic()
         settings = self._settings_for(request)
         if settings is None:
             return TaskResult(
@@ -55,11 +60,18 @@ class CommandEngine:
                     message="the command engine has no command: set `argv` or `shell`",
                 )
             )
-        argv, stdin = _command_line(settings, request.prompt)
         env = child_env(
             {**settings.env, "PROMPT": request.prompt, "PARALLELAI_TASK_ID": request.task_id},
             settings.pass_env,
         )
+        redact = Redactor.for_env(env, self._own_secrets)
+        return redact.result(await self._run(request, redact.emit(emit), settings, env))
+
+    async def _run(
+        self, request: EngineRequest, emit: Emit, settings: CommandSettings, env: dict[str, str]
+    ) -> TaskResult:
+        started = time.monotonic()
+        argv, stdin = _command_line(settings, request.prompt)
         try:
             outcome = await run_process(
                 argv,

@@ -15,32 +15,43 @@ from parallelai.engines.base import Emit, EngineRequest, EngineStatus, RateLimit
 from parallelai.models import ErrorKind, TaskError, TaskResult, Usage
 
 _Fraction = Annotated[float, Field(ge=0, le=1)]
-_NonNegative = Annotated[float, Field(ge=0)]
+# Bounds keep a typo (or a hostile body) from parking a task forever or filling memory: every
+# number is finite, and the ranges are those documented in docs/security.md.
+MAX_LATENCY_S = 3600.0
+MAX_RETRY_AFTER_S = 3600.0
+MAX_OUTPUT_SIZE = 16 * 1024 * 1024  # characters; an answer is held in memory and stored whole
+MAX_COUNT = 1_000_000  # attempts, a per-minute limit, a concurrency limit
+MAX_COST_PER_1K_TOKENS = 1000.0
+_Seconds = Annotated[float, Field(ge=0, le=MAX_LATENCY_S)]
+_Count = Annotated[int, Field(gt=0, le=MAX_COUNT)]
 
 
 class EchoSettings(BaseModel):
     """Options, settable per engine (`engine_settings`) or per task (`engine_options`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    latency: _NonNegative = 0.0  # seconds per answer
+    latency: _Seconds = 0.0  # seconds per answer
     failure_rate: _Fraction = 0.0  # share of attempts that fail, chosen by a hash: reproducible
-    fail_attempts: Annotated[int, Field(ge=0)] = 0  # the first N attempts of every task fail
+    fail_attempts: Annotated[int, Field(ge=0, le=MAX_COUNT)] = 0  # the first N attempts of every task fail
     failure_kind: ErrorKind = ErrorKind.TRANSIENT
-    retry_after: _NonNegative | None = None  # hint attached to simulated failures
-    rate_limit_per_minute: Annotated[int, Field(gt=0)] | None = None  # a simulated provider limit
+    # hint attached to simulated failures
+    retry_after: Annotated[float, Field(ge=0, le=MAX_RETRY_AFTER_S)] | None = None
+    rate_limit_per_minute: _Count | None = None  # a simulated provider limit
     # A simulated provider that refuses (rate_limited, with `retry_after`) an attempt arriving
     # while this many of the engine instance's attempts are already being answered.
-    max_concurrent: Annotated[int, Field(gt=0)] | None = None
-    output_size: Annotated[int, Field(ge=0)] | None = None  # pad or cut the answer to N characters
+    max_concurrent: _Count | None = None
+    # pad or cut the answer to N characters
+    output_size: Annotated[int, Field(ge=0, le=MAX_OUTPUT_SIZE)] | None = None
     reply: str = "echo: {prompt}"
-    cost_per_1k_tokens: _NonNegative = 0.0
+    cost_per_1k_tokens: Annotated[float, Field(ge=0, le=MAX_COST_PER_1K_TOKENS)] = 0.0
     hang: bool = False  # never answer: for timeout and cancel drills
 
 
 class EchoEngine:
     name = "echo"
     settings_model = EchoSettings
+    edits_files = False  # it only answers, like an API engine: its answer is the edit
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._settings = SettingsSource(EchoSettings, settings)

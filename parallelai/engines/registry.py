@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from parallelai.engines.base import Engine, EngineFactory
 from parallelai.errors import UnknownEngineError
+from parallelai.processes import make_non_dumpable
 
 ENTRY_POINT_GROUP = "parallelai.engines"
 
@@ -77,6 +78,9 @@ class EngineRegistry:
             self.canonical(name)
 
     def create(self, name: str, settings: Mapping[str, Any] | None = None) -> Engine:
+        # Every process that runs agents (the daemon, an embedded CLI run, the LSP and MCP
+        # servers, a Python caller) gets its engines here, before any agent starts.
+        make_non_dumpable()
         return self._factories[self.canonical(name)](settings or {})
 
     def settings_model(self, name: str) -> type[BaseModel] | None:

@@ -3,16 +3,25 @@
 The daemon can start agents that run shell commands, so it is guarded like Jupyter: a random
 token on every request, a Host header that must name the loopback interface (a DNS-rebinding
 page reaches us under its own name, and gets 421), and no cross-site Origin (403).
+
+The dashboard's browser never holds the token: its cookie carries a session credential derived
+from the token with a key this process drew at start (`dashboard_session`). The cookie opens the
+dashboard's own same-origin requests only; it is not a bearer token, and the token is not a cookie.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import secrets
 from urllib.parse import urlsplit
 
 TOKEN_BYTES = 32  # 256 bits; the floor the security model asks for is 192
-COOKIE_NAME = "parallelai_token"
+COOKIE_NAME = "parallelai_session"
+# Drawn once per process: a daemon restart logs every browser out, and a session cookie says
+# nothing about the token it was derived from.
+_SESSION_KEY = secrets.token_bytes(TOKEN_BYTES)
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 
 
@@ -23,6 +32,12 @@ def new_token() -> str:
 def token_matches(expected: str, offered: str | None) -> bool:
     # Constant time, so the token cannot be guessed byte by byte from response times.
     return offered is not None and secrets.compare_digest(expected.encode(), offered.encode())
+
+
+def dashboard_session(token: str) -> str:
+    """The dashboard cookie's value for the daemon whose API token is `token`."""
+    digest = hmac.new(_SESSION_KEY, b"dashboard-session\0" + token.encode(), hashlib.sha256).hexdigest()
+    return f"s1.{digest}"
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -42,6 +42,7 @@ from parallelai.monitor.monitors import Monitors
 from parallelai.monitor.notify_config import load_notify_config
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.paths import default_store_path
+from parallelai.processes import make_non_dumpable
 from parallelai.server.auth import is_loopback_host, new_token
 from parallelai.server.http.app import AppSettings, create_app
 from parallelai.server.mcp.http import mount_mcp
@@ -63,6 +64,7 @@ async def serve(
     state dir.
     """
     check_host(host, allow_remote)
+    make_non_dumpable()  # before anything starts a child: none may read our environment or token
     origins = checked_origins([*allowed_origins, *_origins_from_env()])
     store_path = store or default_store_path()
     with hold_state_dir(), bind_socket(host, port) as sock:

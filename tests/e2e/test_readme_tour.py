@@ -17,6 +17,7 @@ import anyio
 import pytest
 
 from parallelai.client.launcher import stop_daemon
+from parallelai.server.workdir_roots import WORKDIR_ROOTS_ENV
 from tests.cli._terminal import terminal
 
 pytestmark = pytest.mark.anyio
@@ -53,6 +54,7 @@ async def _newest_run(env: dict[str, str]) -> str:
 async def test_the_readme_tours_work_in_order_on_one_state_dir(isolated_state: Path) -> None:
     env = os.environ | {"BROWSER": "true", "PARALLELAI_STATE_DIR": str(isolated_state)}
     env.pop("PARALLELAI_ENGINE", None)  # as a newcomer runs them: the README names its engines
+    env.pop(WORKDIR_ROOTS_ENV, None)  # the daemon allows what it allows by default
     commands = _tour_commands()
     assert any(" serve --detach" in command for command in commands)
     outcomes: list[tuple[str, int, str]] = []

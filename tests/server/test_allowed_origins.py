@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from parallelai.errors import InputError
-from parallelai.server.auth import COOKIE_NAME
+from parallelai.server.auth import COOKIE_NAME, dashboard_session
 from parallelai.server.daemon import checked_origins
 from parallelai.server.http.app import AppSettings
 from tests.server._support import DEADLINE_S, Harness, running_app
@@ -51,7 +51,7 @@ async def test_an_allowed_origin_without_the_token_gets_401(daemon: Harness) -> 
 
 
 async def test_an_allowed_origin_cannot_use_the_dashboard_cookie(daemon: Harness) -> None:
-    cookie = {"Origin": EDITOR, "Cookie": f"{COOKIE_NAME}={daemon.token}"}
+    cookie = {"Origin": EDITOR, "Cookie": f"{COOKIE_NAME}={dashboard_session(daemon.token)}"}
     with anyio.fail_after(DEADLINE_S):
         response = await daemon.raw.get("/v1/runs", headers=cookie)
     assert response.status_code == 401

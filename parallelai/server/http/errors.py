@@ -7,7 +7,8 @@
     TaskNotFoundError               404 `task_not_found`
     RunBusyError                    409 `run_busy` (another process executes the run)
     StoreError                      503 `store_unavailable`
-    HTTPException (routing)         its status (404 unknown path, 405 wrong method)
+    HTTPException (routing)         its status and headers (404 unknown path, 405 wrong method
+                                    with `Allow`, TRACE included)
     anything else                   500 `internal`, logged with its traceback
 
 A caller's mistake is never a 500.
@@ -16,12 +17,14 @@ A caller's mistake is never a 500.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 from starlette.types import ExceptionHandler
 
 from parallelai.errors import (
@@ -49,11 +52,17 @@ class ApiError(Exception):
 
 
 def error_response(
-    status: int, code: str, message: str, details: list[FieldProblem] | None = None
+    status: int,
+    code: str,
+    message: str,
+    details: list[FieldProblem] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body = ErrorBody(error=ErrorDetail(status=status, code=code, message=message, details=details or []))
-    headers = {"WWW-Authenticate": 'Bearer realm="parallelai"'} if status == 401 else None
-    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="parallelai"'
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers or None)
 
 
 def response_for(error: Exception) -> Response:
@@ -83,7 +92,7 @@ def response_for(error: Exception) -> Response:
     if isinstance(error, HTTPException):
         phrase = HTTPStatus(error.status_code).phrase
         code = phrase.lower().replace(" ", "_").replace("-", "_")
-        return error_response(error.status_code, code, error.detail or phrase)
+        return error_response(error.status_code, code, error.detail or phrase, headers=error.headers)
     if isinstance(error, ParallelAIError):
         return error_response(500, "failed", str(error))
     log.exception("unexpected error in the HTTP API", exc_info=error)
@@ -91,7 +100,20 @@ def response_for(error: Exception) -> Response:
 
 
 async def _handle(request: Request, error: Exception) -> Response:
+    if isinstance(error, HTTPException) and error.status_code == 405:
+        error = HTTPException(405, error.detail, {"Allow": _allowed_methods(request)})
     return response_for(error)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path: one route answers 405 naming its own only."""
+    scope = {**request.scope, "type": "http"}
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(scope)
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
 
 
 def exception_handlers() -> dict[type[Exception] | int, ExceptionHandler]:

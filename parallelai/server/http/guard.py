@@ -8,7 +8,7 @@ token as a header (never the dashboard cookie), and only their preflights pass w
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import cookie_parser
@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from parallelai.server.auth import (
     COOKIE_NAME,
     bearer_token,
+    dashboard_session,
     is_loopback_host,
     is_same_origin,
     split_host_header,
@@ -46,9 +47,13 @@ class Guard:
         loopback_only: bool = True,
         max_body: int = MAX_BODY_BYTES,
         allowed_origins: Iterable[str] = (),
+        path_tokens: Mapping[str, str] | None = None,
     ) -> None:
         self._app = app
         self._token = token
+        # A token that opens one path only, besides the API token (the `/metrics` scrape token).
+        self._path_tokens = dict(path_tokens or {})
+        self._session = dashboard_session(token)
         self._loopback_only = loopback_only
         self._max_body = max_body
         self._allowed_origins = frozenset(normal_origin(origin) for origin in allowed_origins)
@@ -99,9 +104,17 @@ class Guard:
         if preflight or scope["path"] in PUBLIC_PATHS:
             return None
         offered = bearer_token(headers.get("authorization"))
-        if offered is None and not allowed_cross_origin:  # the cookie is for the dashboard's own page
-            offered = cookie_parser(headers.get("cookie", "")).get(COOKIE_NAME)
-        if not token_matches(self._token, offered):
+        if offered is not None:
+            path_token = self._path_tokens.get(scope["path"])
+            authorized = token_matches(self._token, offered) or (
+                path_token is not None and token_matches(path_token, offered)
+            )
+        elif not allowed_cross_origin:  # the cookie is for the dashboard's own page
+            cookie = cookie_parser(headers.get("cookie", "")).get(COOKIE_NAME)
+            authorized = token_matches(self._session, cookie)
+        else:
+            authorized = False
+        if not authorized:
             return (
                 401,
                 "unauthorized",

@@ -1,7 +1,8 @@
 """The dashboard's way in: a one-time login link that turns into an HttpOnly, SameSite=Strict cookie.
 
 `parallelai dashboard` asks for a link with the token; the browser opens it once, gets the cookie,
-and from then on its same-origin requests and EventSource streams carry it. The code in the link
+and from then on its same-origin requests and EventSource streams carry it. The cookie holds a
+session credential derived from the token (`auth.dashboard_session`), never the token itself. The code in the link
 is single-use and short-lived, so a link left in a shell history or a browser's history is inert.
 """
 
@@ -18,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from parallelai.server.auth import COOKIE_NAME
+from parallelai.server.auth import COOKIE_NAME, dashboard_session
 from parallelai.server.http.endpoint import Endpoint, json_response
 from parallelai.server.http.errors import ApiError
 from parallelai.wire import DashboardLink
@@ -63,13 +64,15 @@ def dashboard_endpoints(codes: LoginCodes) -> list[Endpoint]:
 
 
 def dashboard_routes(codes: LoginCodes, token: str) -> list[Route]:
+    session = dashboard_session(token)
+
     async def login(request: Request) -> Response:
         if not codes.redeem(request.query_params.get("code", "")):
             raise ApiError(
                 401, "link_expired", "this dashboard link was used or has expired; run `parallelai dashboard`"
             )
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(COOKIE_NAME, token, httponly=True, samesite="strict", path="/")
+        response.set_cookie(COOKIE_NAME, session, httponly=True, samesite="strict", path="/")
         return response
 
     html = files("parallelai.server.http").joinpath("static/dashboard.html").read_text("utf-8")

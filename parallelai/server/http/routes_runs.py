@@ -6,19 +6,29 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from parallelai.orchestration.service import OrchestrationService
-from parallelai.planning import start_run
+from parallelai.planning import plan_request
 from parallelai.server.http.endpoint import Endpoint, json_response, read_body, read_query
+from parallelai.server.workdir_roots import WorkdirRoots
 from parallelai.templates.catalog import TemplateCatalog
 from parallelai.wire import CreateRun, ListRunsQuery, RetryRun, RunCreated, RunOut, RunRetried
 
 
-def run_endpoints(service: OrchestrationService, catalog: TemplateCatalog) -> list[Endpoint]:
+def run_endpoints(
+    service: OrchestrationService, catalog: TemplateCatalog, roots: WorkdirRoots | None = None
+) -> list[Endpoint]:
+    """`roots` defaults to those the daemon's environment allows (docs/config.md)."""
+    allowed = roots or WorkdirRoots.from_env()
+
     async def run_out(run_id: str) -> RunOut:
         return RunOut.of(await service.summary(run_id))
 
     async def create_run(request: Request) -> Response:
         body = await read_body(request, CreateRun)
-        run_id = await start_run(service, body.request(), catalog)
+        wanted = body.request()
+        allowed.check_request(wanted)  # before planning reads config files and tasks files there
+        spec = plan_request(wanted, catalog)
+        allowed.check_spec(spec, wanted)
+        run_id = await service.submit(spec)
         return json_response(RunCreated(id=run_id, run=await run_out(run_id)), 201)
 
     async def list_runs(request: Request) -> Response:

@@ -17,10 +17,14 @@ from parallelai.server.mcp.progress import run_cancelled_if_abandoned, wait_with
 from parallelai.server.mcp.results import DEFAULT_RESULT_CHARS
 from parallelai.server.mcp.schemas import RunResults
 from parallelai.server.mcp.tools._common import MaxResultChars, MaxWait, results_of, tool
+from parallelai.server.workdir_roots import WorkdirRoots
 from parallelai.templates.catalog import TemplateCatalog
 
 
 def register_start_tool(server: MCPServer, service: OrchestrationService, catalog: TemplateCatalog) -> None:
+    # An assistant is the caller most easily talked into a workdir elsewhere: the same roots as HTTP.
+    allowed = WorkdirRoots.from_env()
+
     @tool(server, ToolAnnotations(destructive_hint=False, open_world_hint=True))
     async def start_run(
         ctx: Context,
@@ -158,8 +162,11 @@ def register_start_tool(server: MCPServer, service: OrchestrationService, catalo
                 gates=gates,
                 isolation=isolation,
             )
+            allowed.check_request(request)  # before planning reads config files and tasks files there
+            spec = planning.plan_request(request, catalog)
+            allowed.check_spec(spec, request)
             after = service.bus.last_seq
-            run_id = await planning.start_run(service, request, catalog)
+            run_id = await service.submit(spec)
             if not wait:
                 return await results_of(service, run_id, None, max_result_chars)
             async with run_cancelled_if_abandoned(service, run_id):
