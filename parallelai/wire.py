@@ -272,6 +272,24 @@ class EngineOut(EngineStatus):
     pass
 
 
+class RateGateOut(BaseModel):
+    """One provider account's rate gate in the daemon (docs/rate-limits.md): per-minute figures."""
+
+    provider: str
+    endpoint: str
+    key_id: str = Field(description="12 hex digits of the key's SHA-256 (never the key), or empty")
+    learnt: bool = Field(description="a response or the settings have said what the limits are")
+    limits: dict[str, float] = Field(
+        description="per minute, by dimension: requests, tokens, input_tokens, …"
+    )
+    remaining: dict[str, float] = Field(description="as the provider last reported it")
+    available: dict[str, float] = Field(description="what the gate would let go right now")
+    paused_until: float | None = Field(description="epoch seconds, while a 429's retry-after runs")
+    waiting: int
+    admitted: int
+    refused: int = Field(description="429s the provider answered")
+
+
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
     pid: int

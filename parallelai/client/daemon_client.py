@@ -29,6 +29,7 @@ from parallelai.wire import (
     EngineOut,
     ErrorBody,
     Health,
+    RateGateOut,
     RetryRun,
     RunChangesOut,
     RunCreated,
@@ -140,6 +141,9 @@ class DaemonClient:
 
     async def engines(self) -> list[EngineOut]:
         return await self._call("GET", "/v1/engines", list[EngineOut])
+
+    async def rate_gates(self) -> list[RateGateOut]:
+        return await self._call("GET", "/v1/rate-gates", list[RateGateOut])
 
     async def templates(self) -> list[TemplateOut]:
         return await self._call("GET", "/v1/templates", list[TemplateOut])

@@ -10,15 +10,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from parallelai.orchestration.service import OrchestrationService
+from parallelai.ratelimits import GateState, gate_states
 from parallelai.server.http.endpoint import Endpoint, json_response
 from parallelai.templates.catalog import TemplateCatalog
-from parallelai.wire import EngineOut, Health, TemplateOut
+from parallelai.wire import EngineOut, Health, RateGateOut, TemplateOut
 
 
 def catalog_endpoints(service: OrchestrationService, catalog: TemplateCatalog) -> list[Endpoint]:
     async def list_engines(request: Request) -> Response:
         statuses = await service.engine_statuses()
         return json_response([EngineOut(**dict(status)) for status in statuses])
+
+    async def list_rate_gates(request: Request) -> Response:
+        # The gates live in this event loop, the one the daemon's engines run in.
+        return json_response([_gate_out(state) for state in gate_states()])
 
     async def list_templates(request: Request) -> Response:
         details = await anyio.to_thread.run_sync(catalog.describe_all)  # it reads YAML files
@@ -36,6 +41,13 @@ def catalog_endpoints(service: OrchestrationService, catalog: TemplateCatalog) -
             response=list[EngineOut],
         ),
         Endpoint(
+            "GET",
+            "/v1/rate-gates",
+            list_rate_gates,
+            "Each provider account's rate gate: limits learnt, remaining, paused until",
+            response=list[RateGateOut],
+        ),
+        Endpoint(
             "GET", "/v1/templates", list_templates, "Installed run templates", response=list[TemplateOut]
         ),
         Endpoint("GET", "/v1/health", health, "The daemon is up and the token is right", response=Health),
@@ -47,3 +59,20 @@ def _version() -> str:
         return version("parallelai")
     except PackageNotFoundError:
         return "0+unknown"
+
+
+def _gate_out(state: GateState) -> RateGateOut:
+    account = state.account
+    return RateGateOut(
+        provider=account.provider,
+        endpoint=account.endpoint,
+        key_id=account.key_id,
+        learnt=state.learnt,
+        limits=dict(state.limits),
+        remaining=dict(state.remaining),
+        available=dict(state.available),
+        paused_until=state.paused_until,
+        waiting=state.waiting,
+        admitted=state.admitted,
+        refused=state.refused,
+    )
