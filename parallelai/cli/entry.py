@@ -28,6 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from parallelai.cli.lsp_command import add_lsp_command
 
         return serve_alone(args, add_lsp_command)
+    if command == "run" and sys.stderr.isatty():  # loading the CLI takes a while; say something first
+        print("parallelai: starting…", file=sys.stderr, flush=True)
     from parallelai.cli.main import main as run_cli
 
     return run_cli(args)

@@ -1,14 +1,22 @@
 """Live progress for a run: a rich display in a terminal, plain lines otherwise.
 
+The run id comes first, on a line of its own, so it can be copied while the run goes on. The live
+display then shows the counts, the tasks running now (with how long each has run) and an ETA from
+the throughput observed (progress_eta.py); plain lines carry the ETA too.
+
 Only `running` tasks count as running; tasks waiting out a retry backoff are `retrying` (shown
 when there are any), and a resumed or retried run counts the tasks it kept as done.
+
+rich redraws the live display from its own thread, calling `_render` there: everything `_render`
+reads is a counter or a copy taken in one C-level call (`list(...)`), never a Python loop over a
+collection the event loop may be changing.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections import deque
+from collections import Counter, deque
 from typing import TextIO
 
 from rich.console import Console, Group
@@ -16,6 +24,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from parallelai.cli.progress_eta import Eta, duration, eta_text
 from parallelai.events import (
     Event,
     RunCreated,
@@ -25,22 +34,29 @@ from parallelai.events import (
     TaskUsage,
 )
 from parallelai.models import TaskState, Usage
+from parallelai.wording import plural
 
 # Always in the live counts row; these others only while some task is in them.
 _SHOWN = (TaskState.RUNNING, TaskState.SUCCEEDED, TaskState.FAILED, TaskState.SKIPPED)
 _SHOWN_IF_ANY = (TaskState.RETRYING, TaskState.INTERRUPTED)
+ACTIVE_SHOWN = 8  # running tasks listed in the live display; the others are counted
 
 
 class RunTally:
-    """Counts by state, usage and recent failures, folded from a run's events."""
+    """Counts by state, usage, running tasks and recent failures, folded from a run's events."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, now: float | None = None) -> None:
         self.total = total
         self.states: dict[str, TaskState] = {}
         self.usage_by_task: dict[str, Usage] = {}
         self.failures: deque[str] = deque(maxlen=5)
+        self.running_since: dict[str, float] = {}  # task id → when its attempt started (epoch s)
         self.started = time.monotonic()
+        self.eta = Eta(time.time() if now is None else now)
         self.kept = 0  # tasks a resumed or retried run had finished unseen here (they get no events)
+        self._counts: Counter[TaskState] = Counter()
+        self._seen_finished = 0
+        self._cost = 0.0
 
     def apply(self, event: Event) -> TaskStateChanged | None:
         match event:
@@ -48,36 +64,59 @@ class RunTally:
                 self.total = count
             case RunStarted(resumed=True, requeued=requeued):
                 # What the run keeps is done; the part of it seen finishing here is in `states`.
-                self.kept = max(0, self.total - requeued - self._seen_finished())
+                self.kept = max(0, self.total - requeued - self._seen_finished)
             case TaskStateChanged(task_id=task_id, state=state, reason=reason):
-                self.states[task_id] = state
+                self._change(event, self.states.get(task_id))
                 if state is TaskState.FAILED:
                     self.failures.append(f"{task_id}: {reason}")
                 return event
             case TaskUsage(task_id=task_id, usage=usage):
+                before = self.usage_by_task.get(task_id)
+                self._cost += usage.cost_usd - (before.cost_usd if before else 0.0)
                 self.usage_by_task[task_id] = usage
             case _:
                 pass
         return None
 
+    def _change(self, event: TaskStateChanged, before: TaskState | None) -> None:
+        state = event.state
+        self.states[event.task_id] = state
+        if before is not None:
+            self._counts[before] -= 1
+        self._counts[state] += 1
+        was_final = before is not None and before.is_final
+        if state.is_final and not was_final:
+            self._seen_finished += 1
+            self.eta.finished(event.at)
+        elif was_final and not state.is_final:
+            self._seen_finished -= 1  # a retried run's task runs again
+        if state is TaskState.RUNNING:
+            self.running_since[event.task_id] = event.at
+        else:
+            self.running_since.pop(event.task_id, None)
+
     def count(self, state: TaskState) -> int:
-        return sum(1 for value in self.states.values() if value is state)
+        return self._counts[state]
 
     @property
     def finished(self) -> int:
-        return self.kept + self._seen_finished()
+        return self.kept + self._seen_finished
 
-    def _seen_finished(self) -> int:
-        return sum(1 for value in self.states.values() if value.is_final)
+    @property
+    def remaining(self) -> int:
+        return max(0, self.total - self.finished)
 
     @property
     def cost(self) -> float:
-        return sum(usage.cost_usd for usage in self.usage_by_task.values())
+        return self._cost
 
     @property
     def throughput(self) -> float:
         elapsed = time.monotonic() - self.started
         return self.finished / elapsed if elapsed > 0 else 0.0
+
+    def eta_text(self, now: float) -> str:
+        return eta_text(self.eta, self.remaining, now)
 
 
 class ProgressView:
@@ -100,24 +139,26 @@ class ProgressView:
         )
         self._bar_task = self._bar.add_task(run_id, total=total)
         self._live: Live | None = None
-        self._last_line = 0.0
 
     def __enter__(self) -> ProgressView:
+        # Before anything else, and on a line of its own: the id to resume, watch or show it by.
+        print(f"run {self.run_id}: {plural(self.tally.total, 'task')}", file=self._stream, flush=True)
         if self._live_mode:
-            self._live = Live(self._render(), console=self._console, refresh_per_second=8, transient=False)
+            self._live = Live(
+                console=self._console, get_renderable=self._render, refresh_per_second=8, transient=False
+            )
             self._live.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
-            self._live.update(self._render())
+            self._live.refresh()
             self._live.__exit__(None, None, None)
 
     def update(self, event: Event) -> None:
         change = self.tally.apply(event)
         if self._live is not None:
             self._bar.update(self._bar_task, completed=self.tally.finished, total=self.tally.total)
-            self._live.update(self._render())
         elif change is not None and (change.state.is_final or change.state is TaskState.RETRYING):
             self._plain_line(change)
         elif isinstance(event, RunStarted) and event.resumed:
@@ -133,18 +174,32 @@ class ProgressView:
         if quiet:
             return
         detail = f" ({change.reason})" if change.reason else ""
-        print(f"[{tally.finished}/{tally.total}] {change.task_id} {change.state}{detail}", file=self._stream)
+        left = tally.eta.estimate(tally.remaining, change.at) if tally.remaining else None
+        suffix = f" · ETA {duration(left)}" if left is not None else ""
+        print(
+            f"[{tally.finished}/{tally.total}] {change.task_id} {change.state}{detail}{suffix}",
+            file=self._stream,
+        )
 
     def _render(self) -> Group:
-        tally = self.tally
+        tally, now = self.tally, time.time()
         table = Table.grid(padding=(0, 2))
         shown = [*_SHOWN, *(state for state in _SHOWN_IF_ANY if tally.count(state))]
         table.add_row(*(f"{state}: {tally.count(state)}" for state in shown))
-        table.add_row(f"{tally.throughput:.1f} tasks/s", f"cost ${tally.cost:.4f}", "", "")
+        table.add_row(f"{tally.throughput:.1f} tasks/s", f"cost ${tally.cost:.4f}", tally.eta_text(now), "")
         parts: list[Table | Progress] = [self._bar, table]
-        if tally.failures:
-            failures = Table.grid()
-            for line in tally.failures:
-                failures.add_row(f"[red]✗ {line}[/red]")
-            parts.append(failures)
+        running = sorted(tally.running_since.items(), key=lambda item: item[1])  # copied in C first
+        if running:
+            active = Table.grid(padding=(0, 2))
+            for task_id, since in running[:ACTIVE_SHOWN]:
+                active.add_row(f"[dodger_blue1]▸ {task_id}[/dodger_blue1]", duration(now - since))
+            if len(running) > ACTIVE_SHOWN:
+                active.add_row(f"[grey62]… and {len(running) - ACTIVE_SHOWN} more running[/grey62]", "")
+            parts.append(active)
+        failures = list(tally.failures)
+        if failures:
+            shown_failures = Table.grid()
+            for line in failures:
+                shown_failures.add_row(f"[red]✗ {line}[/red]")
+            parts.append(shown_failures)
         return Group(*parts)

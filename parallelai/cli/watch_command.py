@@ -1,11 +1,13 @@
 """`parallelai watch [RUN]`: a live full-screen view of a run over the daemon's event stream.
 
 Four tasks share one task group: the event follower (replays the run from its start, then goes
-on live, reconnecting through daemon restarts), a poller for run totals and the runs list, the
-key reader (the terminal in cbreak mode; `q` quits, `c` cancels the run, `r` retries the failed,
-cancelled and skipped tasks of a run that has finished, then follows it again) and the painter, which
-redraws a few times a second however many events arrive. Without RUN it follows the newest
-running run, or waits for the next one to start.
+on live, reconnecting through daemon restarts), a poller for run totals and the runs list (and
+the opened task), the key reader (the terminal in cbreak mode; `q` quits, `c` cancels the run,
+`r` retries the failed, cancelled and skipped tasks of a run that has finished, then follows it
+again; ↑/↓ select a listed task, Enter opens it — its attempts, error and output — where `c`
+and `r` act on that task, and Esc goes back) and the painter, which redraws a few times a second
+however many events arrive. Without RUN it follows the newest running run, or waits for the next
+one to start.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ from parallelai.wording import plural
 REFRESH_S = 0.25
 POLL_S = 1.0
 UNREACHABLE = "daemon unreachable"
+# What the terminal sends for the keys that are more than one character (xterm, VT100 modes).
+_SEQUENCES = {"\x1b[A": "up", "\x1bOA": "up", "\x1b[B": "down", "\x1bOB": "down"}
+_NAMED = {"\r": "enter", "\n": "enter", "\x1b": "escape"}
 
 
 def add_watch_command(subparsers: Any) -> None:
@@ -108,6 +113,8 @@ class Watch:
                 self.model.runs = await self._client.list_runs(limit=10)
                 if self.model.run_id is not None:
                     self.model.run = await self._client.run(self.model.run_id)
+                    if self.model.opened is not None:
+                        await self._fetch_opened(self.model.run_id, self.model.opened)
                 if self.model.note.startswith(UNREACHABLE):
                     self.model.note = ""
             except DaemonError as error:
@@ -123,14 +130,50 @@ class Watch:
     async def _read_keys(self, descriptor: int, group: TaskGroup) -> None:
         while True:
             await anyio.wait_readable(descriptor)
-            for key in os.read(descriptor, 64).decode(errors="replace"):
-                if key in "qQ":
+            for key in keys_in(os.read(descriptor, 64).decode(errors="replace")):
+                if key in ("q", "Q"):
                     group.cancel_scope.cancel()
                     return
-                if key in "cC" and self.model.run_id is not None:
-                    group.start_soon(self._cancel, self.model.run_id)
-                if key in "rR" and self.model.run_id is not None:
-                    group.start_soon(self._retry, self.model.run_id)
+                self._on_key(key, group)
+
+    def _on_key(self, key: str, group: TaskGroup) -> None:
+        model, run_id = self.model, self.model.run_id
+        if run_id is None:
+            return
+        opened = model.opened
+        if key in ("up", "down") and opened is None:
+            model.move(-1 if key == "up" else 1)
+        elif key == "enter" and opened is None:
+            task_id = model.open()
+            if task_id is not None:
+                group.start_soon(self._fetch_opened, run_id, task_id)
+        elif key in ("escape", "enter"):
+            model.close()
+        elif key in ("c", "C") and opened is not None:
+            group.start_soon(self._cancel_task, run_id, opened)
+        elif key in ("c", "C"):
+            group.start_soon(self._cancel, run_id)
+        elif key in ("r", "R"):
+            group.start_soon(self._retry, run_id, opened)
+
+    async def _fetch_opened(self, run_id: str, task_id: str) -> None:
+        try:
+            detail = await self._client.task(run_id, task_id)
+        except ParallelAIError as error:
+            self.model.note = f"cannot show {task_id}: {error}"
+            return
+        if self.model.opened == task_id:  # not closed (or another opened) meanwhile
+            self.model.detail = detail
+
+    async def _cancel_task(self, run_id: str, task_id: str) -> None:
+        self.model.note = f"cancelling {task_id}…"
+        try:
+            result = await self._client.cancel_task(run_id, task_id)
+        except ParallelAIError as error:
+            self.model.note = f"cancel failed: {error}"
+            return
+        self.model.note = f"{task_id} cancelled" if result.cancelled else f"{task_id} was not running"
+        await self._fetch_opened(run_id, task_id)
 
     async def _cancel(self, run_id: str) -> None:
         self.model.note = f"cancelling {run_id}…"
@@ -142,14 +185,17 @@ class Watch:
         self.model.run = run
         self.model.note = f"{run_id} {run.state.value}"
 
-    async def _retry(self, run_id: str) -> None:
+    async def _retry(self, run_id: str, task_id: str | None = None) -> None:
+        """Run the run's failed, cancelled and skipped tasks again, or only `task_id` (and what
+        depends on it)."""
         run = self.model.run
+        what = task_id or "its failed tasks"
         if run is not None and run.active:
-            self.model.note = f"{run_id} is still running; r retries its failed tasks once it has finished"
+            self.model.note = f"{run_id} is still running; r retries {what} once it has finished"
             return
-        self.model.note = f"retrying the failed tasks of {run_id}…"
+        self.model.note = f"retrying {task_id or f'the failed tasks of {run_id}'}…"
         try:
-            retried = await self._client.retry(run_id)
+            retried = await self._client.retry(run_id, [task_id] if task_id else [])
         except ParallelAIError as error:
             self.model.note = f"retry failed: {error}"
             return
@@ -159,6 +205,30 @@ class Watch:
             self.model.note = f"{run_id}: nothing to retry (no failed, cancelled or skipped task)"
         else:
             self.model.note = f"{run_id}: retrying {plural(retried.retried, 'task')}"
+        if task_id is not None:
+            await self._fetch_opened(run_id, task_id)
+
+
+def keys_in(text: str) -> list[str]:
+    """The keys in what the terminal sent: `up`, `down`, `enter`, `escape`, or the character."""
+    keys: list[str] = []
+    index = 0
+    while index < len(text):
+        sequence = next((seq for seq in _SEQUENCES if text.startswith(seq, index)), None)
+        if sequence is not None:
+            keys.append(_SEQUENCES[sequence])
+            index += len(sequence)
+            continue
+        if text.startswith("\x1b[", index) or text.startswith("\x1bO", index):
+            # Another key's sequence (→, F1, Home…): skip it whole, up to its final letter or ~.
+            end = index + 2
+            while end < len(text) and not (text[end].isalpha() or text[end] == "~"):
+                end += 1
+            index = end + 1
+            continue
+        keys.append(_NAMED.get(text[index], text[index]))
+        index += 1
+    return keys
 
 
 @contextlib.contextmanager

@@ -4,10 +4,16 @@
 cheap; `render(model, now)` draws the whole screen and is called a few times a second at most.
 Only `running` tasks are active: a task waiting out a retry backoff (`retrying`) holds no slot,
 and is listed apart with when it runs again.
+
+The tasks listed on screen (active, waiting to retry, recent failures) can be selected with the
+arrow keys and opened: an opened task replaces those lists with its attempts, error and output
+(`WatchModel.detail`, fetched by the command while it is open). `render` notes which tasks it
+listed (`WatchModel.shown`), so the selection moves through what the user sees.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
@@ -17,9 +23,18 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from parallelai.events import BudgetReached, Event, RunFinished, RunStarted, TaskRetrying, TaskStateChanged
+from parallelai.cli.progress_eta import Eta, eta_text
+from parallelai.events import (
+    BudgetReached,
+    Event,
+    RunFinished,
+    RunStarted,
+    TaskOutput,
+    TaskRetrying,
+    TaskStateChanged,
+)
 from parallelai.models import RunState, TaskState
-from parallelai.wire import RunOut
+from parallelai.wire import RunOut, TaskDetail
 
 STATE_STYLES = {
     TaskState.PENDING: "grey62",
@@ -47,6 +62,8 @@ ALWAYS_COUNTED = frozenset(
     {TaskState.PENDING, TaskState.READY, TaskState.RUNNING, *(state for state in TaskState if state.is_final)}
 )
 RETRYABLE = (TaskState.FAILED, TaskState.CANCELLED, TaskState.SKIPPED)
+SELECTED = "reverse"
+ERROR_LINES = 8  # of an opened task's error message
 
 
 @dataclass(slots=True)
@@ -67,12 +84,19 @@ class WatchModel:
     tasks: dict[str, _Task] = field(default_factory=dict)
     failures: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=FAILURES_SHOWN))
     note: str = ""  # a status line: "cancelling…", errors from key actions
+    eta: Eta | None = None  # from the run's first event on
+    shown: list[str] = field(default_factory=list)  # the tasks listed in the last frame, in order
+    selected: str | None = None
+    opened: str | None = None  # the task shown in full
+    detail: TaskDetail | None = None  # the opened task, as last fetched
 
     def focus(self, run_id: str) -> None:
         if run_id != self.run_id:
             self.run_id, self.run = run_id, None
             self.tasks.clear()
             self.failures.clear()
+            self.eta, self.shown, self.selected = None, [], None
+            self.close()
 
     def add_tasks(self, task_ids: list[str]) -> None:
         for task_id in task_ids:
@@ -81,9 +105,14 @@ class WatchModel:
     def apply(self, event: Event) -> None:
         if event.run_id != self.run_id:
             return
+        if self.eta is None or isinstance(event, RunStarted):
+            # A resumed or retried run is measured from when it runs again, not across the pause.
+            self.eta = Eta(event.at)
         match event:
             case TaskStateChanged():
                 task = self.tasks.setdefault(event.task_id, _Task())
+                if event.state.is_final and not task.state.is_final:
+                    self.eta.finished(event.at)
                 task.state, task.attempt = event.state, event.attempt
                 task.since = event.at if event.state is TaskState.RUNNING else None
                 task.retry_at = event.retry_at if event.state is TaskState.RETRYING else None
@@ -113,6 +142,25 @@ class WatchModel:
     def counts(self) -> Counter[TaskState]:
         return Counter(task.state for task in self.tasks.values())
 
+    def move(self, step: int) -> None:
+        """Select the task `step` rows down (up, if negative) among those listed on screen."""
+        if not self.shown:
+            return
+        if self.selected not in self.shown:
+            self.selected = self.shown[0 if step > 0 else -1]
+            return
+        index = self.shown.index(self.selected) + step
+        self.selected = self.shown[max(0, min(index, len(self.shown) - 1))]
+
+    def open(self) -> str | None:
+        """Show the selected task in full; its id, or None when none is selected."""
+        if self.selected is not None:
+            self.opened, self.detail = self.selected, None
+        return self.opened
+
+    def close(self) -> None:
+        self.opened, self.detail = None, None
+
     def retryable(self) -> int:
         """Tasks `r` would run again: the failed, cancelled and skipped ones of a run that ended."""
         counts = self.counts()
@@ -124,23 +172,55 @@ def render(model: WatchModel, now: float, height: int = 40) -> RenderableType:
         body: list[RenderableType] = [Text("waiting for a run to start…", style="italic grey62")]
     else:
         counts = model.counts()
-        body = [_header(model, now), _counts(counts, len(model.tasks))]
-        waiting = counts[TaskState.RETRYING]
-        retry_rows = min(waiting, RETRYING_SHOWN) + (waiting > RETRYING_SHOWN)
-        rows = max(3, height - 14 - FAILURES_SHOWN - RUNS_SHOWN - (retry_rows + 2 if waiting else 0))
-        body.append(_active(model, now, rows))
-        if waiting:
-            body.append(_retrying(model, now))
-        body.append(_failures(model))
+        body = [_header(model, now), _counts(counts, len(model.tasks), _eta(model, counts, now))]
+        if model.opened is not None:
+            body.append(_opened(model, now, max(5, height - 12 - RUNS_SHOWN)))
+        else:
+            model.shown = []
+            waiting = counts[TaskState.RETRYING]
+            retry_rows = min(waiting, RETRYING_SHOWN) + (waiting > RETRYING_SHOWN)
+            rows = max(3, height - 14 - FAILURES_SHOWN - RUNS_SHOWN - (retry_rows + 2 if waiting else 0))
+            body.append(_active(model, now, rows))
+            if waiting:
+                body.append(_retrying(model, now))
+            body.append(_failures(model))
     body.append(_runs(model))
-    footer = Text.assemble(("q", "bold"), " quit   ", ("c", "bold"), " cancel the run   ")
+    return Group(*body, _footer(model))
+
+
+def _footer(model: WatchModel) -> Text:
+    footer = Text.assemble(("q", "bold"), " quit   ")
+    if model.opened is not None:
+        keys = (("esc", " back   "), ("c", " cancel this task   "), ("r", " retry this task   "))
+        for key, what in keys:
+            footer.append_text(Text.assemble((key, "bold"), what))
+        footer.append(model.note, style="yellow")
+        return footer
+    footer.append_text(Text.assemble(("c", "bold"), " cancel the run   "))
     # Counted only once the run has ended: a frame of a live run does not walk its tasks twice.
     if model.run is not None and model.run.state.is_final and (retryable := model.retryable()):
         footer.append_text(
             Text.assemble(("r", "bold"), f" retry its {retryable} failed, cancelled or skipped tasks   ")
         )
+    if model.shown:
+        footer.append_text(Text.assemble(("↑↓", "bold"), " select   ", ("enter", "bold"), " open   "))
     footer.append(model.note, style="yellow")
-    return Group(*body, footer)
+    return footer
+
+
+def _eta(model: WatchModel, counts: Counter[TaskState], now: float) -> str:
+    if model.eta is None or (model.run is not None and not model.run.active):
+        return ""
+    remaining = sum(count for state, count in counts.items() if not state.is_final)
+    return eta_text(model.eta, remaining, now)
+
+
+def _listed(model: WatchModel, task_id: str) -> str:
+    """The row style for a listed task, noting it as selectable."""
+    first = task_id not in model.shown
+    if first:
+        model.shown.append(task_id)
+    return SELECTED if first and task_id == model.selected else ""
 
 
 def _header(model: WatchModel, now: float) -> Text:
@@ -161,7 +241,7 @@ def _header(model: WatchModel, now: float) -> Text:
     return text
 
 
-def _counts(counts: Counter[TaskState], total: int) -> Group:
+def _counts(counts: Counter[TaskState], total: int, eta: str = "") -> Group:
     line = Text()
     for state in TaskState:
         if state in ALWAYS_COUNTED or counts[state]:
@@ -169,6 +249,8 @@ def _counts(counts: Counter[TaskState], total: int) -> Group:
             line.append("   ")
     done = sum(counts[state] for state in TaskState if state.is_final)
     line.append(f"done {done}/{total}", style="bold")
+    if eta:
+        line.append(f"   {eta}", style="bold")
     bar = Table.grid()  # a grid row ends its line; a bare ProgressBar would run into the next panel
     bar.add_row(ProgressBar(total=max(total, 1), completed=done, width=60))
     return Group(line, bar)
@@ -184,7 +266,8 @@ def _active(model: WatchModel, now: float, rows: int) -> Panel:
         key=lambda item: item[1].since or now,
     )
     for task_id, task in active[:rows]:
-        table.add_row(task_id, str(task.attempt), _duration(now - (task.since or now)))
+        style = _listed(model, task_id)
+        table.add_row(task_id, str(task.attempt), _duration(now - (task.since or now)), style=style)
     if len(active) > rows:
         table.add_row(f"… and {len(active) - rows} more", "", "", style="grey62")
     return Panel(table, title=f"active tasks ({len(active)})", title_align="left", border_style="grey42")
@@ -201,7 +284,8 @@ def _retrying(model: WatchModel, now: float) -> Panel:
     )
     for task_id, task in retrying[:RETRYING_SHOWN]:
         due = "now" if task.retry_at is None else f"in {_duration(max(0.0, task.retry_at - now))}"
-        table.add_row(task_id, str(task.attempt), due, style=STATE_STYLES[TaskState.RETRYING])
+        style = _listed(model, task_id) or STATE_STYLES[TaskState.RETRYING]
+        table.add_row(task_id, str(task.attempt), due, style=style)
     if len(retrying) > RETRYING_SHOWN:
         table.add_row(f"… and {len(retrying) - RETRYING_SHOWN} more", "", "", style="grey62")
     title = f"waiting to retry ({len(retrying)}, no slot held)"
@@ -213,9 +297,50 @@ def _failures(model: WatchModel) -> Panel:
     table.add_column("task", style="red1", no_wrap=True)
     table.add_column("error", overflow="ellipsis", no_wrap=True)
     for task_id, message in model.failures:
-        table.add_row(task_id, message)
+        first_line = message.strip().splitlines()[0] if message.strip() else ""
+        table.add_row(task_id, first_line, style=_listed(model, task_id))
     content: RenderableType = table if model.failures else Text("none", style="grey62")
     return Panel(content, title="recent failures", title_align="left", border_style="grey42")
+
+
+def _opened(model: WatchModel, now: float, rows: int) -> Panel:
+    """The opened task: its attempts, its error in full, and the end of its output."""
+    task_id = model.opened or ""
+    detail = model.detail
+    if detail is None:
+        return Panel(Text("loading…", style="italic grey62"), title=f"task {task_id}", title_align="left")
+    parts: list[RenderableType] = []
+    attempts = Table(box=None, padding=(0, 2), show_header=True, header_style="grey62")
+    for name in ("attempt", "started", "took", "outcome", "error"):
+        attempts.add_column(name, overflow="ellipsis", no_wrap=True)
+    for attempt in detail.attempts[-4:]:
+        end = attempt.finished_at or now
+        error = f"{attempt.error.kind}: {attempt.error.message}".splitlines()[0] if attempt.error else ""
+        attempts.add_row(
+            f"#{attempt.number}",
+            time.strftime("%H:%M:%S", time.localtime(attempt.started_at)),
+            _duration(max(0.0, end - attempt.started_at)),
+            Text(attempt.state.value, style=STATE_STYLES[attempt.state]),
+            error,
+        )
+    parts.append(attempts)
+    result = detail.result
+    if result is not None and result.error is not None:
+        lines = f"{result.error.kind}: {result.error.message}".splitlines()
+        parts.append(Text("\n".join(lines[:ERROR_LINES]), style="red1"))
+    elif detail.reason and detail.state is not TaskState.SUCCEEDED:
+        parts.append(Text(detail.reason, style=STATE_STYLES[detail.state]))
+    streamed = "".join(event.text for event in detail.log if isinstance(event, TaskOutput))
+    output = (result.text if result is not None and result.text else streamed).rstrip()
+    used = len(detail.attempts[-4:]) + 3 + (min(ERROR_LINES, 1) if result and result.error else 0)
+    tail = output.splitlines()[-max(1, rows - used) :] if output else []
+    parts.append(Text("output" + ("" if tail else ": none yet"), style="grey62"))
+    if tail:
+        parts.append(Text("\n".join(tail)))
+    title = Text.assemble(f"task {task_id}  ", (detail.state.value, STATE_STYLES[detail.state]))
+    if detail.task.engine:
+        title.append(f"  {detail.task.engine}", style="grey62")
+    return Panel(Group(*parts), title=title, title_align="left", border_style="grey42")
 
 
 def _runs(model: WatchModel) -> Panel:

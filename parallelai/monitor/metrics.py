@@ -3,6 +3,9 @@ tokens and cost, retries, rate limits, concurrency, queue depth and tasks waitin
 
 `RunMetrics.follow(service, after)` subscribes to the events and keeps the numbers; each
 instance has its own registry, so two daemons in one process (tests) never share counters.
+Every series whose labels are known in advance (the states, the engines installed, the error
+kinds a retry can have) is exported at 0 from the start: Prometheus' `increase()` and `rate()`
+need a sample before the first event, or they miss it.
 Task gauges cover the runs this process has seen start since it began. Only `running` tasks
 count towards concurrency: a task waiting out a retry backoff holds no slot and is counted in
 `parallelai_retrying` instead.
@@ -10,13 +13,16 @@ count towards concurrency: a task waiting out a retry backoff holds no slot and 
 
 from __future__ import annotations
 
+import platform
 from collections import OrderedDict
+from collections.abc import Iterable
 from contextlib import aclosing
 from dataclasses import dataclass
 
 import anyio
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from parallelai._version import __version__
 from parallelai.events import (
     Event,
     RateLimited,
@@ -26,7 +32,7 @@ from parallelai.events import (
     TaskStateChanged,
     TaskUsage,
 )
-from parallelai.models import EngineSpec, TaskState, Usage
+from parallelai.models import EngineSpec, ErrorKind, RunState, TaskState, Usage
 from parallelai.orchestration.service import OrchestrationService
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -37,6 +43,9 @@ DURATION_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 SETTLED_RUNS_KEPT = 256
 # What a run's end leaves in the task gauge: the states `retry` or `resume` may move a task out of.
 _SETTLED = frozenset({TaskState.FAILED, TaskState.CANCELLED, TaskState.SKIPPED, TaskState.INTERRUPTED})
+# The states a run can end in (a `RunFinished`), and the error kinds a task is retried for.
+_RUN_ENDS = (RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED, RunState.INTERRUPTED)
+_RETRIED_FOR = tuple(kind for kind in ErrorKind if kind.retryable)
 
 
 @dataclass(slots=True)
@@ -48,8 +57,16 @@ class _Tracked:
 
 
 class RunMetrics:
-    def __init__(self) -> None:
+    def __init__(self, engines: Iterable[str] = ()) -> None:
+        """`engines`: the engine names whose series start at 0 (the installed engines)."""
         self.registry = CollectorRegistry()
+        self.build_info = Gauge(
+            "parallelai_build_info",
+            "Always 1; the labels say which parallelai and Python the daemon runs",
+            ["version", "python"],
+            registry=self.registry,
+        )
+        self.build_info.labels(__version__, platform.python_version()).set(1)
         self.tasks = Gauge(
             "parallelai_tasks",
             "Tasks by current state and engine",
@@ -87,12 +104,30 @@ class RunMetrics:
         self.runs = Counter(
             "parallelai_runs_finished", "Runs that ended, by state", ["state"], registry=self.registry
         )
+        self._start_at_zero(sorted(set(engines)))
         # Tasks of runs going, until they succeed or their run ends: memory stays flat.
         self._tasks: dict[tuple[str, str], _Tracked] = {}
         # Per ended run (the newest SETTLED_RUNS_KEPT), its tasks the gauge counts in a _SETTLED state.
         self._settled: OrderedDict[str, dict[str, _Tracked]] = OrderedDict()
         self.last_seq = 0
         self._progress = anyio.Event()
+
+    def _start_at_zero(self, engines: list[str]) -> None:
+        # `.labels(...)` alone creates a series at 0; an engine not known here (a plugin installed
+        # since) still gets its series at its first event.
+        for state in _RUN_ENDS:
+            self.runs.labels(state.value)
+        for engine in engines:
+            self.cost.labels(engine)
+            self.rate_limited.labels(engine)
+            for kind in ("input", "output"):
+                self.tokens.labels(engine, kind)
+            for error_kind in _RETRIED_FOR:
+                self.retries.labels(engine, error_kind.value)
+            for task_state in TaskState:
+                self.tasks.labels(task_state.value, engine)
+                if task_state.is_final:
+                    self.duration.labels(engine, task_state.value)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

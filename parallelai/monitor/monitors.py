@@ -5,6 +5,9 @@ Whoever runs the service (the daemon) starts them next to it, served over HTTP o
     async with Monitors.start(service, load_notify_config(), public_url=url) as monitors:
         app = create_app(service, token, monitors)  # the app only exposes them (`/metrics`)
 
+`monitors.scrape_token` is the credential that opens `/metrics` besides the API token; it is kept
+in the state dir, so a Prometheus config outlives daemon restarts (monitor/scrape_token.py).
+
 Each follows the bus in its own task, so neither can hold up a run or the other, and a bug in
 one is logged instead of taking the daemon down. Leaving the block stops them; notices still
 waiting for delivery are dropped.
@@ -23,6 +26,7 @@ from parallelai.errors import sole_exception
 from parallelai.monitor.metrics import RunMetrics
 from parallelai.monitor.notify import Notifier
 from parallelai.monitor.notify_config import NotifyConfig
+from parallelai.monitor.scrape_token import load_scrape_token
 from parallelai.orchestration.service import OrchestrationService
 
 log = logging.getLogger("parallelai.monitor")
@@ -34,6 +38,7 @@ _Follower = Callable[[OrchestrationService, int], Awaitable[None]]
 class Monitors:
     metrics: RunMetrics
     notifier: Notifier | None  # None when the `[notify]` table names no webhook
+    scrape_token: str  # opens `/metrics` only
 
     @classmethod
     @asynccontextmanager
@@ -43,14 +48,20 @@ class Monitors:
         notify: NotifyConfig | None = None,
         *,
         public_url: str | None = None,
+        scrape_token: str | None = None,
     ) -> AsyncIterator[Monitors]:
         """Count and notify what `service` does from now until the block ends.
 
         `notify` is the config file's `[notify]` table (none: no notifications); `public_url` is
-        the daemon's own URL, for dashboard links when the table names no `dashboard_url`.
+        the daemon's own URL, for dashboard links when the table names no `dashboard_url`;
+        `scrape_token` defaults to the one kept in the state dir (drawn there the first time).
         """
         notify = notify or NotifyConfig()
-        monitors = cls(RunMetrics(), Notifier(notify, public_url) if notify.enabled else None)
+        monitors = cls(
+            RunMetrics(service.registry.names()),
+            Notifier(notify, public_url) if notify.enabled else None,
+            scrape_token or load_scrape_token(),
+        )
         # From now on: the daemon starts them before it resumes runs, so they see those start.
         after = service.bus.last_seq
         try:

@@ -1,9 +1,11 @@
 """Run notifications: a Slack incoming webhook and a generic JSON webhook, fed by the event bus.
 
 `Notifier.follow(service, after)` turns run-finished and budget-reached events into notices
-(counts, cost, a dashboard link) and hands them to a delivery task through a bounded queue. A run
-that ends `interrupted` (its process stopped) is neither a success nor a failure: its notice says
-so, and how to resume it.
+(counts, cost, the failed tasks and why, a dashboard link) and hands them to a delivery task
+through a bounded queue. One run outcome is one message: a run stopped by its budget is notified
+once, when it has ended (the tasks in flight then have been paid for too), not also as a failure.
+A run that ends `interrupted` (its process stopped) is neither a success nor a failure: its notice
+says so, and how to resume it.
 Nothing here can hold a run up: the bus never waits for a subscriber, a full queue drops the
 notice (with a warning), and a webhook that fails is retried with backoff in the delivery task
 only, then given up on.
@@ -28,13 +30,15 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from pydantic import BaseModel
 
 from parallelai.events import BudgetReached, Event, RunFinished
-from parallelai.models import RunState, TaskState, Usage
+from parallelai.models import RunState, TaskRecord, TaskState, Usage
 from parallelai.monitor.notify_config import NotifyConfig, Trigger
 from parallelai.orchestration.service import OrchestrationService
 
 log = logging.getLogger("parallelai.notify")
 QUEUE_SIZE = 100
 MAX_DELAY_S = 60.0
+FAILURES_LISTED = 5  # the failed tasks a message names; the others are counted
+ERROR_CHARS = 200  # of a failed task's error's first line
 # Finished tasks first, then (in an interrupted run) those it had not finished.
 _COUNTED = (
     TaskState.SUCCEEDED,
@@ -49,6 +53,31 @@ _COUNTED = (
 )
 
 
+# The trigger a run's end is (a run never ends pending or running).
+_ENDS: dict[RunState, Trigger] = {
+    RunState.SUCCEEDED: "succeeded",
+    RunState.FAILED: "failed",
+    RunState.CANCELLED: "cancelled",
+    RunState.INTERRUPTED: "interrupted",
+    RunState.PENDING: "interrupted",
+    RunState.RUNNING: "interrupted",
+}
+_EMOJI = {
+    "succeeded": ":white_check_mark:",
+    "failed": ":x:",
+    "cancelled": ":no_entry_sign:",
+    "interrupted": ":pause_button:",
+    "budget": ":money_with_wings:",
+}
+
+
+class FailedTask(BaseModel):
+    """A failed task as a message names it: its id and its error's first line."""
+
+    task_id: str
+    error: str
+
+
 @dataclass(frozen=True, slots=True)
 class Notice:
     trigger: Trigger
@@ -60,25 +89,48 @@ class Notice:
     elapsed_s: float
     link: str | None
     detail: str | None = None  # e.g. which budget was reached
+    failures: tuple[FailedTask, ...] = ()  # the first FAILURES_LISTED failed tasks, in plan order
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
 
     @property
+    def failures_not_listed(self) -> int:
+        return max(0, self.counts.get(TaskState.FAILED, 0) - len(self.failures))
+
+    @property
     def title(self) -> str:
         run = f"Run {self.name!r}" if self.name else f"Run {self.run_id}"
         if self.trigger == "budget":
-            return f"{run} reached its budget"
+            return f"{run} {self.state.value}, stopped by its budget"
         if self.state is RunState.INTERRUPTED:
             return f"{run} was interrupted (resumable)"
         return f"{run} {self.state.value}"
 
     @property
     def summary(self) -> str:
-        parts = [f"{self.counts.get(state, 0)} {state.value}" for state in _COUNTED if self.counts.get(state)]
-        tasks = f"{', '.join(parts) or 'nothing finished'} of {self.total} tasks"
-        return f"{tasks}; cost ${self.usage.cost_usd:.4f}; {self.usage.total_tokens:,} tokens"
+        tasks = f"{_tally(self.counts) or 'nothing finished'} of {self.total} tasks"
+        return f"{tasks}; cost {money(self.usage.cost_usd)}; {self.usage.total_tokens:,} tokens"
+
+    @property
+    def failure_lines(self) -> list[str]:
+        """`t003: execution: exit code 2`, one a failed task listed, then `… and 12 more`."""
+        lines = [f"{failure.task_id}: {failure.error}" for failure in self.failures]
+        if self.failures_not_listed:
+            lines.append(f"… and {self.failures_not_listed} more")
+        return lines
+
+
+def money(usd: float) -> str:
+    """`$0.41`: cents, as a person reads a bill; a cost under a cent is not shown as nothing."""
+    if 0 < usd < 0.005:
+        return "<$0.01"
+    return f"${usd:,.2f}"
+
+
+def _tally(counts: dict[TaskState, int]) -> str:
+    return ", ".join(f"{counts.get(state, 0)} {state.value}" for state in _COUNTED if counts.get(state))
 
 
 class WebhookPayload(BaseModel):
@@ -94,6 +146,8 @@ class WebhookPayload(BaseModel):
     elapsed_s: float
     dashboard_url: str | None
     text: str
+    failures: list[FailedTask] = []  # the first failed tasks, in plan order
+    failures_not_listed: int = 0  # failed tasks beyond those
 
     @classmethod
     def of(cls, notice: Notice) -> WebhookPayload:
@@ -109,30 +163,34 @@ class WebhookPayload(BaseModel):
             elapsed_s=round(notice.elapsed_s, 3),
             dashboard_url=notice.link,
             text=plain_text(notice),
+            failures=list(notice.failures),
+            failures_not_listed=notice.failures_not_listed,
         )
 
 
 def plain_text(notice: Notice) -> str:
     text = f"{notice.title}: {notice.summary}"
-    return f"{text}. {notice.detail}" if notice.detail else text
+    if notice.detail:
+        text = f"{text}. {notice.detail}"
+    if notice.failures:
+        text = f"{text}. Failed: {'; '.join(notice.failure_lines)}"
+    return text
 
 
 def slack_payload(notice: Notice) -> dict[str, Any]:
     """A Block Kit message; `text` is the fallback Slack shows in notifications."""
     fields = [
-        (
-            "Tasks",
-            ", ".join(f"{notice.counts.get(s, 0)} {s.value}" for s in _COUNTED if notice.counts.get(s)),
-        ),
+        ("Tasks", _tally(notice.counts)),
         ("Of", f"{notice.total} tasks"),
-        ("Cost", f"${notice.usage.cost_usd:.4f}"),
+        ("Cost", money(notice.usage.cost_usd)),
         ("Tokens", f"{notice.usage.total_tokens:,}"),
-        ("Elapsed", f"{notice.elapsed_s:.1f}s"),
+        ("Elapsed", _elapsed(notice.elapsed_s)),
     ]
+    emoji = _EMOJI["budget" if notice.trigger == "budget" else notice.state.value]
     blocks: list[dict[str, Any]] = [
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": f"*{_escape(notice.title)}*  `{notice.run_id}`"},
+            "text": {"type": "mrkdwn", "text": f"{emoji} *{_escape(notice.title)}*  `{notice.run_id}`"},
         },
         {
             "type": "section",
@@ -141,12 +199,26 @@ def slack_payload(notice: Notice) -> dict[str, Any]:
             ],
         },
     ]
+    if notice.failures:
+        listed = [f"• `{_escape(failure.task_id)}` {_escape(failure.error)}" for failure in notice.failures]
+        if notice.failures_not_listed:
+            listed.append(f"… and {notice.failures_not_listed} more")
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": "*Failed tasks*\n" + "\n".join(listed)}}
+        )
     context = [notice.detail] if notice.detail else []
     if notice.link:
         context.append(f"<{notice.link}|Open in the dashboard>")
     if context:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]})
     return {"text": plain_text(notice), "blocks": blocks}
+
+
+def _elapsed(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}m {rest:02d}s" if minutes < 60 else f"{minutes // 60}h {minutes % 60:02d}m"
 
 
 def _escape(text: str) -> str:
@@ -185,6 +257,8 @@ class Notifier:
         self._transport = transport
         self._queue_size = queue_size
         self.stats = DeliveryStats()
+        # Runs whose budget was reached and that have not ended yet: notified once, at the end.
+        self._budget_reached: dict[str, BudgetReached] = {}
 
     async def follow(self, service: OrchestrationService, after: int) -> None:
         """Notify about every qualifying event after `after`, until cancelled or the bus closes."""
@@ -206,11 +280,30 @@ class Notifier:
                             )
 
     async def notice_for(self, service: OrchestrationService, event: Event) -> Notice | None:
+        """The notice `event` calls for, if any: a run's end (stopped by its budget or not)."""
         match event:
-            case RunFinished() if event.state.value in self.config.on:
+            case BudgetReached() if "budget" in self.config.on:
+                # Said when the run ends, in the one message about its outcome.
+                self._budget_reached[event.run_id] = event
+                return None
+            case RunFinished():
+                reached = self._budget_reached.pop(event.run_id, None)
+                if reached is None and event.state.value not in self.config.on:
+                    return None
                 row = await service.store.get_run(event.run_id)
+                trigger: Trigger = "budget" if reached is not None else _ENDS[event.state]
+                detail: str | None
+                if reached is not None:
+                    detail = _budget_detail(reached, event.usage)
+                elif event.state is RunState.INTERRUPTED:
+                    detail = _resume_hint(event)
+                else:
+                    detail = event.note
+                failures: tuple[FailedTask, ...] = ()
+                if event.counts.get(TaskState.FAILED):
+                    failures = failed_tasks(await service.store.task_records(event.run_id))
                 return Notice(
-                    trigger=event.state.value,
+                    trigger=trigger,
                     run_id=event.run_id,
                     name=row.name if row else None,
                     state=event.state,
@@ -218,25 +311,8 @@ class Notifier:
                     usage=event.usage,
                     elapsed_s=max(0.0, event.at - row.created_at) if row else 0.0,
                     link=self._link(event.run_id),
-                    detail=_resume_hint(event) if event.state is RunState.INTERRUPTED else event.note,
-                )
-            case BudgetReached() if "budget" in self.config.on:
-                summary = await service.summary(event.run_id)
-                spent = (
-                    f"${event.spent:.4f} of ${event.maximum:.4f}"
-                    if event.limit == "cost"
-                    else (f"{event.spent:,.0f} of {event.maximum:,.0f} tokens")
-                )
-                return Notice(
-                    trigger="budget",
-                    run_id=event.run_id,
-                    name=summary.name,
-                    state=summary.state,
-                    counts=summary.counts,
-                    usage=summary.usage,
-                    elapsed_s=max(0.0, event.at - summary.created_at),
-                    link=self._link(event.run_id),
-                    detail=f"{event.limit} budget reached: {spent}; no new tasks start",
+                    detail=detail,
+                    failures=failures,
                 )
             case _:
                 return None
@@ -291,6 +367,27 @@ class Notifier:
                 delay *= 2
         self.stats.count("failed")
         log.warning("gave up on a %s notification for run %s: %s", label, notice.run_id, problem)
+
+
+def _budget_detail(reached: BudgetReached, spent: Usage) -> str:
+    if reached.limit == "cost":
+        used, limit = money(spent.cost_usd), money(reached.maximum)
+    else:
+        used, limit = f"{spent.total_tokens:,} tokens", f"{reached.maximum:,.0f}"
+    return f"{reached.limit} budget reached: {used} of {limit}, with the tasks that were running then"
+
+
+def failed_tasks(records: list[TaskRecord]) -> tuple[FailedTask, ...]:
+    """The first FAILURES_LISTED failed tasks of `records`, each with its error's first line."""
+    failed = [record for record in records if record.state is TaskState.FAILED][:FAILURES_LISTED]
+    return tuple(FailedTask(task_id=record.task.id, error=_first_line(record)) for record in failed)
+
+
+def _first_line(record: TaskRecord) -> str:
+    error = record.result.error if record.result else None
+    text = record.reason or (f"{error.kind}: {error.message}" if error else "failed")
+    line = next((line.strip() for line in text.splitlines() if line.strip()), "failed")
+    return line if len(line) <= ERROR_CHARS else line[: ERROR_CHARS - 1] + "…"
 
 
 def _resume_hint(event: RunFinished) -> str:

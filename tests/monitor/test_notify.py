@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from parallelai.models import RunLimits, RunSpec, RunState, Task, TaskOptions, TaskState
-from parallelai.monitor.notify import Notifier, WebhookPayload
+from parallelai.monitor.notify import Notifier, WebhookPayload, money
 from parallelai.monitor.notify_config import NotifyConfig, load_notify_config
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.wire import RunCreated
@@ -75,13 +75,13 @@ async def test_a_failed_run_sends_slack_and_webhook_messages_with_counts_cost_an
     link = f"{daemon.url}/#/runs/{run_id}"
     assert receiver.attempts["/slack"] == 2
     assert slack["text"].startswith("Run 'nightly <review>' failed: 5 succeeded, 1 failed of 6 tasks")
-    assert f"cost ${summary.usage.cost_usd:.4f}" in slack["text"]
+    assert f"cost {money(summary.usage.cost_usd)}" in slack["text"]
     assert f"`{run_id}`" in slack["blocks"][0]["text"]["text"]
     assert "&lt;review&gt;" in slack["blocks"][0]["text"]["text"]  # mrkdwn markup is escaped
     fields = _fields(slack)
     assert fields["Tasks"] == "5 succeeded, 1 failed"
     assert fields["Of"] == "6 tasks"
-    assert fields["Cost"] == f"${summary.usage.cost_usd:.4f}"
+    assert fields["Cost"] == money(summary.usage.cost_usd)
     assert fields["Tokens"] == f"{summary.usage.total_tokens:,}"
     assert f"<{link}|Open in the dashboard>" in slack["blocks"][-1]["elements"][0]["text"]
 

@@ -28,7 +28,7 @@ from parallelai.server.http.routes_changes import change_endpoints
 from parallelai.server.http.routes_dashboard import LoginCodes, dashboard_endpoints, dashboard_routes
 from parallelai.server.http.routes_events import StreamStats, event_endpoints
 from parallelai.server.http.routes_findings import findings_endpoints
-from parallelai.server.http.routes_metrics import metrics_routes
+from parallelai.server.http.routes_metrics import metrics_credentials, metrics_routes
 from parallelai.server.http.routes_runs import run_endpoints
 from parallelai.server.http.routes_tasks import task_endpoints
 from parallelai.templates.catalog import LibraryCatalog, TemplateCatalog
@@ -99,6 +99,7 @@ def create_app(
                 loopback_only=settings.loopback_only,
                 max_body=settings.max_body_bytes,
                 allowed_origins=settings.allowed_origins,
+                path_tokens=metrics_credentials(monitors),
             )
         ],
         exception_handlers=exception_handlers(),
