@@ -139,6 +139,8 @@ class ParallelOrchestrator:
         isolation: bool | None = None,
         gates: Sequence[str | Gate] | None = None,
         task_gates: Sequence[str | Gate] | None = None,
+        fallbacks: Sequence[str] | None = None,
+        deadline_s: float | None = None,
     ) -> None:
         self.engine = engine
         options = {
@@ -171,6 +173,8 @@ class ParallelOrchestrator:
             isolation=isolation,
             gates=list(gates) if gates else None,
             task_gates=list(task_gates) if task_gates else None,
+            fallbacks=list(fallbacks) if fallbacks else None,
+            deadline_s=deadline_s,
         )
 
     @property

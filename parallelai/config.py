@@ -50,6 +50,8 @@ class RunTable(BaseModel):
     backoff_base_s: Annotated[float, Field(ge=0)] | None = None
     backoff_cap_s: Annotated[float, Field(ge=0)] | None = None
     max_retry_after_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    deadline_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    fallbacks: list[str] | None = None  # PARALLELAI_FALLBACKS: names separated by commas
     isolation: bool | None = None  # unset: on for the verbs whose agents edit files, in git
 
 
@@ -92,7 +94,10 @@ def load_defaults(workdir: Path | None = None) -> Defaults:
     run: dict[str, Any] = {}
     report: dict[str, Any] = {}
     for layer in layers:  # lowest first: each layer's values win over those before it
-        run.update(layer.run.model_dump(exclude_none=True))
+        given = layer.run.model_dump(exclude_none=True)
+        if "engine" in given:
+            run.pop("fallbacks", None)  # fallbacks back the engine named beside them
+        run.update(given)
         report.update(layer.report.model_dump(exclude_none=True))
     return Defaults(RunSettings.model_validate(run), ReportTable.model_validate(report))
 
@@ -114,14 +119,18 @@ def read_config(path: Path) -> ConfigFile:
     except ValidationError as error:
         raise ConfigError(str(path), _first_problem(error)) from None
     _check_engine(config.run.engine, f"{path}: [run] engine")
+    for fallback in config.run.fallbacks or []:
+        _check_engine(fallback, f"{path}: [run] fallbacks")
     return config
 
 
 def environment_defaults() -> RunTable:
     """`[run]` as PARALLELAI_* variables give it: PARALLELAI_ENGINE, PARALLELAI_PARALLEL, …"""
-    given = {
+    given: dict[str, Any] = {
         key: value for key in RunTable.model_fields if (value := os.environ.get(env_name(key), "").strip())
     }
+    if "fallbacks" in given:
+        given["fallbacks"] = [name.strip() for name in given["fallbacks"].split(",") if name.strip()]
     try:
         table = RunTable.model_validate(given)
     except ValidationError as error:
@@ -131,6 +140,8 @@ def environment_defaults() -> RunTable:
             f"${env_name(key)}", f"{problem['msg']}, got {given[key]!r}; fix or unset the variable"
         ) from None
     _check_engine(table.engine, f"${env_name('engine')}")
+    for fallback in table.fallbacks or []:
+        _check_engine(fallback, f"${env_name('fallbacks')}")
     return table
 
 

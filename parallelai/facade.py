@@ -54,6 +54,8 @@ class ParallelAI:
         isolation: bool | None = None,
         gates: Sequence[str | Gate] | None = None,
         task_gates: Sequence[str | Gate] | None = None,
+        fallbacks: Sequence[str] | None = None,
+        deadline_s: float | None = None,
     ) -> None:
         if engine_settings is not None:
             warn_renamed(
@@ -73,6 +75,8 @@ class ParallelAI:
         self._isolation = isolation
         self._gates = list(gates or [])
         self._task_gates = list(task_gates or [])
+        self._fallbacks = list(fallbacks or [])
+        self._deadline_s = deadline_s
 
     # -- the verbs ------------------------------------------------------------------------------
 
@@ -163,6 +167,8 @@ class ParallelAI:
             isolation=self._isolation,
             gates=self._gates or None,
             task_gates=self._task_gates or None,
+            fallbacks=self._fallbacks or None,
+            deadline_s=self._deadline_s,
         )
         return plan_template_request(request, LibraryCatalog(self._workdir, paths=True))
 

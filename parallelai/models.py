@@ -7,7 +7,15 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 TASK_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
@@ -139,6 +147,29 @@ class EngineObject(Protocol):
     def settings(self) -> Mapping[str, Any]: ...
 
 
+def engine_and_fallbacks(data: Any, engine_key: str = "engine") -> Any:
+    """`data` with a list given as its engine split in two: the first entry is the engine, the
+    rest go before its `fallbacks` (docs/rate-limits.md, "Failover"). Anything else unchanged."""
+    if not isinstance(data, dict) or not isinstance(data.get(engine_key), list | tuple):
+        return data
+    first, *rest = data[engine_key] or [None]
+    fallbacks = data.get("fallbacks") or []
+    if not isinstance(fallbacks, list | tuple):
+        return data  # for validation to say what is wrong with it
+    return {**data, engine_key: first, "fallbacks": [*rest, *fallbacks]}
+
+
+def _no_repeats(engines: list[str]) -> list[str]:
+    for engine in engines:
+        if not engine.strip():
+            raise ValueError("a fallback engine is `name[:model]`, not an empty string")
+    return list(dict.fromkeys(engines))
+
+
+# Engines a task moves to, in order, when its engine refuses it for good (docs/rate-limits.md).
+Fallbacks = Annotated[list[str], AfterValidator(_no_repeats)]
+
+
 def settings_under(settings: Mapping[str, Any], own: Any) -> Any:
     """`own` settings over an engine object's `settings`; `own` untouched if it is no mapping, so
     that validation says what is wrong with it."""
@@ -193,6 +224,9 @@ class Task(_Strict):
     id: str = ""
     prompt: str = ""
     engine: str | None = None
+    # Where the task moves when its engine refuses it for good (rate limit, overload, outage);
+    # `engine: [a, b]` is `engine: a, fallbacks: [b]`. None: the run's, when the task names no engine.
+    fallbacks: Fallbacks = Field(default_factory=list)
     inputs: dict[str, Any] = Field(default_factory=dict)
     files: list[str] = Field(default_factory=list)
     options: TaskOptions = Field(default_factory=TaskOptions)
@@ -214,6 +248,7 @@ class Task(_Strict):
     def _engine_object_as_name(cls, data: Any) -> Any:
         # Stored as JSON, a task keeps the engine's name; the object's settings become its
         # `engine_options`, under those the task gives itself.
+        data = engine_and_fallbacks(data)
         if not isinstance(data, dict) or not isinstance(data.get("engine"), EngineObject):
             return data
         chosen: EngineObject = data["engine"]
@@ -270,6 +305,9 @@ class RunLimits(_Strict):
     backoff_cap_s: Annotated[float, Field(ge=0)] = 60.0
     # The longest Retry-After waited out; a rate limit asking for longer fails its task (retry.py).
     max_retry_after_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = DEFAULT_MAX_RETRY_AFTER_S
+    # Seconds a run may execute (from its start, or its resume): then nothing new starts, running
+    # attempts and waiting retries are cancelled, and the run fails (scheduler.py).
+    deadline_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
 
 
 GateState = Literal["passed", "failed", "skipped"]
@@ -297,6 +335,7 @@ class RunSpec(_Strict):
     name: str | None = None
     strategy: StrategyName = "parallel"  # an alias given is stored as the strategy's own name
     default_engine: str = "echo"
+    fallbacks: Fallbacks = Field(default_factory=list)  # the default engine's, in order
     engine_settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
     limits: RunLimits = Field(default_factory=RunLimits)
     use_cache: bool = True
@@ -306,6 +345,11 @@ class RunSpec(_Strict):
     isolation: bool = False
     task_gates: list[Gate] = Field(default_factory=list)  # every task's, before its own `gates`
     tasks: list[Task]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _engine_list(cls, data: Any) -> Any:
+        return engine_and_fallbacks(data, "default_engine")
 
     @model_validator(mode="after")
     def _task_gates_need_worktrees(self) -> RunSpec:
@@ -377,6 +421,7 @@ class TaskResult(BaseModel):
 
 class Attempt(BaseModel):
     number: int
+    engine: str | None = None  # `name[:model]` it ran on (None: recorded before failover existed)
     started_at: float
     finished_at: float | None = None
     state: TaskState = TaskState.RUNNING

@@ -18,10 +18,11 @@ from urllib.parse import urlsplit
 import anyio
 
 from parallelai.client.daemon_client import DaemonClient
-from parallelai.client.discovery import discovery_path, read_discovery
+from parallelai.client.discovery import read_discovery
 from parallelai.client.launcher import DEFAULT_HOST, start_detached
 from parallelai.errors import InputError
 from parallelai.monitor.notify_config import PROJECT_CONFIG, NotifyConfig, load_notify_config
+from parallelai.monitor.scrape_token import scrape_token_path
 from parallelai.paths import default_store_path, user_config_path
 
 Dashboard = Literal["web", "terminal", "grafana"]
@@ -32,7 +33,8 @@ _CONFIG_KEY: dict[str, str] = {"slack": "slack_webhook", "webhook": "webhook"}
 @dataclass(frozen=True, slots=True)
 class Monitoring:
     """Where to look. `dashboard_url` is a one-time login link (valid 120 s; `parallelai dashboard`
-    makes another); `/metrics` needs the bearer token kept in `token_file`."""
+    makes another); `/metrics` needs the bearer token kept in `token_file`: the scrape token, which
+    outlives daemon restarts and opens `/metrics` only."""
 
     daemon_url: str
     token_file: Path
@@ -94,12 +96,12 @@ async def attach_monitors(
     metrics_url = f"{info.url}/metrics" if metrics or dashboard == "grafana" else None
     return Monitoring(
         daemon_url=info.url,
-        token_file=discovery_path(),
+        token_file=scrape_token_path(),
         dashboard_url=dashboard_url,
         terminal_command="parallelai watch" if dashboard == "terminal" else None,
         grafana=(
             f"import docs/grafana-dashboard.json (in the parallelai repository); Prometheus scrapes "
-            f"{info.url}/metrics with the bearer token in {discovery_path()}"
+            f"{info.url}/metrics with the bearer token in {scrape_token_path()} (`credentials_file`)"
             if dashboard == "grafana"
             else None
         ),

@@ -27,11 +27,13 @@ from parallelai.errors import InputError
 from parallelai.models import (
     EngineObject,
     EngineSpec,
+    Fallbacks,
     GateInput,
     Parallelism,
     RunSpec,
     Task,
     canonical_strategy,
+    engine_and_fallbacks,
     settings_under,
 )
 
@@ -105,7 +107,14 @@ class TaskInput(BaseModel):
         description="A short id (letters, digits, _ . -) so other tasks can depend on it; default t001, t002…",
     )
     engine: str | None = Field(
-        default=None, description="Engine for this task only, `name[:model]`; default: the run's engine."
+        default=None,
+        description="Engine for this task only, `name[:model]`; default: the run's engine. A list "
+        "[engine, fallback, …] is the engine and its `fallbacks`.",
+    )
+    fallbacks: Fallbacks = Field(
+        default_factory=list,
+        description="Engines this task moves to, in order, when its engine refuses it for good (a rate "
+        "limit it cannot wait out, overload, an outage); default: the run's, when it names no engine.",
     )
     depends_on: list[str] = Field(
         default_factory=list,
@@ -140,7 +149,7 @@ class TaskInput(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _old_names(cls, data: Any) -> Any:
-        data = accept_old_names(data, "task")
+        data = engine_and_fallbacks(accept_old_names(data, "task"))
         if isinstance(data, dict) and isinstance(data.get("engine"), EngineObject):
             # The object's settings are this task's `engine_options`, under those it gives itself.
             chosen: EngineObject = data["engine"]
@@ -158,7 +167,14 @@ class RunSettings(BaseModel):
     engine: str | None = Field(
         default=None,
         description="Engine of tasks that name none, `name[:model]` (default: the config's, else the first "
-        "real assistant installed and signed in here; `echo` is a dry run, only when named).",
+        "real assistant installed and signed in here; `echo` is a dry run, only when named). A list "
+        "[engine, fallback, …] is the engine and its `fallbacks`.",
+    )
+    fallbacks: Fallbacks = Field(
+        default_factory=list,
+        description="Engines a task moves to, in order, when the run's engine refuses it for good: a rate "
+        "limit it cannot wait out, overload (529/503), an outage. Tasks naming their own engine have "
+        "their own fallbacks.",
     )
     engine_options: dict[str, Any] = Field(
         default_factory=dict, description="Settings of the run's engine (`engine`), e.g. {model: ...}."
@@ -199,6 +215,11 @@ class RunSettings(BaseModel):
     backoff_cap_s: Annotated[float, Field(ge=0)] | None = Field(
         default=None, description="Longest wait before a retry (default 60 s)."
     )
+    deadline_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="Seconds the run may execute, waits included: then nothing new starts, running tasks "
+        "are cancelled and the run fails (default: none; a resumed run gets it afresh).",
+    )
     use_cache: bool = Field(default=True, description="Answer a task seen before from the cache.")
     workdir: str | None = Field(
         default=None, description="The workspace: files and the tasks file are relative to it."
@@ -228,7 +249,7 @@ class RunSettings(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _old_names(cls, data: Any) -> Any:
-        return engine_object_as_name(accept_old_names(data, "run settings"))
+        return engine_object_as_name(engine_and_fallbacks(accept_old_names(data, "run settings")))
 
     @property
     def engine_or_default(self) -> str:
@@ -242,9 +263,10 @@ class RunSettings(BaseModel):
     def over(self, defaults: RunSettings) -> RunSettings:
         """These settings, with what they leave unset taken from `defaults` (a config's, say)."""
         given = self.model_dump(exclude_unset=True, exclude_none=True)
-        return RunSettings.model_validate(
-            {**defaults.model_dump(exclude_unset=True, exclude_none=True), **given}
-        )
+        under = defaults.model_dump(exclude_unset=True, exclude_none=True)
+        if "engine" in given:
+            under.pop("fallbacks", None)  # fallbacks go with the engine they back
+        return RunSettings.model_validate({**under, **given})
 
     def settings_per_engine(self) -> dict[str, dict[str, Any]]:
         """`engines`, with `engine_options` folded into the run engine's entry (they win)."""
@@ -264,6 +286,7 @@ class RunSettings(BaseModel):
             "backoff_base_s": self.backoff_base_s,
             "backoff_cap_s": self.backoff_cap_s,
             "max_retry_after_s": self.max_retry_after_s,
+            "deadline_s": self.deadline_s,
         }
         limits: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
         if self.per_engine:

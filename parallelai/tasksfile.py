@@ -3,8 +3,10 @@
     name: nightly review           # optional
     strategy: dag                  # parallel (default) | dag | batch | pipeline | mapreduce
     engine: echo                   # default engine for tasks that name none
+    # engine: [claude-code, codex]   # …and the engines its tasks move to when it refuses them
     parallel: 20
-    limits: {max_cost_usd: 5, max_tokens: 200000, fail_fast: false, per_engine: {claude-code: 5}}
+    limits: {max_cost_usd: 5, max_tokens: 200000, fail_fast: false, per_engine: {claude-code: 5},
+             deadline_s: 3600}
     engines: {echo: {latency: 0.1}}
     defaults: {timeout: 120, retries: 2}
     gates: ["pytest -q", {command: "ruff check .", name: lint, timeout: 300}]
@@ -35,7 +37,7 @@ from parallelai.task_forms import expand_task
 from parallelai.templates.catalog import LibraryCatalog, TemplateCatalog
 from parallelai.yamlsource import YamlDocument, read_yaml
 
-_RUN_KEYS = {"name", "strategy", "engine", "parallel", "limits", "engines", "defaults", "gates", "isolation",
+_RUN_KEYS = {"name", "strategy", "engine", "fallbacks", "parallel", "limits", "engines", "defaults", "gates", "isolation",
              "task_gates"}  # fmt: skip
 _WORK_ADAPTER: TypeAdapter[Any] = TypeAdapter(Work)
 
@@ -114,6 +116,7 @@ def spec_from_tasks(
                     id=item.id or "",
                     prompt=item.prompt,
                     engine=item.engine,
+                    fallbacks=item.fallbacks,
                     inputs=item.inputs,
                     files=item.files,
                     depends_on=item.depends_on,
@@ -225,10 +228,15 @@ def spec_from_document(
     isolation = data.get("isolation")
     if not isinstance(isolation, bool | None):
         raise document.error("isolation: must be true or false", ("isolation",))
+    engine, fallbacks = options.engine, options.fallbacks
+    if engine is None:
+        engine, own = _file_engine(document, data)
+        fallbacks = fallbacks or own  # `--fallback` wins over the file's
     file_options = options.model_copy(
         update={
             "name": name if isinstance(name, str) else None,
-            "engine": options.engine or data.get("engine"),
+            "engine": engine,
+            "fallbacks": fallbacks,
             "parallel": options.parallel or data.get("parallel"),
             "engines": {**settings, **options.engines},
             "workdir": options.workdir or str(base),
@@ -237,6 +245,18 @@ def spec_from_document(
         }
     )
     return _run_spec(tasks, strategy, file_options, limits, document, gates)
+
+
+def _file_engine(document: YamlDocument, data: dict[str, Any]) -> tuple[str | None, list[str]]:
+    """The file's `engine` (a name, or a list: the engine, then its fallbacks) and `fallbacks`."""
+    given = {key: data[key] for key in ("engine", "fallbacks") if data.get(key) is not None}
+    try:
+        settings = RunSettings.model_validate(given)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = tuple(problem["loc"]) or ("engine",)
+        raise document.error(f"{'.'.join(map(str, where))}: {problem['msg']}", where) from None
+    return settings.engine, settings.fallbacks
 
 
 def _gates(document: YamlDocument, data: dict[str, Any], key: str) -> list[Gate]:
@@ -250,7 +270,9 @@ def _gates(document: YamlDocument, data: dict[str, Any], key: str) -> list[Gate]
 
 def _settings_in_file(data: dict[str, Any]) -> set[str]:
     """The names of the run settings a tasks file gives itself (top level, `limits:`, `defaults:`)."""
-    named = {key for key in ("engine", "parallel", "isolation") if data.get(key) is not None}
+    named = {key for key in ("engine", "fallbacks", "parallel", "isolation") if data.get(key) is not None}
+    if "engine" in named:
+        named.add("fallbacks")  # a config's fallbacks back the config's engine, not the file's
     for block in ("limits", "defaults"):
         if isinstance(data.get(block), dict):
             named |= {"parallel" if key == "max_parallel" else key for key in data[block]}
@@ -322,6 +344,7 @@ def _run_spec(
             name=options.name,
             strategy=strategy,
             default_engine=options.engine_or_default,
+            fallbacks=options.fallbacks,
             engine_settings=options.settings_per_engine(),
             limits=RunLimits.model_validate(limits),
             use_cache=options.use_cache,

@@ -14,7 +14,6 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
-from parallelai.client.daemon_client import DaemonClient
 from parallelai.client.discovery import discovery_path, read_discovery
 from parallelai.client.errors import DaemonError
 from parallelai.client.launcher import (
@@ -105,6 +104,8 @@ async def _status(args: argparse.Namespace) -> int:
         else:
             print(f"no daemon is running (looked for {discovery_path()})")
         return EXIT_NOT_RUNNING
+    from parallelai.client.daemon_client import DaemonClient  # httpx only when it is used
+
     async with DaemonClient(info) as client:
         try:
             health = await client.health()
@@ -129,6 +130,8 @@ async def _status(args: argparse.Namespace) -> int:
 
 
 async def _dashboard(args: argparse.Namespace) -> int:
+    from parallelai.client.daemon_client import DaemonClient  # httpx only when it is used
+
     async with await DaemonClient.connect(start=True) as client:
         link = await client.dashboard_link()
     print(link.url)

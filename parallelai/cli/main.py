@@ -27,6 +27,7 @@ from parallelai.cli.isolation_commands import add_isolation_commands, apply_at_e
 from parallelai.cli.lsp_command import add_lsp_command
 from parallelai.cli.mcp_command import add_mcp_command
 from parallelai.cli.progress import ProgressView
+from parallelai.cli.rate_gates_view import rate_gate_lines
 from parallelai.cli.run_flags import (
     add_run_flags,
     positive_float,
@@ -109,6 +110,8 @@ async def _run(args: argparse.Namespace) -> int:
             gates=args.gate or None,
             isolation=args.isolate,
             task_gates=args.task_gate or None,
+            fallbacks=args.fallback or None,
+            deadline_s=args.deadline,
         )
     )
     if args.daemon or args.monitor:
@@ -240,6 +243,8 @@ async def _engines(args: argparse.Namespace) -> int:
         print(f"{mark} {status.name:<14} {status.version or '-':<12} {status.detail}")
     other_words = ", ".join(f"{alias} = {name}" for alias, name in sorted(aliases.items()))
     print(f"\nother names: {other_words}; `_` for `-` in any name (claude_code = claude-code)")
+    for line in await rate_gate_lines():
+        print(line)
     return EXIT_OK
 
 

@@ -119,11 +119,32 @@ def _add_isolation_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_failover_flags(parser: argparse.ArgumentParser) -> None:
+    """`--fallback ENGINE` (repeatable) and `--deadline SECONDS` (docs/rate-limits.md)."""
+    parser.add_argument(
+        "--fallback",
+        action="append",
+        default=[],
+        metavar="ENGINE",
+        help="an engine (`name[:model]`) a task moves to when the run's engine refuses it for good: "
+        "a rate limit it cannot wait out, overload, an outage (repeatable: tried in order)",
+    )
+    parser.add_argument(
+        "--deadline",
+        type=positive_float,
+        metavar="SECONDS",
+        help="stop the run after this long, waits included: nothing new starts, running tasks are "
+        "cancelled and the run fails (a resumed run gets it afresh)",
+    )
+
+
 def add_run_flags(parser: argparse.ArgumentParser) -> None:
     """The flags every command that starts a run takes (`run` and each template verb), named and
-    explained once: timeout, retries, budget, gates, isolation, cache, name, daemon and monitor."""
+    explained once: timeout, retries, fallbacks, deadline, budget, gates, isolation, cache, name,
+    daemon and monitor."""
     parser.add_argument("--timeout", type=positive_float, metavar="SECONDS", help="per-task timeout")
     parser.add_argument("--retries", type=int, help="retries of retryable failures per task (default: 2)")
+    _add_failover_flags(parser)
     _add_budget_flags(parser)
     _add_gate_flag(parser)
     _add_isolation_flags(parser)

@@ -206,6 +206,8 @@ def plan_from_args(args: argparse.Namespace) -> TemplatePlan:
         gates=args.gate or None,
         isolation=args.isolate,
         task_gates=args.task_gate or None,
+        fallbacks=args.fallback or None,
+        deadline_s=args.deadline,
     )
     return plan_template_request(request, LibraryCatalog(workdir, paths=True))
 

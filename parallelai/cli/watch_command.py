@@ -21,7 +21,7 @@ import time
 import tty
 from collections.abc import Iterator
 from contextlib import aclosing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -29,7 +29,6 @@ from rich.console import Console
 from rich.live import Live
 
 from parallelai.cli.watch_view import WatchModel, render
-from parallelai.client.daemon_client import DaemonClient
 from parallelai.client.errors import DaemonError
 from parallelai.errors import ParallelAIError, sole_exception
 from parallelai.events import RunCreated
@@ -42,6 +41,9 @@ UNREACHABLE = "daemon unreachable"
 # What the terminal sends for the keys that are more than one character (xterm, VT100 modes).
 _SEQUENCES = {"\x1b[A": "up", "\x1bOA": "up", "\x1b[B": "down", "\x1bOB": "down"}
 _NAMED = {"\r": "enter", "\n": "enter", "\x1b": "escape"}
+
+if TYPE_CHECKING:
+    from parallelai.client.daemon_client import DaemonClient
 
 
 def add_watch_command(subparsers: Any) -> None:
@@ -57,6 +59,8 @@ def add_watch_command(subparsers: Any) -> None:
 
 
 async def watch_command(args: argparse.Namespace) -> int:
+    from parallelai.client.daemon_client import DaemonClient  # httpx only when it is used
+
     async with await DaemonClient.connect() as client:
         await Watch(client, Console()).run(args.run)
     return 0

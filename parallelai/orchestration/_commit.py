@@ -29,7 +29,7 @@ SET_TASK_STATE = (
 )
 RECORD_ATTEMPT = (
     "INSERT OR REPLACE INTO attempts (run_id, task_id, number, started_at, finished_at, state, "
-    "error_kind, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "error_kind, error_message, engine) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 RECORD_RESULT = (
     "INSERT OR REPLACE INTO results (run_id, task_id, fingerprint, body, ok, reused, input_tokens, "

@@ -140,14 +140,19 @@ def task_records(db: sqlite3.Connection, run_id: str, task_id: str | None) -> li
     ).fetchall()
     attempts: dict[str, list[Attempt]] = {}
     for row in db.execute(
-        "SELECT task_id, number, started_at, finished_at, state, error_kind, error_message "
+        "SELECT task_id, number, started_at, finished_at, state, error_kind, error_message, engine "
         f"FROM attempts WHERE run_id = ?{only.replace('t.id', 'task_id')} ORDER BY task_id, number",
         params,
     ):
         error = TaskError(kind=ErrorKind(row[5]), message=row[6] or "") if row[5] else None
         attempts.setdefault(row[0], []).append(
             Attempt(
-                number=row[1], started_at=row[2], finished_at=row[3], state=TaskState(row[4]), error=error
+                number=row[1],
+                engine=row[7],
+                started_at=row[2],
+                finished_at=row[3],
+                state=TaskState(row[4]),
+                error=error,
             )
         )
     return [

@@ -112,6 +112,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, task_id)
     ) WITHOUT ROWID;
     """,
+    # 5: failover: the engine (`name[:model]`) each attempt ran on; NULL for attempts recorded
+    # before, which ran on their task's engine.
+    """
+    ALTER TABLE attempts ADD COLUMN engine TEXT;
+    """,
 )
 
 

@@ -72,7 +72,8 @@ class AttemptIO:
     def begin(self, slot: TaskSlot) -> None:
         """Open the task's next attempt, in the store too."""
         slot.attempts += 1
-        slot.attempt = Attempt(number=slot.attempts, started_at=time.time())
+        slot.tries_here += 1
+        slot.attempt = Attempt(number=slot.attempts, engine=str(slot.engine), started_at=time.time())
         self._store.record_attempt(self._run_id, slot.task.id, slot.attempt)
 
     async def call(self, slot: TaskSlot, prompt: str, outputs: Mapping[str, str]) -> TaskResult:
@@ -80,14 +81,16 @@ class AttemptIO:
         it, with the attempt closed accordingly; what the engine emits meanwhile goes on the bus."""
         task = slot.task
         engine = self._engines[slot.engine.name]
+        # A fallback runs with the run's settings for it: the task's own were for its own engine.
+        options = task.options.model_copy(update={"engine_options": {}}) if slot.moved else task.options
 
         async def call_in(workdir: Path, prompt: str) -> TaskResult:
             request = EngineRequest(
                 task_id=task.id,
                 prompt=prompt,
                 model=slot.engine.model,
-                options=task.options,
-                workdir=workdir / task.options.workdir if task.options.workdir else workdir,
+                options=options,
+                workdir=workdir / options.workdir if options.workdir else workdir,
                 attempt=slot.attempts,
                 isolated=self._isolation is not None,
                 context=outputs,

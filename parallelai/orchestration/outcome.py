@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from parallelai.events import Event, TaskRetrying, TaskStateChanged
-from parallelai.models import ErrorKind, RunState, Task, TaskError, TaskResult, TaskState
+from parallelai.models import EngineSpec, ErrorKind, RunState, Task, TaskError, TaskResult, TaskState
 from parallelai.orchestration.retry import Backoff
 from parallelai.ratelimits.ceiling import describe_wait
 
@@ -41,6 +41,7 @@ class Decision:
     retry: Retry | None = None  # set with `retrying`
     skip_dependents: bool = False  # the task ended without its output: nothing downstream can run
     stop_run: str | None = None  # fail-fast: why no other task may start or go on running
+    move_to: EngineSpec | None = None  # set with `retrying`: the next attempt runs on this fallback
 
     @property
     def retry_at(self) -> float | None:
@@ -94,6 +95,8 @@ def after_attempt(
     backoff: Backoff,
     rng: random.Random,
     now: float,
+    fallback: EngineSpec | None = None,
+    tries_here: int | None = None,
 ) -> Decision:
     """What follows attempt number `attempt` (1-based) of `task`, which ended with `result`.
 
@@ -102,12 +105,22 @@ def after_attempt(
     failure is retried while the task has retries left and the run is not `stopping` (a budget
     reached, fail-fast or a cancel: no new attempt may start); `rng` is drawn from only then.
     With `fail_fast`, a failure stops the run; a cancel never does.
+
+    With a `fallback` engine, a task its engine refuses for good moves there at once (`move_to`):
+    overloaded, or rate-limited or unreachable (`transient`) with its retries on this engine used
+    up (`tries_here` of them; default `attempt`), or rate-limited beyond the Retry-After ceiling.
     """
     error = result.error
     if error is None:
         return REUSED if result.reused else SUCCEEDED
     if error.kind is ErrorKind.CANCELLED:
         return Decision(TaskState.CANCELLED, error.message, skip_dependents=True)
+    tries = attempt if tries_here is None else tries_here
+    if fallback is not None and not stopping and _refused_for_good(error, tries, task, backoff):
+        reason = f"moved to {fallback} after: {error.kind}: {error.message}"
+        return Decision(
+            TaskState.RETRYING, reason, error.kind, retry=Retry(0.0, now, error), move_to=fallback
+        )
     if error.kind is ErrorKind.RATE_LIMITED and backoff.refuses(error.retry_after):
         hint = describe_wait(error.retry_after) if error.retry_after is not None else "?"
         return Decision(
@@ -118,8 +131,8 @@ def after_attempt(
             skip_dependents=True,
             stop_run=f"fail-fast: task {task.id} failed" if fail_fast else None,
         )
-    if error.kind.retryable and attempt <= task.options.retries and not stopping:
-        delay = backoff.delay(attempt, error.retry_after, rng)
+    if error.kind.retryable and tries <= task.options.retries and not stopping:
+        delay = backoff.delay(tries, error.retry_after, rng)
         reason = f"attempt {attempt} failed ({error.kind}: {error.message}); retrying in {delay:.1f}s"
         return Decision(TaskState.RETRYING, reason, error.kind, retry=Retry(delay, now + delay, error))
     return Decision(
@@ -129,6 +142,23 @@ def after_attempt(
         skip_dependents=True,
         stop_run=f"fail-fast: task {task.id} failed" if fail_fast else None,
     )
+
+
+# What moves a task to its fallback engine; a failure of the task itself (bad request, auth,
+# a non-zero exit, a timeout) would fail there too, so it never does.
+_FAILOVER_KINDS = frozenset({ErrorKind.RATE_LIMITED, ErrorKind.OVERLOADED, ErrorKind.TRANSIENT})
+
+
+def _refused_for_good(error: TaskError, tries: int, task: Task, backoff: Backoff) -> bool:
+    """Whether the engine will not take the task soon: overloaded now, beyond the Retry-After
+    ceiling, or still refusing (rate limit, outage) once the task's retries on it are used up."""
+    if error.kind not in _FAILOVER_KINDS:
+        return False
+    if error.kind is ErrorKind.OVERLOADED:
+        return True
+    if error.kind is ErrorKind.RATE_LIMITED and backoff.refuses(error.retry_after):
+        return True
+    return tries > task.options.retries
 
 
 def attempt_state(result: TaskResult) -> TaskState:

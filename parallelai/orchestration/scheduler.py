@@ -6,7 +6,8 @@ holds a slot while it waits to retry: it is `retrying`, not `running`, so what e
 as running never exceeds the limit. Each attempt runs in its own cancel scope, so a timeout or a
 cancel reaches the engine, which tears down whatever it started; every process the attempt's
 agent starts carries the attempt's tag, so the whole tree can be found and stopped. When the run
-is torn down (its process stops), attempts in flight are closed as `interrupted`.
+is torn down (its process stops), attempts in flight are closed as `interrupted`. When its
+deadline (`limits.deadline_s`) runs out, it stops as if cancelled, but ends `failed`.
 
 What an attempt's end means is decided apart, without I/O (`outcome`). Every change of a task's
 state, that decision included, goes through `_apply`, which persists it, publishes it and
@@ -102,7 +103,8 @@ class RunExecution:
         self._rng = random.Random()
         self._slots = build_slots(spec)
         self._budget = Budget(spec.limits, resumption.spent if resumption else None)
-        controller = controller_for(spec, {slot.engine.name for slot in self._slots.values()})
+        used = {engine.name for slot in self._slots.values() for engine in (slot.engine, *slot.fallbacks)}
+        controller = controller_for(spec, used)
         self._admission = Admission(spec.limits, self._budget, controller)
         self._adaptive = AdaptiveRun(run_id, controller, self._admission) if controller is not None else None
         self._unannounced: list[str] = []  # made ready since the last dispatch
@@ -113,6 +115,7 @@ class RunExecution:
         self._cancelled = False
         self._torn_down = False  # the service is closing: the run stops where it is, to be resumed
         self._budget_stop: Overrun | None = None  # the limit that stopped the run
+        self._deadline_hit = False  # `limits.deadline_s` ran out before the run ended
         self._reused = resumption.reused if resumption else 0
         self._resumption = resumption
 
@@ -134,20 +137,26 @@ class RunExecution:
         for changed in self._adaptive.start() if self._adaptive is not None else ():
             self._publish(changed)
         try:
-            async with anyio.create_task_group() as group:
-                self._group = group
-                for task_id, slot in self._slots.items():
-                    if slot.state is TaskState.PENDING and slot.waiting_on == 0:
-                        self._make_ready(task_id)
-                self._start_ready_tasks()
-                # Let the tasks just started reach their engines before announcing the ones that
-                # wait for a slot: with thousands queued, building those events would otherwise
-                # hold back the first wave by tens of milliseconds.
-                await anyio.lowlevel.checkpoint()
-                self._dispatch()
-                self._check_done()
-                await self._done.wait()
-            await self._run_gates()
+            async with anyio.create_task_group() as watch:
+                deadline_s = self._limits.deadline_s
+                if deadline_s is not None:
+                    # From this start: a resumed run has its whole deadline again.
+                    watch.start_soon(self._deadline_after, deadline_s, name="run deadline")
+                async with anyio.create_task_group() as group:
+                    self._group = group
+                    for task_id, slot in self._slots.items():
+                        if slot.state is TaskState.PENDING and slot.waiting_on == 0:
+                            self._make_ready(task_id)
+                    self._start_ready_tasks()
+                    # Let the tasks just started reach their engines before announcing the ones that
+                    # wait for a slot: with thousands queued, building those events would otherwise
+                    # hold back the first wave by tens of milliseconds.
+                    await anyio.lowlevel.checkpoint()
+                    self._dispatch()
+                    self._check_done()
+                    await self._done.wait()
+                await self._run_gates()
+                watch.cancel_scope.cancel()  # ended in time
         finally:
             with anyio.CancelScope(shield=True):
                 finished = self._finish()
@@ -180,6 +189,17 @@ class RunExecution:
         """Fail-fast: stop starting tasks and cancel the running ones."""
         self._stop(reason, TaskState.SKIPPED)
         self._cancel_running(reason)
+
+    async def _deadline_after(self, deadline_s: float) -> None:
+        await anyio.sleep(deadline_s)
+        if self._done.is_set() and self._gates_done:
+            return  # everything ended just in time
+        reason = f"deadline of {deadline_s:g} s reached"
+        self._deadline_hit = True
+        # Tasks not started, running or waiting to retry are cancelled; gates running are stopped.
+        self._stop(reason, TaskState.CANCELLED)
+        self._cancel_running(reason)
+        self._gates.stop(reason)
 
     def _announce_restored(self, requeued: list[str]) -> None:
         """Once the run has started again: re-queued tasks are pending again (in the store too),
@@ -256,6 +276,7 @@ class RunExecution:
         next_id: str | None = task_id
         while next_id is not None:
             slot = self._slots[next_id]
+            engine = slot.engine.name  # admitted on it; a failover after the attempt changes the slot's
             try:
                 await self._run_attempt(next_id, slot)
             except anyio.get_cancelled_exc_class():
@@ -263,7 +284,7 @@ class RunExecution:
                 self._torn_down = True
                 raise
             finally:
-                self._admission.release(next_id, slot.engine.name)
+                self._admission.release(next_id, engine)
             if self._done.is_set() or self._torn_down:
                 return
             next_id = self._take_next()
@@ -302,6 +323,8 @@ class RunExecution:
             backoff=self._backoff,
             rng=self._rng,
             now=time.time(),
+            fallback=slot.fallback,
+            tries_here=slot.tries_here,
         )
         self._apply(task_id, slot, decision, result, key)
         if adapted is not None:
@@ -311,7 +334,8 @@ class RunExecution:
         slot = self._slots[task_id]
         with anyio.CancelScope() as scope:
             slot.stop.scope = scope
-            await anyio.sleep(delay)
+            # Decided before the deadline, started after it: the wait ends with the run.
+            await anyio.sleep(0 if self._deadline_hit else delay)
         slot.stop.scope = None
         if slot.state.is_final:
             return
@@ -370,6 +394,8 @@ class RunExecution:
         self._store.set_task_state(self.run_id, task_id, state, decision.reason, decision.retry_at)
         for event in decision.events(self.run_id, task_id, slot.attempts, time.time()):
             self._publish(event)
+        if decision.move_to is not None:
+            slot.fail_over()
         if decision.retry is not None:
             assert self._group is not None
             self._group.start_soon(self._retry_later, task_id, decision.retry.delay_s)
@@ -482,6 +508,8 @@ class RunExecution:
             gates_done=self._gates_done,
             gate_failed=any(gate.state == "failed" for gate in gates),
         )
+        if self._deadline_hit and state is RunState.SUCCEEDED:
+            state = RunState.FAILED  # its gates were stopped by the deadline before they all passed
         note = self._stopped.reason if self._stopped is not None else None
         if self._budget_stop is not None:
             # Tasks in flight when the budget was reached were paid for too: say what was spent.

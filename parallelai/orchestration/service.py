@@ -199,6 +199,11 @@ class OrchestrationService:
                 r.task.id: r.result.text for r in records if r.result and r.state is TaskState.SUCCEEDED
             },
             attempts={record.task.id: len(record.attempts) for record in records},
+            engines={
+                record.task.id: _last_engine(record)
+                for record in records
+                if record.attempts and record.attempts[-1].engine
+            },
             spent=totals.usage,
             reused=totals.reused,
         )
@@ -468,6 +473,17 @@ def _retryable(run_id: str, records: Mapping[str, TaskRecord], task_ids: Sequenc
 
 
 _RETRYABLE = frozenset({TaskState.FAILED, TaskState.CANCELLED, TaskState.SKIPPED})
+
+
+def _last_engine(record: TaskRecord) -> tuple[str, int]:
+    """The engine a task's last attempt ran on, and how many attempts in a row ran there."""
+    last = record.attempts[-1].engine or ""
+    in_a_row = 0
+    for attempt in reversed(record.attempts):
+        if attempt.engine != last:
+            break
+        in_a_row += 1
+    return last, in_a_row
 
 
 def _new_run_id() -> str:

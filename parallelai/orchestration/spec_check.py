@@ -53,7 +53,7 @@ def _engines_by_registered_name(
     """The spec with every engine called by its registered name: an alias (`claude_code`,
     `chatgpt`) is resolved here, once for every surface, so what is stored, cached, limited and
     shown has one name per engine. UnknownEngineError for a name that means none."""
-    registry.require(sorted(engine_names(tasks, spec.default_engine)))
+    registry.require(sorted(engine_names(tasks, spec.default_engine, spec.fallbacks)))
     spelled: dict[str, str] = {}
 
     def registered(engine: str) -> str:
@@ -63,7 +63,14 @@ def _engines_by_registered_name(
         return spelled[engine]
 
     tasks = [
-        task if task.engine is None else task.model_copy(update={"engine": registered(task.engine)})
+        task
+        if task.engine is None and not task.fallbacks
+        else task.model_copy(
+            update={
+                "engine": registered(task.engine) if task.engine is not None else None,
+                "fallbacks": [registered(name) for name in task.fallbacks],
+            }
+        )
         for task in tasks
     ]
     # Settings and limits may name engines this run does not use (a config's, say): those stay as they are.
@@ -75,6 +82,7 @@ def _engines_by_registered_name(
     renamed = spec.model_copy(
         update={
             "default_engine": registered(spec.default_engine),
+            "fallbacks": [registered(name) for name in spec.fallbacks],
             "engine_settings": settings,
             "limits": spec.limits.model_copy(update={"per_engine": per_engine}),
         }
@@ -83,9 +91,9 @@ def _engines_by_registered_name(
 
 
 def engines_for(spec: RunSpec, registry: EngineRegistry) -> dict[str, Engine]:
-    """One engine per distinct engine name of the run, made with the run's settings for it."""
+    """One engine per distinct engine name of the run (fallbacks too), made with the run's settings for it."""
     engines: dict[str, Engine] = {}
-    for name in sorted(engine_names(spec.tasks, spec.default_engine)):
+    for name in sorted(engine_names(spec.tasks, spec.default_engine, spec.fallbacks)):
         try:
             engines[name] = registry.create(name, spec.engine_settings.get(name, {}))
         except ValidationError as error:
@@ -95,6 +103,11 @@ def engines_for(spec: RunSpec, registry: EngineRegistry) -> dict[str, Engine]:
     return engines
 
 
-def engine_names(tasks: Sequence[Task], default: str) -> set[str]:
+def engine_names(tasks: Sequence[Task], default: str, fallbacks: Sequence[str] = ()) -> set[str]:
+    """The engines the run's tasks may run on: their own or the default, and their fallbacks."""
+    named = {task.engine or default for task in tasks}
+    named.update(name for task in tasks for name in task.fallbacks)
+    if any(task.engine is None and not task.fallbacks for task in tasks):
+        named.update(fallbacks)
     # Each distinct `name[:model]` is parsed once, not once per task.
-    return {EngineSpec.parse(engine).name for engine in {task.engine or default for task in tasks}}
+    return {EngineSpec.parse(engine).name for engine in named}

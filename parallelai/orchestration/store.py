@@ -277,6 +277,7 @@ class Store:
                 attempt.state,
                 error.kind if error else None,
                 error.message if error else None,
+                attempt.engine,
             ),
         )
 

@@ -18,15 +18,29 @@ class TaskSlot:
     """The scheduler's working state for one task."""
 
     task: Task
-    engine: EngineSpec
+    engine: EngineSpec  # the engine its next attempt runs on
+    fallbacks: tuple[EngineSpec, ...] = ()  # where it moves next, in order, if `engine` refuses it
     state: TaskState = TaskState.PENDING
     waiting_on: int = 0
     attempts: int = 0
+    tries_here: int = 0  # of `attempts`, those on `engine`: each engine has the task's retries
+    moved: bool = False  # on a fallback: the task's `engine_options` were meant for its own engine
     output: str = ""
     stop: StopHandle = field(default_factory=StopHandle)
     queued: bool = False  # waiting in a ready queue for a slot
     dependents: list[str] = field(default_factory=list)
     attempt: Attempt | None = None  # the attempt in flight
+
+    @property
+    def fallback(self) -> EngineSpec | None:
+        """The engine the task moves to if its engine refuses it for good; None when none is left."""
+        return self.fallbacks[0] if self.fallbacks else None
+
+    def fail_over(self) -> None:
+        """The task's next attempt runs on its next engine, with that engine's retries."""
+        self.engine, self.fallbacks = self.fallbacks[0], self.fallbacks[1:]
+        self.tries_here = 0
+        self.moved = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,18 +54,31 @@ class Resumption:
     spent: Usage
     reused: int
     again: frozenset[str] = frozenset()
+    # By task: the engine (`name[:model]`) its last attempt ran on, and how many attempts in a row
+    # ran there; a resumed task goes on where it had failed over to.
+    engines: Mapping[str, tuple[str, int]] = field(default_factory=dict)
 
 
 def build_slots(spec: RunSpec) -> dict[str, TaskSlot]:
     """A slot for each task, in the plan's order, each knowing the tasks that depend on it."""
     slots: dict[str, TaskSlot] = {}
     engine_specs: dict[str, EngineSpec] = {}  # a plan names a few engines, each many times
-    for task in spec.tasks:
-        name = task.engine or spec.default_engine
+
+    def parsed(name: str) -> EngineSpec:
         engine = engine_specs.get(name)
         if engine is None:
             engine = engine_specs[name] = EngineSpec.parse(name)
-        slots[task.id] = TaskSlot(task, engine)
+        return engine
+
+    run_fallbacks = tuple(parsed(name) for name in spec.fallbacks)
+    for task in spec.tasks:
+        # A task naming its own engine has its own fallbacks; one that does not backs the run's
+        # engine with the run's, unless it lists its own.
+        if task.fallbacks:
+            fallbacks = tuple(parsed(name) for name in task.fallbacks)
+        else:
+            fallbacks = () if task.engine is not None else run_fallbacks
+        slots[task.id] = TaskSlot(task, parsed(task.engine or spec.default_engine), fallbacks)
     for task in spec.tasks:
         for dependency in task.depends_on:
             slots[dependency].dependents.append(task.id)
@@ -72,9 +99,20 @@ def restore(slots: Mapping[str, TaskSlot], resumption: Resumption | None) -> lis
             else:
                 requeued.append(task_id)
             slot.attempts = resumption.attempts.get(task_id, 0)
+            _resume_engine(slot, *resumption.engines.get(task_id, (str(slot.engine), slot.attempts)))
     for slot in slots.values():
         if slot.state is TaskState.PENDING and slot.task.depends_on:
             slot.waiting_on = sum(
                 1 for dep in slot.task.depends_on if slots[dep].state is not TaskState.SUCCEEDED
             )
     return requeued
+
+
+def _resume_engine(slot: TaskSlot, engine: str, tries: int) -> None:
+    """Where a resumed task goes on: on the fallback its last attempt ran on, if it had moved."""
+    chain = [str(fallback) for fallback in slot.fallbacks]
+    if engine in chain:
+        for _ in range(chain.index(engine) + 1):
+            slot.fail_over()
+    if str(slot.engine) == engine:
+        slot.tries_here = tries

@@ -112,6 +112,7 @@ def plan_template(
         name=settings.name or template.name,
         strategy="dag" if has_deps else "parallel",
         default_engine=settings.engine_or_default,
+        fallbacks=settings.fallbacks,
         engine_settings=settings.settings_per_engine(),
         limits=RunLimits.model_validate(
             {"max_parallel": template.max_parallel or RunLimits().max_parallel} | settings.limits_given()

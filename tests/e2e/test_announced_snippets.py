@@ -231,7 +231,7 @@ def test_the_monitor_snippet_starts_the_dashboard_and_metrics_it_names(workspace
 
     assert monitoring.daemon_url.endswith(":8080")
     assert any("slack" in line for line in monitoring.notifications)  # configured, or what to configure
-    token = json.loads(monitoring.token_file.read_text())["token"]  # the daemon's discovery file
+    token = monitoring.token_file.read_text().strip()  # the scrape token, as Prometheus reads it
     with httpx.Client(follow_redirects=True) as browser:
         assert browser.get(monitoring.dashboard_url).status_code == 200
     metrics = httpx.get(monitoring.metrics_url, headers={"Authorization": f"Bearer {token}"})

@@ -60,6 +60,13 @@ def register_start_tool(server: MCPServer, service: OrchestrationService, catalo
                 "only echoes prompts: it runs only when named."
             ),
         ] = None,
+        fallbacks: Annotated[
+            list[str] | None,
+            Field(
+                description="Engines a task moves to, in order, when `engine` refuses it for good "
+                "(overloaded, rate-limited beyond what it will wait, an outage), e.g. ['codex']."
+            ),
+        ] = None,
         engine_options: Annotated[
             dict[str, Any] | None,
             Field(
@@ -117,6 +124,14 @@ def register_start_tool(server: MCPServer, service: OrchestrationService, catalo
                 description="Directory the sub-agents work in; task `files` are relative to it. Default: the server's."
             ),
         ] = None,
+        deadline_s: Annotated[
+            float | None,
+            Field(
+                gt=0,
+                description="Stop the run after this many seconds, waits included: unfinished tasks "
+                "are cancelled and the run fails with the deadline as its reason.",
+            ),
+        ] = None,
         wait: Annotated[
             bool,
             Field(
@@ -152,6 +167,8 @@ def register_start_tool(server: MCPServer, service: OrchestrationService, catalo
                 strategy=strategy,
                 name=name,
                 engine=engine,
+                fallbacks=fallbacks,
+                deadline_s=deadline_s,
                 engine_options=engine_options,
                 parallel=parallel,
                 timeout=timeout,
