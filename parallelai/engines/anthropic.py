@@ -51,8 +51,9 @@ from parallelai.engines.base import (
     UsageReport,
 )
 from parallelai.models import ErrorKind, TaskError, TaskResult, Usage
+from parallelai.ratelimits.account import ANTHROPIC_API
 
-DEFAULT_BASE_URL = "https://api.anthropic.com"
+DEFAULT_BASE_URL = ANTHROPIC_API
 DEFAULT_MODEL = "claude-sonnet-4-5"
 STRUCTURED_TOOL = "structured_output"
 _MAX_ERROR_BODY = 64 * 1024

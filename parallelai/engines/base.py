@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
 from parallelai.models import TaskOptions, TaskResult, Usage
+
+if TYPE_CHECKING:
+    from parallelai.ratelimits.account import Account
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,15 @@ class Engine(Protocol):
     async def status(self) -> EngineStatus: ...
 
     async def aclose(self) -> None: ...
+
+
+def rate_account(engine: Engine, request: EngineRequest) -> Account | None:
+    """The provider account an engine's agent sends its own requests to (a CLI agent's), so that a
+    429 any engine meets on that account holds this one's launches, and its rate-limit signals pause
+    the others (docs/rate-limits.md); None for an engine that does not say (an API engine paces its
+    requests itself)."""
+    account_of = getattr(engine, "rate_account", None)
+    return account_of(request) if account_of is not None else None
 
 
 def edits_files(engine: Engine) -> bool:

@@ -52,6 +52,7 @@ from parallelai.engines.base import (
 )
 from parallelai.models import ErrorKind, TaskError, TaskResult, Usage
 from parallelai.paths import state_dir
+from parallelai.ratelimits.account import ANTHROPIC_API, Account, account_for
 
 INSTALL_HINT = "install it with `npm install -g @anthropic-ai/claude-code` or set `binary` to its path"
 # The CLI's own credentials and provider switches; everything else comes from the allow-list.
@@ -128,6 +129,16 @@ class ClaudeCodeEngine:
         self._settings = SettingsSource(ClaudeCodeSettings, settings)
         self._stagger = LaunchStagger()
         self._versions = VersionCache()
+
+    def rate_account(self, request: EngineRequest) -> Account | None:
+        """The Anthropic account the CLI's requests go to: the one the `anthropic` engine paces too."""
+        try:
+            settings = self._settings.for_request(request)
+        except ValidationError:
+            return None  # `run` says what is wrong
+        key = settings.api_key.get_secret_value() if settings.api_key else os.environ.get("ANTHROPIC_API_KEY")
+        endpoint = settings.base_url or os.environ.get("ANTHROPIC_BASE_URL") or ANTHROPIC_API
+        return account_for("anthropic", endpoint, key)
 
     async def run(self, request: EngineRequest, emit: Emit) -> TaskResult:
         started = time.monotonic()

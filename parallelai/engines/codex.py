@@ -47,6 +47,7 @@ from parallelai.engines.base import (
     UsageReport,
 )
 from parallelai.models import ErrorKind, TaskError, TaskResult, Usage
+from parallelai.ratelimits.account import OPENAI_API, Account, account_for
 
 INSTALL_HINT = "install it with `npm install -g @openai/codex` or set `binary` to its path"
 PROVIDER = "parallelai"
@@ -79,6 +80,17 @@ class CodexEngine:
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._settings = SettingsSource(CodexSettings, settings)
         self._versions = VersionCache()
+
+    def rate_account(self, request: EngineRequest) -> Account | None:
+        """The OpenAI account the CLI's requests go to: the one the `openai` engine paces too."""
+        try:
+            settings = self._settings.for_request(request)
+        except ValidationError:
+            return None  # `run` says what is wrong
+        key = settings.api_key.get_secret_value() if settings.api_key else os.environ.get("OPENAI_API_KEY")
+        return account_for(
+            "openai", settings.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_API, key
+        )
 
     async def run(self, request: EngineRequest, emit: Emit) -> TaskResult:
         started = time.monotonic()

@@ -32,8 +32,9 @@ from parallelai.engines._redaction import Redactor
 from parallelai.engines._settings import PacingSettings, SettingsSource
 from parallelai.engines.base import Emit, EngineRequest, EngineStatus, RateLimitSignal, TextDelta, UsageReport
 from parallelai.models import ErrorKind, TaskError, TaskResult, Usage
+from parallelai.ratelimits.account import OPENAI_API
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_BASE_URL = OPENAI_API
 _MAX_ERROR_BODY = 64 * 1024
 
 

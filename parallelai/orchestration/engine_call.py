@@ -1,5 +1,10 @@
 """One attempt's call into its engine: under the task's deadline, stoppable on request, and what
-the engine emits along the way turned into bus events."""
+the engine emits along the way turned into bus events.
+
+An agent that sends its own requests (a CLI agent: `rate_account` names its provider account)
+waits, before it starts, while that account's rate gate is paused by a 429 — one another engine
+met, or another agent reported — and its own rate-limit reports pause the gate in turn. API
+engines pace each request at the gate themselves (engines/_http/gating.py)."""
 
 from __future__ import annotations
 
@@ -17,9 +22,11 @@ from parallelai.engines.base import (
     RateLimitSignal,
     TextDelta,
     UsageReport,
+    rate_account,
 )
 from parallelai.events import Event, RateLimited, TaskActivity, TaskOutput, TaskUsage
 from parallelai.models import ErrorKind, TaskError, TaskResult
+from parallelai.ratelimits import RateGate, gate_for
 
 
 class StopHandle:
@@ -59,9 +66,14 @@ async def call_engine(
     # One scope for both ways an attempt is stopped: its deadline, or `StopHandle.stop` (which
     # leaves a reason behind; a cancel without one is the deadline's).
     deadline = anyio.current_time() + timeout if timeout is not None else math.inf
+    account = rate_account(engine, request)
+    gate = gate_for(account) if account is not None else None
     with anyio.CancelScope(deadline=deadline) as scope:
         handle.scope = scope
         try:
+            if gate is not None:
+                await gate.until_open()  # inside the scope: the task's timeout covers the wait
+                emit = _pausing(gate, emit)
             result = await engine.run(request, emit)
         except Exception as error:
             result = TaskResult(
@@ -76,6 +88,17 @@ async def call_engine(
         return TaskResult(duration_s=elapsed, error=TaskError(kind=ErrorKind.TIMEOUT, message=message))
     reason = handle.reason or "cancelled by request"
     return TaskResult(duration_s=elapsed, error=TaskError(kind=ErrorKind.CANCELLED, message=reason))
+
+
+def _pausing(gate: RateGate, emit: Callable[[EngineEvent], None]) -> Callable[[EngineEvent], None]:
+    """`emit`, and a rate-limit report with a wait pauses the account's gate for it."""
+
+    def relay(event: EngineEvent) -> None:
+        if isinstance(event, RateLimitSignal) and event.retry_after_s is not None:
+            gate.pause(event.retry_after_s)
+        emit(event)
+
+    return relay
 
 
 def bus_event(run_id: str, task_id: str, engine: str, event: EngineEvent) -> Event | None:

@@ -17,12 +17,20 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 from jsonschema.validators import validator_for
 
-from parallelai.engines.base import Emit, Engine, EngineRequest, EngineStatus, answer_source, edits_files
+from parallelai.engines.base import (
+    Emit,
+    Engine,
+    EngineRequest,
+    EngineStatus,
+    answer_source,
+    edits_files,
+    rate_account,
+)
 from parallelai.engines.registry import EngineRegistry
 from parallelai.models import ErrorKind, TaskError, TaskResult
 
@@ -36,12 +44,18 @@ Answer again with only a JSON value (no prose, no code fence) that validates aga
 {schema}
 """
 
+if TYPE_CHECKING:
+    from parallelai.ratelimits.account import Account
+
 
 class ValidatingEngine:
     def __init__(self, inner: Engine) -> None:
         self.name = inner.name
         self.edits_files = edits_files(inner)  # the wrapper must not hide whether it only answers
         self._inner = inner
+
+    def rate_account(self, request: EngineRequest) -> Account | None:
+        return rate_account(self._inner, request)  # nor whose account its agent's requests go to
 
     async def run(self, request: EngineRequest, emit: Emit) -> TaskResult:
         schema = request.options.output_schema

@@ -26,5 +26,11 @@ def key_fingerprint(key: str | None) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
+# The providers' public endpoints, named once: an API engine and a CLI agent on the same key and
+# endpoint are one account, and must name it alike.
+ANTHROPIC_API = "https://api.anthropic.com"
+OPENAI_API = "https://api.openai.com/v1"
+
+
 def account_for(provider: str, endpoint: str, key: str | None) -> Account:
     return Account(provider, endpoint.rstrip("/"), key_fingerprint(key))

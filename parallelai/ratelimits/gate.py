@@ -131,6 +131,16 @@ class RateGate:
         finally:
             self._waiting -= 1
 
+    async def until_open(self) -> None:
+        """Wait while the account is paused by a 429's retry-after: for agents that send their own
+        requests (a CLI agent), whose launch is all the gate can hold."""
+        self._waiting += 1
+        try:
+            while (wait := self._paused_until - self._clock()) > 0:
+                await self._sleep(wait)
+        finally:
+            self._waiting -= 1
+
     def release(self, ticket: Ticket) -> None:
         if ticket.probe and not self._learnt:
             self._probe_started = None  # it failed before any headers: the next request probes
