@@ -453,6 +453,8 @@ class RunSummary(BaseModel):
     note: str | None = None  # why the run stopped early (budget, fail-fast), if it did
     executed_by: str | None = None  # the live process executing it now, e.g. "the daemon (pid 812)"
     gates: list[GateResult] = Field(default_factory=list)  # in the order the run declares them
+    default_engine: str | None = None  # what its tasks that name no engine run on
+    max_parallel: int | None = None  # its limit of tasks at once
 
     @property
     def failed_gates(self) -> list[GateResult]:

@@ -130,6 +130,8 @@ class RunOut(BaseModel):
         default=None, description="the live process executing it now, e.g. the daemon or a `parallelai run`"
     )
     active: bool = Field(description="being executed right now, by this daemon or another process")
+    default_engine: str | None = Field(default=None, description="what its tasks that name no engine run on")
+    max_parallel: int | None = Field(default=None, description="its limit of tasks running at once")
 
     @classmethod
     def of(cls, summary: RunSummary) -> RunOut:

@@ -447,6 +447,8 @@ class OrchestrationService:
             note=row.note,
             gates=totals.gates,
             executed_by=owner.describe() if owner is not None and live else None,
+            default_engine=row.spec.default_engine,
+            max_parallel=row.spec.limits.max_parallel,
         )
 
     async def _row(self, run_id: str) -> RunRow:

@@ -65,7 +65,7 @@ async def test_a_wrong_token_gets_401_on_every_kind_of_path(daemon: Harness) -> 
                 ("GET", "/v1/openapi.json"),
                 ("GET", "/v1/events"),
                 ("GET", "/v1/no-such-thing"),
-                ("GET", "/"),
+                ("GET", "/v1/health"),
             ]
         ]
     assert statuses == [401] * 6
@@ -128,15 +128,39 @@ async def test_the_dashboard_link_works_once_and_sets_a_strict_httponly_cookie(d
         with_cookie = await daemon.raw.get("/v1/runs", headers=session)
         page = await daemon.raw.get("/", headers=session)
     assert first.status_code == 303
+    assert second.headers["location"] == "/?expired"  # to the sign-in page, which says so
     set_cookie = first.headers["set-cookie"].lower()
     assert "httponly" in set_cookie
     assert "samesite=strict" in set_cookie
     assert cookie is not None
     assert daemon.token not in cookie  # a session credential, not the token
-    assert second.status_code == 401
+    assert second.status_code == 303
+    assert COOKIE_NAME not in second.cookies
     assert with_cookie.status_code == 200
     assert page.status_code == 200
     assert "text/html" in page.headers["content-type"]
+
+
+async def test_the_sign_in_page_holds_no_data_and_only_the_token_pasted_there_opens_a_session(
+    daemon: Harness,
+) -> None:
+    with anyio.fail_after(DEADLINE_S):
+        page = await daemon.raw.get("/")
+        wrong = await daemon.raw.post("/login", json={"token": new_token()})
+        without = await daemon.raw.get("/v1/runs")
+        right = await daemon.raw.post("/login", json={"token": daemon.token})
+        daemon.raw.cookies.clear()  # sent below by hand: the one this response set
+        cookie = right.cookies.get(COOKIE_NAME)
+        runs = await daemon.raw.get("/v1/runs", headers={"Cookie": f"{COOKIE_NAME}={cookie}"})
+    assert page.status_code == 200  # the page: everything it shows it fetches with a session
+    assert daemon.token not in page.text
+    assert wrong.status_code == 401
+    assert COOKIE_NAME not in wrong.cookies
+    assert right.status_code == 204
+    assert cookie is not None
+    assert daemon.token not in cookie
+    assert runs.status_code == 200
+    assert without.status_code == 401
 
 
 async def test_websockets_get_the_same_checks(daemon: Harness) -> None:

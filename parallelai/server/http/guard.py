@@ -27,8 +27,9 @@ from parallelai.server.auth import (
 from parallelai.server.http.endpoint import MAX_BODY_BYTES
 from parallelai.server.http.errors import error_response
 
-# The dashboard's one-time login link is the only way in without the token.
-PUBLIC_PATHS = frozenset({"/login"})
+# The ways in without the token: signing in (a one-time link, or the token pasted into the sign-in
+# page), and the page itself, which holds no data (everything it shows it fetches with a session).
+PUBLIC_PATHS = frozenset({"/login", "/"})
 _HTTP_SCHEME = {"http": "http", "https": "https", "ws": "http", "wss": "https"}  # what browsers put in Origin
 CORS_HEADERS = {
     "access-control-allow-methods": "GET, POST",

@@ -1,4 +1,5 @@
-"""The dashboard's way in: a one-time login link that turns into an HttpOnly, SameSite=Strict cookie.
+"""The dashboard's way in: a one-time login link (or the token, pasted once into the sign-in page)
+that turns into an HttpOnly, SameSite=Strict cookie.
 
 `parallelai dashboard` asks for a link with the token; the browser opens it once, gets the cookie,
 and from then on its same-origin requests and EventSource streams carry it. The cookie holds a
@@ -15,12 +16,13 @@ import secrets
 import time
 from importlib.resources import files
 
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from parallelai.server.auth import COOKIE_NAME, dashboard_session
-from parallelai.server.http.endpoint import Endpoint, json_response
+from parallelai.server.auth import COOKIE_NAME, dashboard_session, token_matches
+from parallelai.server.http.endpoint import Endpoint, json_response, read_body
 from parallelai.server.http.errors import ApiError
 from parallelai.wire import DashboardLink
 
@@ -66,14 +68,22 @@ def dashboard_endpoints(codes: LoginCodes) -> list[Endpoint]:
 def dashboard_routes(codes: LoginCodes, token: str) -> list[Route]:
     session = dashboard_session(token)
 
-    async def login(request: Request) -> Response:
-        if not codes.redeem(request.query_params.get("code", "")):
-            raise ApiError(
-                401, "link_expired", "this dashboard link was used or has expired; run `parallelai dashboard`"
-            )
-        response = RedirectResponse("/", status_code=303)
+    def signed_in(response: Response) -> Response:
         response.set_cookie(COOKIE_NAME, session, httponly=True, samesite="strict", path="/")
         return response
+
+    async def login(request: Request) -> Response:
+        if not codes.redeem(request.query_params.get("code", "")):
+            # To the sign-in page, which says so and offers the other way in.
+            return RedirectResponse("/?expired", status_code=303)
+        return signed_in(RedirectResponse("/", status_code=303))
+
+    async def login_with_token(request: Request) -> Response:
+        """The sign-in page's form: the token pasted once, answered with the session cookie."""
+        pasted = (await read_body(request, TokenLogin)).token
+        if not token_matches(token, pasted):
+            raise ApiError(401, "unauthorized", "that is not this daemon's token; run `parallelai dashboard`")
+        return signed_in(Response(status_code=204))
 
     html = files("parallelai.server.http").joinpath("static/dashboard.html").read_text("utf-8")
     headers = page_headers(html)
@@ -81,7 +91,17 @@ def dashboard_routes(codes: LoginCodes, token: str) -> list[Route]:
     async def page(request: Request) -> Response:
         return HTMLResponse(html, headers=headers)
 
-    return [Route("/login", login, methods=["GET"]), Route("/", page, methods=["GET"])]
+    return [
+        Route("/login", login, methods=["GET"]),
+        Route("/login", login_with_token, methods=["POST"]),
+        Route("/", page, methods=["GET"]),
+    ]
+
+
+class TokenLogin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=1024)
 
 
 def page_headers(html: str) -> dict[str, str]:
