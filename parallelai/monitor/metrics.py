@@ -1,5 +1,6 @@
 """Prometheus metrics for runs, fed by the event bus: tasks by state and engine, durations,
-tokens and cost, retries, rate limits, concurrency, queue depth and tasks waiting to retry.
+tokens and cost, retries, rate limits, concurrency, queue depth and tasks waiting to retry — and the
+rate gates' state (`gate_metrics.py`).
 
 `RunMetrics.follow(service, after)` subscribes to the events and keeps the numbers; each
 instance has its own registry, so two daemons in one process (tests) never share counters.
@@ -33,6 +34,7 @@ from parallelai.events import (
     TaskUsage,
 )
 from parallelai.models import EngineSpec, ErrorKind, RunState, TaskState, Usage
+from parallelai.monitor.gate_metrics import RateGateCollector
 from parallelai.orchestration.service import OrchestrationService
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -104,6 +106,7 @@ class RunMetrics:
         self.runs = Counter(
             "parallelai_runs_finished", "Runs that ended, by state", ["state"], registry=self.registry
         )
+        self.registry.register(RateGateCollector())
         self._start_at_zero(sorted(set(engines)))
         # Tasks of runs going, until they succeed or their run ends: memory stays flat.
         self._tasks: dict[tuple[str, str], _Tracked] = {}

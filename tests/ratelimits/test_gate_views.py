@@ -1,5 +1,5 @@
-"""The daemon's rate gates, seen from outside: `GET /v1/rate-gates` after a run on an account whose
-limits the settings give, and the line `parallelai engines` prints for each."""
+"""The daemon's rate gates, seen from outside: `GET /v1/rate-gates` and `/metrics` after a run on an
+account whose limits the settings give, and the line `parallelai engines` prints for each."""
 
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ async def test_the_gate_a_run_used_is_listed_with_its_limits_and_counts_and_with
             assert summary.state is RunState.SUCCEEDED
 
             gates = parse(await daemon.http.get("/v1/rate-gates"), list[RateGateOut])
+            scraped = (await daemon.http.get("/metrics")).text
 
     [gate] = gates
     assert (gate.provider, gate.endpoint) == ("openai", endpoint)
@@ -50,6 +51,10 @@ async def test_the_gate_a_run_used_is_listed_with_its_limits_and_counts_and_with
     assert gate.learnt
     assert gate.limits["requests"] == 500
     assert (gate.admitted, gate.refused) == (1, 0)
+    account = f'endpoint="{endpoint}",key="{gate.key_id}",provider="openai"'  # labels as exposed: sorted
+    assert f'parallelai_rate_gate_limit_per_minute{{dimension="requests",{account}}} 500.0' in scraped
+    assert f"parallelai_rate_gate_admitted_total{{{account}}} 1.0" in scraped
+    assert f"parallelai_rate_gate_paused_seconds{{{account}}} 0.0" in scraped
 
 
 def test_a_gate_s_line_says_its_limits_and_whether_it_is_paused() -> None:
