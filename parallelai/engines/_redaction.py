@@ -27,6 +27,7 @@ class Redactor:
         # Longest first, so a secret that contains another is masked whole.
         self._pattern = re.compile("|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)))
         self._empty = not values
+        self._secrets = tuple(values)
 
     @classmethod
     def for_env(cls, env: Mapping[str, str], extra: Iterable[str | None] = ()) -> Redactor:
@@ -48,9 +49,51 @@ class Redactor:
 
         return scrubbed
 
+    def stream(self, emit: Emit) -> StreamScrubber:
+        """`emit` for a stream of text deltas, in which a secret may arrive split across two."""
+        return StreamScrubber(self, emit)
+
+    def unfinished(self, text: str) -> int:
+        """How many characters at the end of `text` could be the start of a secret (0: none)."""
+        longest = 0
+        for secret in self._secrets:
+            for size in range(min(len(secret) - 1, len(text)), longest, -1):
+                if text.endswith(secret[:size]):
+                    longest = size
+                    break
+        return longest
+
     def result(self, result: TaskResult) -> TaskResult:
         """`result` with its text and error message scrubbed."""
         error = (
             result.error.model_copy(update={"message": self(result.error.message)}) if result.error else None
         )
         return result.model_copy(update={"text": self(result.text), "error": error})
+
+
+class StreamScrubber:
+    """An `Emit` that masks secrets in a stream of text deltas, also one split across deltas: the end
+    of the text that could begin a secret is held back until the next delta shows whether it does.
+    Call `flush` once the stream has ended, to emit what is still held."""
+
+    def __init__(self, redact: Redactor, emit: Emit) -> None:
+        self._redact = redact
+        self._emit = emit
+        self._held = ""
+
+    def __call__(self, event: EngineEvent) -> None:
+        if isinstance(event, TextDelta):
+            text = self._redact(self._held + event.text)
+            keep = self._redact.unfinished(text)
+            self._held = text[len(text) - keep :]
+            if len(text) > keep:
+                self._emit(TextDelta(text[: len(text) - keep]))
+            return
+        if isinstance(event, Activity):
+            event = Activity(event.kind, self._redact(event.detail))
+        self._emit(event)
+
+    def flush(self) -> None:
+        if self._held:
+            self._emit(TextDelta(self._held))
+            self._held = ""

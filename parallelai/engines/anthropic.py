@@ -106,7 +106,8 @@ class AnthropicEngine:
         redact = Redactor([key, *settings.headers.values()])
         model = request.model or settings.model or DEFAULT_MODEL
         prices = PriceTable(ANTHROPIC_PRICES, settings.prices)
-        call = _Call(settings, model, request, redact.emit(emit), prices)
+        scrubbed = redact.stream(emit)
+        call = _Call(settings, model, request, scrubbed, prices)
         result: TaskResult | None = None
         with anyio.move_on_after(request.options.timeout or float("inf")) as timer:
             try:
@@ -124,6 +125,7 @@ class AnthropicEngine:
                     )
                 }
             )
+        scrubbed.flush()
         # The model never sees the key, but an echoing gateway or a proxy's error page might carry it.
         failure = (
             result.error.model_copy(update={"message": redact(result.error.message)})

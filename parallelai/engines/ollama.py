@@ -68,7 +68,8 @@ class OllamaEngine:
             return TaskResult(error=TaskError(kind=ErrorKind.BAD_REQUEST, message=message))
         key = settings.api_key.get_secret_value() if settings.api_key else None
         redact = Redactor([key])
-        call = _Chat(settings, model, request, redact.emit(emit))
+        scrubbed = redact.stream(emit)
+        call = _Chat(settings, model, request, scrubbed)
         host = _host(settings)
         try:
             result = await call.run(self._pool.client(), host, key)
@@ -83,8 +84,10 @@ class OllamaEngine:
             result = TaskResult(
                 error=TaskError(kind=ErrorKind.TRANSIENT, message=f"a malformed stream line: {error}")
             )
+        scrubbed.flush()
         if result.error is not None:
             result.error.message = redact(result.error.message)
+        result.text = redact(result.text)  # a proxy, or a model, may echo the key
         result.duration_s = time.monotonic() - started
         return result
 

@@ -85,7 +85,8 @@ class OpenAIEngine:
             )
         key = _api_key(settings)
         redact = Redactor([key, *settings.headers.values()])  # a gateway's key may travel in a header
-        call = _Call(settings, model, request, redact.emit(emit), PriceTable(OPENAI_PRICES, settings.prices))
+        scrubbed = redact.stream(emit)
+        call = _Call(settings, model, request, scrubbed, PriceTable(OPENAI_PRICES, settings.prices))
         try:
             result = await call.run(self._pool.client(), _base_url(settings), key)
         except httpx.TimeoutException:
@@ -104,8 +105,10 @@ class OpenAIEngine:
             result = TaskResult(
                 error=TaskError(kind=ErrorKind.TRANSIENT, message=f"a malformed stream event: {error}")
             )
+        scrubbed.flush()
         if result.error is not None:
             result.error.message = redact(result.error.message)
+        result.text = redact(result.text)  # a gateway, or a model, may echo the key
         result.duration_s = time.monotonic() - started
         return result
 

@@ -102,3 +102,18 @@ def test_list_prices_come_from_genai_prices_bundled_data_and_own_prices_win() ->
     assert table.price("gpt-4o") == own["gpt-4o"]
     assert GEMINI_PRICES["gemini-2.5-flash"] == ModelPrice(input=0.3, output=2.5)
     assert not get_snapshot().from_auto_update  # nothing was fetched: the data shipped with the package
+
+
+def test_a_secret_split_across_stream_deltas_is_masked_and_nothing_else_is_held_back() -> None:
+    from parallelai.engines._redaction import MASK, Redactor
+    from parallelai.engines.base import EngineEvent, TextDelta
+
+    seen: list[EngineEvent] = []
+    scrub = Redactor(["sk-secret-123456"]).stream(seen.append)
+    for delta in ["the key is sk-se", "cret-12", "3456 and sk", " is not one"]:
+        scrub(TextDelta(delta))
+    scrub.flush()
+
+    text = "".join(event.text for event in seen if isinstance(event, TextDelta))
+    assert text == f"the key is {MASK} and sk is not one"
+    assert seen[0] == TextDelta("the key is ")  # only what could begin the key waited

@@ -120,11 +120,6 @@ def _json_answer(schema: dict[str, Any]) -> Sequence[Turn]:
 _NO_PROCESS = "no process of its own: the request is cancelled in the engine's task"
 _NO_TOOLS = "an API engine runs no tools; it only asks the model"
 _TREE_COVERS_CANCEL = "the process-tree sentence cancels it while a tool's shell runs"
-# Not changed here (a behaviour change, out of this refactor's scope); the xfail is strict, so a fix shows.
-_ANSWER_NOT_SCRUBBED = (
-    "known gap: only error messages are scrubbed, not the answer's text or its streamed deltas "
-    "(which would need scrubbing across delta boundaries: the key arrives split)"
-)
 _SCHEDULER_TIMES_OUT = (
     "it leaves the task's timeout to the scheduler, which cancels the run (the cancel sentence)"
 )
@@ -372,7 +367,6 @@ def _openai(api: str) -> Adapter:
             Sentence.PROCESS_TREE: _NO_PROCESS,
             Sentence.TIMEOUT: _SCHEDULER_TIMES_OUT,
         },
-        known_gaps={Sentence.SECRETS_IN_ANSWERS: _ANSWER_NOT_SCRUBBED},
     )
 
 
@@ -432,7 +426,6 @@ OLLAMA = Adapter(
         Sentence.PROCESS_TREE: _NO_PROCESS,
         Sentence.TIMEOUT: _SCHEDULER_TIMES_OUT,
     },
-    known_gaps={Sentence.SECRETS_IN_ANSWERS: _ANSWER_NOT_SCRUBBED},
 )
 
 # Not here: cursor (its CLI is in no registry, and the fake standing in for it does not talk to
