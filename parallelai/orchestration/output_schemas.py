@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema
 from jsonschema.validators import validator_for
+from pydantic import BaseModel
 
 from parallelai.engines.base import (
     Emit,
@@ -131,6 +132,11 @@ class _Wrapped:
     def __init__(self, base: EngineRegistry, name: str) -> None:
         self._base = base
         self._name = name
+
+    @property
+    def settings_model(self) -> type[BaseModel] | None:
+        """The wrapped engine's settings model: planning checks a task's `engine_options` with it."""
+        return self._base.settings_model(self._name)
 
     def __call__(self, settings: Mapping[str, Any]) -> Engine:
         engine = self._base.create(self._name, settings)

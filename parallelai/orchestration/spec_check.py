@@ -37,6 +37,7 @@ def plan_spec(spec: RunSpec, registry: EngineRegistry) -> RunSpec:
         if not task.prompt.strip():
             raise InputError(f"task {task.id!r}: the prompt is empty; say what the sub-agent should do")
     spec, tasks = _engines_by_registered_name(spec, tasks, registry)
+    _check_engine_options(spec, tasks, registry)
     for task in tasks:
         for name in task.files:
             path = (workdir / name).resolve()
@@ -88,6 +89,26 @@ def _engines_by_registered_name(
         }
     )
     return renamed, tasks
+
+
+def _check_engine_options(spec: RunSpec, tasks: list[Task], registry: EngineRegistry) -> None:
+    """A task's own `engine_options`, over the run's settings for its engine, must be settings that
+    engine takes: refused now with where, rather than the task failing on them once the run runs."""
+    for task in tasks:
+        if not task.options.engine_options:
+            continue
+        name = EngineSpec.parse(task.engine or spec.default_engine).name
+        model = registry.settings_model(name)
+        if model is None:
+            continue
+        try:
+            model.model_validate({**spec.engine_settings.get(name, {}), **task.options.engine_options})
+        except ValidationError as error:
+            problem = error.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"]) or "settings"
+            raise InputError(
+                f"task {task.id!r}: engine_options for {name}: {where}: {problem['msg']}"
+            ) from None
 
 
 def engines_for(spec: RunSpec, registry: EngineRegistry) -> dict[str, Engine]:
