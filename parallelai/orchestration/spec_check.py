@@ -74,7 +74,9 @@ def _engines_by_registered_name(
         )
         for task in tasks
     ]
-    # Settings and limits may name engines this run does not use (a config's, say): those stay as they are.
+    # Settings and limits may name engines this run does not use (a shared tasks file's, say), but
+    # not engines that do not exist: a typo there would be ignored in silence.
+    registry.require([*spec.engine_settings, *spec.limits.per_engine])
     settings: dict[str, dict[str, Any]] = {}
     for name, value in spec.engine_settings.items():  # in the order given: a later entry wins
         key = registry.resolve(name) or name

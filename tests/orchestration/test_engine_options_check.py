@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from parallelai.errors import InputError
+from parallelai.errors import InputError, UnknownEngineError
 from parallelai.models import RunSpec, RunState, Task, TaskOptions
 from parallelai.orchestration.service import OrchestrationService
 
@@ -31,3 +31,14 @@ async def test_options_that_are_fine_over_the_run_s_settings_pass(service: Orche
     summary = await service.wait(await service.submit(spec))
 
     assert summary.state is RunState.SUCCEEDED
+
+
+async def test_settings_for_an_engine_that_does_not_exist_are_refused_naming_the_closest(
+    service: OrchestrationService,
+) -> None:
+    spec = RunSpec(
+        default_engine="echo", engine_settings={"clade-code": {"model": "x"}}, tasks=[Task(prompt="hi")]
+    )
+
+    with pytest.raises(UnknownEngineError, match="did you mean 'claude-code'"):
+        await service.submit(spec)
