@@ -286,6 +286,9 @@ class Task(_Strict):
 
 # More sub-agents at once than any machine or account holds is a typo, not a plan.
 MAX_PARALLEL = 10_000
+# A run's size, checked when it is submitted, whatever surface it came from (docs/security.md).
+MAX_TASKS = 100_000
+MAX_PROMPT_CHARS = 1_000_000  # a task's own prompt; its `files` are read when it starts
 Parallelism = Annotated[int, Field(gt=0, le=MAX_PARALLEL)]
 
 

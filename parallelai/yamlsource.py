@@ -47,6 +47,30 @@ class YamlDocument:
         return self.error(f"{field}: {message}" if field else message, prefix + location)
 
 
+# The limits a tasks file is held to (docs/security.md): far above any real one, far below what
+# would exhaust the parser's recursion or the store.
+MAX_DEPTH = 64
+MAX_FILE_CHARS = 16 * 1024 * 1024
+
+
+def _too_deep(path: Path) -> TasksFileError:
+    return TasksFileError(path, f"nested more than {MAX_DEPTH} levels deep; a tasks file needs a few")
+
+
+def _depth(node: yaml.Node | None) -> int:
+    """How deeply mappings and sequences nest in `node` (without recursing: a hostile file is deep)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        current, level = stack.pop()
+        if isinstance(current, yaml.MappingNode):
+            deepest = max(deepest, level)
+            stack.extend((part, level + 1) for pair in current.value for part in pair)
+        elif isinstance(current, yaml.SequenceNode):
+            deepest = max(deepest, level)
+            stack.extend((item, level + 1) for item in current.value)
+    return deepest
+
+
 def read_yaml(path: Path) -> YamlDocument:
     try:
         text = path.read_text(encoding="utf-8")
@@ -54,8 +78,16 @@ def read_yaml(path: Path) -> YamlDocument:
         raise TasksFileError(path, "file not found") from None
     except (OSError, UnicodeDecodeError) as error:
         raise TasksFileError(path, f"cannot read: {error}") from None
+    if len(text) > MAX_FILE_CHARS:
+        raise TasksFileError(
+            path, f"{len(text):,} characters, more than the {MAX_FILE_CHARS:,} a tasks file may have"
+        )
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:  # the parser itself recurses: nesting that deep is no tasks file
+        raise TasksFileError(
+            path, f"nested more than {MAX_DEPTH} levels deep; a tasks file needs a few"
+        ) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         raise TasksFileError(
@@ -66,6 +98,8 @@ def read_yaml(path: Path) -> YamlDocument:
         ) from None
     if node is None:
         raise TasksFileError(path, "the file is empty")
+    if _depth(node) > MAX_DEPTH:
+        raise _too_deep(path)
     lines: dict[Location, int] = {}
     data = _convert(path, node, (), lines, set())
     return YamlDocument(path, data, lines)

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from parallelai.engines.base import Engine
 from parallelai.engines.registry import EngineRegistry
 from parallelai.errors import InputError
-from parallelai.models import MAX_PARALLEL, EngineSpec, RunSpec, Task
+from parallelai.models import MAX_PARALLEL, MAX_PROMPT_CHARS, MAX_TASKS, EngineSpec, RunSpec, Task
 from parallelai.orchestration.dag import assign_ids, validate_graph
 
 
@@ -27,6 +27,8 @@ def plan_spec(spec: RunSpec, registry: EngineRegistry) -> RunSpec:
     tasks = assign_ids(spec.tasks)
     if not tasks:
         raise InputError("a run needs at least one task")
+    if len(tasks) > MAX_TASKS:
+        raise InputError(f"{len(tasks):,} tasks: a run holds at most {MAX_TASKS:,}; split the work into runs")
     validate_graph(tasks)
     limits = spec.limits
     if max([limits.max_parallel, *limits.per_engine.values()]) > MAX_PARALLEL:
@@ -36,6 +38,11 @@ def plan_spec(spec: RunSpec, registry: EngineRegistry) -> RunSpec:
     for task in tasks:
         if not task.prompt.strip():
             raise InputError(f"task {task.id!r}: the prompt is empty; say what the sub-agent should do")
+        if len(task.prompt) > MAX_PROMPT_CHARS:
+            raise InputError(
+                f"task {task.id!r}: the prompt has {len(task.prompt):,} characters, more than {MAX_PROMPT_CHARS:,}; "
+                "give large inputs as `files`, which are read when the task starts"
+            )
     spec, tasks = _engines_by_registered_name(spec, tasks, registry)
     _check_engine_options(spec, tasks, registry)
     for task in tasks:
