@@ -267,6 +267,24 @@ def worker_rate_gate(params: Params) -> Measurement:
     return rate_gate.measure(params)
 
 
+def worker_api_load(params: Params) -> Measurement:
+    """`GET /v1/runs` at rest and under a run with many SSE clients; daemon RSS (bench/api_load.py)."""
+    import anyio
+
+    from bench import api_load
+
+    found = anyio.run(
+        api_load.measure,
+        int(params["n"]),
+        int(params["clients"]),
+        int(params["parallel"]),
+        float(params["latency"]),
+        3,
+        1.0,
+    )
+    return api_load.summarise(found)
+
+
 WORKERS: dict[str, Callable[[Params], Measurement]] = {
     "parallelai-echo": worker_parallelai_echo,
     "asyncio-echo": worker_asyncio_echo,
@@ -279,6 +297,7 @@ WORKERS: dict[str, Callable[[Params], Measurement]] = {
     "isolation": worker_isolation,
     "merges": worker_merges,
     "rate-gate": worker_rate_gate,
+    "api-load": worker_api_load,
 }
 
 
@@ -381,6 +400,7 @@ class Sizes:
     g: Params
     h: Params
     i: Params
+    j: Params
 
 
 FULL = Sizes(
@@ -393,6 +413,7 @@ FULL = Sizes(
     g={"n": 2000, "cap": 13, "latency": 0.05, "retry_after": 0.05, "parallel": 100},
     h={"files": 10_000, "tasks": 3, "merges": 50},
     i={"n": 2000, "parallel": 200, "rpm": 3000, "tpm": 1_000_000, "burst_s": 1.0, "latency": [0.2, 0.6]},
+    j={"n": 1000, "clients": 50, "parallel": 100, "latency": 0.5},
 )
 QUICK = Sizes(
     a={"n": 200, "parallel": 100, "latency": 0.5},
@@ -404,6 +425,7 @@ QUICK = Sizes(
     g={"n": 500, "cap": 13, "latency": 0.05, "retry_after": 0.05, "parallel": 100},
     h={"files": 2000, "tasks": 2, "merges": 20},
     i={"n": 500, "parallel": 200, "rpm": 3000, "tpm": 1_000_000, "burst_s": 1.0, "latency": [0.2, 0.6]},
+    j={"n": 300, "clients": 20, "parallel": 100, "latency": 0.5},
 )
 
 
@@ -679,6 +701,40 @@ def case_i(sizes: Sizes, repeat: int, notes: list[str]) -> list[Row]:
     ]
 
 
+def case_j(sizes: Sizes, repeat: int, notes: list[str]) -> list[Row]:
+    """Issue 17's targets: the run list stays fast under load, and the daemon's memory comes back.
+    The idle figures come from the same daemon, just before the run; the best p99 of the rounds."""
+    p = sizes.j
+    rounds = [spawn("api-load", p).values for _ in range(repeat)]
+    best = min(rounds, key=lambda values: values["busy_p99"])
+    growth = max(values["rss_after"] / values["rss_before"] - 1 for values in rounds)
+    worst = max(rounds, key=lambda values: values["rss_after"] / values["rss_before"])
+    notes.append(
+        f"(j) a real daemon in a child process; {p['n']:,} echo tasks x {p['latency']:g} s at --parallel "
+        f"{p['parallel']} ({best['run_s']:.1f} s), {p['clients']} SSE clients on /v1/events in a process of "
+        f"their own, `GET /v1/runs?limit=50` back to back ({best['requests']:.0f} requests, max "
+        f"{best['busy_max']:.1f} ms); RSS from /proc 1 s after the run and the clients ended; "
+        "`python -m bench.api_load` runs it alone"
+    )
+    label = f"(j) GET /v1/runs?limit=50 during {p['n']:,} tasks + {p['clients']} SSE clients"
+    return [
+        (
+            f"{label}: p99",
+            f"{best['busy_p99']:.1f} ms (p50 {best['busy_p50']:.1f} ms)",
+            f"{best['idle_p99']:.1f} ms (p50 {best['idle_p50']:.1f} ms, idle)",
+            f"{best['busy_p99']:.1f} <= 50 ms",
+            _verdict(best["busy_p99"] <= 50.0),
+        ),
+        (
+            f"(j) daemon RSS after the run / before ({p['n']:,} tasks)",
+            f"{worst['rss_after']:.1f} MB ({growth:+.1%})",
+            f"{worst['rss_before']:.1f} MB (before)",
+            f"{growth:+.1%} <= +10%",
+            _verdict(growth <= 0.10),
+        ),
+    ]
+
+
 CASES: dict[str, Callable[[Sizes, int, list[str]], list[Row]]] = {
     "a": case_a,
     "b": case_b,
@@ -689,6 +745,7 @@ CASES: dict[str, Callable[[Sizes, int, list[str]], list[Row]]] = {
     "g": case_g,
     "h": case_h,
     "i": case_i,
+    "j": case_j,
 }
 
 

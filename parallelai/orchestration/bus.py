@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from types import TracebackType
 
 import anyio
@@ -29,6 +30,10 @@ DEFAULT_BUFFER = 10_000
 # How often the store is asked for other processes' events while this one commits none.
 FOREIGN_POLL_S = 0.2
 CATCH_UP_ROWS = 2000  # read from the store at a time
+# A replay page, and the most live events handed on together: one client's share of memory and
+# of one socket write.
+REPLAY_ROWS = 500
+LIVE_BATCH = 100
 
 
 class Subscription:
@@ -63,6 +68,20 @@ class Subscription:
     async def receive(self) -> Event:
         return await self._receive.receive()
 
+    async def batches(self, most: int) -> AsyncGenerator[list[Event], None]:
+        """The events as they come, each time with whatever else is already waiting (up to `most`)."""
+        while True:
+            try:
+                batch = [await self._receive.receive()]
+            except anyio.EndOfStream:
+                return
+            while len(batch) < most:
+                try:
+                    batch.append(self._receive.receive_nowait())
+                except (anyio.WouldBlock, anyio.EndOfStream):
+                    break
+            yield batch
+
     def __enter__(self) -> Subscription:
         return self
 
@@ -81,6 +100,15 @@ class EventBus:
         self._committed_upto = last_seq  # the newest seq our commits gave
         self._wake = anyio.Event()
         store.on_commit(self._on_commit)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    @property
+    def held_events(self) -> int:
+        """Committed events this bus still holds for delivery (0 once it caught up)."""
+        return len(self._committed)
 
     @property
     def last_seq(self) -> int:
@@ -169,6 +197,16 @@ class EventBus:
         self, after_seq: int = 0, run_id: str | None = None, buffer: int = DEFAULT_BUFFER
     ) -> AsyncGenerator[Event, None]:
         """Every event with `seq > after_seq` (for one run, or all), replayed then live, in order."""
+        async with aclosing(self.stream_batches(after_seq, run_id, buffer)) as batches:
+            async for batch in batches:
+                for event in batch:
+                    yield event
+
+    async def stream_batches(
+        self, after_seq: int = 0, run_id: str | None = None, buffer: int = DEFAULT_BUFFER
+    ) -> AsyncGenerator[list[Event], None]:
+        """`stream` a list at a time: a replay page, or the live events that were waiting
+        together, so a consumer can send each list as one write and wait between them."""
         last = after_seq
         while True:
             with self.subscribe(run_id, buffer) as live:
@@ -176,17 +214,17 @@ class EventBus:
                 # the replay and the live feed then meet without a gap.
                 await self._store.flush()
                 while True:
-                    replay = await self._store.events_after(last, run_id)
+                    replay = await self._store.events_after(last, run_id, REPLAY_ROWS)
                     if not replay:
                         break
-                    for event in replay:
-                        last = event.seq
-                        yield event
-                async for event in live:
-                    if event.seq <= last:
-                        continue
-                    last = event.seq
-                    yield event
+                    last = replay[-1].seq
+                    yield replay
+                async with aclosing(live.batches(LIVE_BATCH)) as batches:
+                    async for batch in batches:
+                        fresh = [event for event in batch if event.seq > last]
+                        if fresh:
+                            last = fresh[-1].seq
+                            yield fresh
                 if not live.lagged:
                     return
 

@@ -389,12 +389,16 @@ class OrchestrationService:
         """The run as it was planned: its tasks, limits and (resolved) workdir."""
         return (await self._row(run_id)).spec
 
-    async def list_runs(self, state: RunState | None = None, limit: int = 50) -> list[RunSummary]:
-        await self.store.flush()
-        return [
-            self._summary(row, await self.store.run_totals(row.id))
-            for row in await self.store.list_runs(state, limit)
-        ]
+    async def list_runs(
+        self, state: RunState | None = None, limit: int = 50, *, settled: bool = True
+    ) -> list[RunSummary]:
+        """The newest runs with their totals, in one read of the store. `settled=False` does not wait
+        for the write queue first: under load that wait is most of the time, and a list polled
+        again may trail the scheduler by one group commit (the HTTP API's list does so)."""
+        if settled:
+            await self.store.flush()
+        listed = await self.store.list_runs_with_totals(state, limit)
+        return [self._summary(row, totals) for row, totals in listed]
 
     async def tasks(self, run_id: str) -> list[TaskRecord]:
         await self.store.flush()

@@ -57,12 +57,22 @@ T = TypeVar("T")
 class Store:
     """Open with `async with Store.open(path) as store:`; all methods are safe to call from tasks."""
 
-    def __init__(self, path: Path, writer: sqlite3.Connection, reader: sqlite3.Connection) -> None:
+    def __init__(
+        self,
+        path: Path,
+        writer: sqlite3.Connection,
+        reader: sqlite3.Connection,
+        event_reader: sqlite3.Connection | None = None,
+    ) -> None:
         self.path = path
         self._writer = writer
         self._reader = reader
         self._write_lock = anyio.CapacityLimiter(1)
         self._read_lock = anyio.CapacityLimiter(1)
+        # Event replays read thousands of rows for every client that connects; on a connection of
+        # their own they never make the short questions (a run, the list) wait behind them.
+        self._event_reader = event_reader or reader
+        self._event_read_lock = anyio.CapacityLimiter(1) if event_reader is not None else self._read_lock
         self._pending: list[Write] = []
         # The events among `_pending`: how many, and those kept for the listener, by their place.
         self._pending_event_count = 0
@@ -81,7 +91,13 @@ class Store:
     @asynccontextmanager
     async def open(cls, path: Path) -> AsyncIterator[Store]:
         writer, reader = await anyio.to_thread.run_sync(connect_pair, path)
-        store = cls(path, writer, reader)
+        try:
+            event_reader = await anyio.to_thread.run_sync(connect_reader, path)
+        except BaseException:
+            writer.close()
+            reader.close()
+            raise
+        store = cls(path, writer, reader, event_reader)
         try:
             async with anyio.create_task_group() as group:
                 # Shielded: a cancel from outside (SIGTERM, a caller's deadline) cancels everything
@@ -97,6 +113,7 @@ class Store:
         finally:
             writer.close()
             reader.close()
+            event_reader.close()
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -125,6 +142,11 @@ class Store:
                 raise StoreError(f"cannot write to the store at {self.path}: {self._failure}")
             progress = self._progress
             await progress.wait()
+
+    @property
+    def pending_events(self) -> int:
+        """Published events held in memory until their commit hands them on (0 once flushed)."""
+        return len(self._pending_events)
 
     def on_commit(self, listener: Callable[[int, list[Event]], None]) -> None:
         """After each commit with events, call `listener` with the newest seq it gave and, while
@@ -345,6 +367,12 @@ class Store:
     async def list_runs(self, state: RunState | None = None, limit: int = 50) -> list[RunRow]:
         return await self._read(lambda db: queries.list_runs(db, state, limit))
 
+    async def list_runs_with_totals(
+        self, state: RunState | None = None, limit: int = 50
+    ) -> list[tuple[RunRow, RunTotals]]:
+        """`list_runs` and each run's `run_totals`, in one trip to the reader thread."""
+        return await self._read(lambda db: queries.list_runs_with_totals(db, state, limit))
+
     async def run_totals(self, run_id: str) -> RunTotals:
         return await self._read(lambda db: queries.totals(db, run_id))
 
@@ -367,8 +395,11 @@ class Store:
     async def cached_result(self, fingerprint: str) -> TaskResult | None:
         return await self._read(lambda db: queries.cached_result(db, fingerprint))
 
+    async def _read_events(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        return await anyio.to_thread.run_sync(query, self._event_reader, limiter=self._event_read_lock)
+
     async def events_after(self, seq: int, run_id: str | None = None, limit: int = 5000) -> list[Event]:
-        return await self._read(lambda db: queries.events_after(db, seq, run_id, limit))
+        return await self._read_events(lambda db: queries.events_after(db, seq, run_id, limit))
 
     async def new_events(
         self, after: int, run_ids: Collection[str] | None, limit: int
@@ -376,7 +407,7 @@ class Store:
         """Events after `after` (of `run_ids` only, unless None), and the seq up to which that is
         complete: the newest stored, or the last returned when `limit` cut the answer short (then
         there may be more)."""
-        return await self._read(lambda db: queries.new_events(db, after, run_ids, limit))
+        return await self._read_events(lambda db: queries.new_events(db, after, run_ids, limit))
 
     async def last_seq(self) -> int:
         return await self._read(queries.last_seq)
@@ -390,6 +421,16 @@ class Store:
 
     async def last_request_id(self) -> int:
         return await self._read(queries.last_request_id)
+
+
+def connect_reader(path: Path) -> sqlite3.Connection:
+    """One more connection that only reads (the store exists and is migrated: `connect_pair` did it)."""
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    db.execute("PRAGMA busy_timeout = 30000")
+    db.execute("PRAGMA query_only = ON")
+    # It reads each event about once, just after its commit: a page cache would only hold memory.
+    db.execute("PRAGMA cache_size = -256")
+    return db
 
 
 def _json(model: BaseModel, *, exclude_unset: bool = False) -> str:

@@ -3,6 +3,11 @@
 Each SSE message carries `id: <seq>`, `event: <type>` and the event as JSON, so a client that
 reconnects with `Last-Event-ID` gets exactly what it missed. A live event is sent only once the
 store holds it: a client never sees a seq that a crash could take back and hand to another event.
+
+With many clients every event goes to each of them: it is framed once (`_FrameCache`) and the
+events that are ready together go out as one write, with a wait between writes, so a client that
+hangs up is noticed at the next one rather than after the whole replay was written into a closed
+socket (which logged a warning per event).
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from sse_starlette.sse import SendTimeoutError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from parallelai.events import Event
 from parallelai.orchestration.service import OrchestrationService
 from parallelai.server.http.endpoint import Endpoint, read_query
 from parallelai.server.http.errors import ApiError
@@ -52,9 +58,13 @@ class _EventStream(EventSourceResponse):
     The bus never waits for a subscriber; this bounds what the connection itself may hold.
     """
 
-    def __init__(self, content: AsyncIterator[ServerSentEvent], stats: StreamStats, **options: Any) -> None:
-        super().__init__(content, **options)
+    def __init__(self, content: AsyncIterator[bytes], stats: StreamStats, path: str, **options: Any) -> None:
+        super().__init__(content, client_close_handler_callable=self._client_left, **options)
         self._stats = stats
+        self._path = path
+
+    async def _client_left(self, message: Message) -> None:
+        log.info("an event-stream client of %s disconnected", self._path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._stats._change(opened=1)
@@ -71,10 +81,12 @@ class _EventStream(EventSourceResponse):
 def event_endpoints(
     service: OrchestrationService, stats: StreamStats, ping_s: float, send_timeout_s: float
 ) -> list[Endpoint]:
+    cache = _FrameCache()
+
     def respond(request: Request, run_id: str | None, default_after: int) -> Response:
         after = _resume_point(request)
-        frames = _frames(service, default_after if after is None else after, run_id)
-        return _EventStream(frames, stats, ping=ping_s, send_timeout=send_timeout_s)
+        frames = _frames(service, default_after if after is None else after, run_id, cache)
+        return _EventStream(frames, stats, request.url.path, ping=ping_s, send_timeout=send_timeout_s)
 
     async def all_events(request: Request) -> Response:
         # Without a resume point the global stream starts now: replaying all history is opt-in (?after=0).
@@ -108,10 +120,33 @@ def _resume_point(request: Request) -> int | None:
     return read_query(request, EventsQuery).after
 
 
+class _FrameCache:
+    """Each event's SSE frame, made once for every client that is sent it (the newest `size`)."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._frames: dict[int, bytes] = {}
+
+    def frame(self, event: Event) -> bytes:
+        found = self._frames.get(event.seq)
+        if found is None:
+            found = ServerSentEvent(
+                data=event.model_dump_json(), event=event.type, id=str(event.seq)
+            ).encode()
+            if len(self._frames) >= self._size:
+                del self._frames[next(iter(self._frames))]  # the oldest: clients are past it
+            self._frames[event.seq] = found
+        return found
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+
 async def _frames(
-    service: OrchestrationService, after: int, run_id: str | None
-) -> AsyncIterator[ServerSentEvent]:
-    # The bus hands out only committed events, so every seq sent here is durable already.
-    async with aclosing(service.events(after, run_id)) as events:
-        async for event in events:
-            yield ServerSentEvent(data=event.model_dump_json(), event=event.type, id=str(event.seq))
+    service: OrchestrationService, after: int, run_id: str | None, cache: _FrameCache
+) -> AsyncIterator[bytes]:
+    # The bus hands out only committed events, so every seq sent here is durable already. Each
+    # batch is one write, and getting the next one waits (a thread's read, or the live feed).
+    async with aclosing(service.bus.stream_batches(after, run_id)) as batches:
+        async for batch in batches:
+            yield b"".join([cache.frame(event) for event in batch])
