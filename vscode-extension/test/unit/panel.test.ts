@@ -60,6 +60,23 @@ describe('the run panel (extension host side)', () => {
     expect(panel.disposed).toBe(true);
   });
 
+  it('reads the task table once the run ends, for the durations and costs events do not carry', async () => {
+    const panels = new RunPanels(vscode.Uri.file('/ext'), actions, silentLogger);
+    panels.show(api, 'r1');
+    await until(() => daemon.streams() === 1);
+    daemon.runs.set('r1', {
+      run: runOut('r1', { name: 'review', total: 2, state: 'succeeded', active: false, finished_at: 1_800_000_070 }),
+      tasks: [taskOut('t1', 'succeeded', { duration_s: 65, cost_usd: 0.01 }), taskOut('t2', 'succeeded', { duration_s: 4.2, cost_usd: 0.02 })],
+    });
+    daemon.publish(ev.task('r1', 't1', 'succeeded'));
+    daemon.publish(ev.task('r1', 't2', 'succeeded'));
+    daemon.publish(ev.finished('r1', 'succeeded', { succeeded: 2 }));
+    const tasks = () => panelView(panels.get('r1')!.current.run!).tasks;
+    await until(() => tasks().every((task) => task.duration_s !== null));
+    expect(tasks().map((task) => [task.duration_s, task.usage.cost_usd])).toEqual([[65, 0.01], [4.2, 0.02]]);
+    panels.dispose();
+  });
+
   it('never lets the token into the webview', async () => {
     const panels = new RunPanels(vscode.Uri.file('/ext'), actions, silentLogger);
     panels.show(api, 'r1');

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { TASK_STATES } from '../../src/common/daemon/types';
 import { contentSecurityPolicy, escapeHtml, makeNonce, panelHtml } from '../../src/common/panel/html';
 import { initialPanelState, panelView, reducePanel } from '../../src/common/panel/state';
 import { mergeSnapshot } from '../../src/common/runs/runView';
@@ -26,6 +28,14 @@ describe('the panel state reducer', () => {
     expect(panelView(going)).toMatchObject({ active: true, retryable: 0, executedBy: 'the daemon (pid 812)' });
     const ended = reducePanel({ ...initialPanelState, run: going }, { type: 'events', events: [ev.task('r1', 't2', 'succeeded'), ev.finished('r1', 'failed', { failed: 1, succeeded: 1 })] });
     expect(panelView(ended.run!)).toMatchObject({ active: false, retryable: 1, executedBy: null });
+  });
+
+  it('names the run\'s engine for the tasks that name none', () => {
+    const run = { ...runOut('r1', { total: 2 }), default_engine: 'claude' };
+    const view = panelView(mergeSnapshot(undefined, run, [taskOut('t1', 'running', { engine: null }), taskOut('t2', 'running', { engine: 'codex' })]));
+    expect(view.tasks.map((task) => task.engine)).toEqual(['claude', 'codex']);
+    const older = panelView(mergeSnapshot(undefined, runOut('r1', { total: 1 }), [taskOut('t1', 'running', { engine: null })]));
+    expect(older.tasks[0]?.engine).toBeNull(); // a daemon that does not say: the table shows a dash
   });
 
   it('is unchanged by a batch of events that show nothing new', () => {
@@ -77,8 +87,41 @@ describe('the panel HTML', () => {
     expect(html).toContain('<title>Run &#60;r1&#62;</title>');
   });
 
+  it('lays out a count per state (a filter for the table), cost, tokens and time, the task table and the failures', () => {
+    for (const state of TASK_STATES) {
+      expect(html).toContain(`data-state="${state}" aria-pressed="false"`);
+      expect(html).toContain(`id="count-${state}"`);
+      expect(html).toContain(`<option value="${state}">${state}</option>`);
+    }
+    for (const id of ['cost', 'tokens', 'elapsed', 'bar', 'grid', 'table-search', 'table-state', 'table-rows', 'failures', 'no-failures']) {
+      expect(html).toContain(`id="${id}"`);
+    }
+    expect([...html.matchAll(/data-sort="(\w+)"/g)].map((match) => match[1])).toEqual(['id', 'state', 'engine', 'duration', 'cost']);
+  });
+
   it('makes a fresh 128-bit nonce each time', () => {
     expect(makeNonce()).not.toBe(makeNonce());
     expect(atob(makeNonce())).toHaveLength(16);
+  });
+});
+
+describe('the panel stylesheet', () => {
+  const css = readFileSync(new URL('../../media/panel.css', import.meta.url), 'utf8');
+  const dashboard = readFileSync(new URL('../../../parallelai/server/http/static/dashboard.html', import.meta.url), 'utf8');
+  const colour = (source: string, state: string): string | undefined => new RegExp(`--${state}:\\s*([^;]+);`).exec(source)?.[1];
+
+  it('gives every state the dashboard\'s hue: the theme\'s colour, or the dashboard\'s own where the theme has none', () => {
+    for (const state of ['running', 'retrying', 'interrupted', 'succeeded', 'failed', 'cancelled', 'skipped']) {
+      const ours = colour(css, state);
+      expect(ours, state).toMatch(/^var\(--vscode-[\w-]+, #[0-9a-f]{6}\)$/);
+      expect(ours?.slice(-8, -1), state).toBe(colour(dashboard, state));
+    }
+  });
+
+  it('tells running from cancelled, and from every other state', () => {
+    const theme = TASK_STATES.map((state) => colour(css, state));
+    expect(new Set(theme).size).toBe(TASK_STATES.length);
+    expect(colour(css, 'running')).toContain('--vscode-charts-blue');
+    expect(colour(css, 'cancelled')).not.toContain('blue');
   });
 });

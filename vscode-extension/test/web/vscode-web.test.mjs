@@ -196,6 +196,27 @@ describe('VS Code for the Web', { timeout: 300_000 }, () => {
     assert.notEqual(await frame.textContent('#tokens'), '0');
     assert.match(await frame.textContent('#cost'), /^\$0\.\d+$/);
     assert.equal(await frame.textContent('#connection'), 'live');
+    assert.match(await frame.textContent('#elapsed'), /^\d+(\.\d)?s$|^\d+m \d\ds$/);
+    // The task table: every task, sortable by a click on a column, filtered by a click on a count.
+    assert.equal(await frame.textContent('#table-count'), `${WORKSPACE_FILES} tasks`);
+    assert.equal(await frame.locator('#table-rows .table-row').count(), WORKSPACE_FILES);
+    assert.deepEqual(new Set(await frame.locator('#table-rows .badge').allTextContents()), new Set(['succeeded']));
+    assert.deepEqual(new Set(await frame.locator('#table-rows .table-row > span:nth-child(3)').allTextContents()), new Set(['echo']), 'the run\'s engine');
+    // Durations come from the task table, read once the run has ended; formatted as the dashboard does.
+    await frame.waitForFunction(() => [...document.querySelectorAll('#table-rows .table-row > span:nth-child(5)')].every((cell) => /^\d+(\.\d)?s$/.test(cell.textContent)));
+    await frame.locator('[data-sort="duration"]').click();
+    await frame.waitForFunction(() => document.querySelector('[data-sort="duration"]')?.getAttribute('aria-sort') === 'descending');
+    await frame.locator('.stat[data-state="failed"]').click();
+    await frame.waitForFunction(() => document.getElementById('table-count')?.textContent?.startsWith('0 of '));
+    assert.equal(await frame.locator('#table-empty').isVisible(), true);
+    await frame.locator('.stat[data-state="failed"]').click();
+    await frame.waitForFunction((n) => document.getElementById('table-count')?.textContent === `${n} tasks`, WORKSPACE_FILES);
+    // The states' colours: the dashboard's hues, running and cancelled far apart.
+    const colours = await frame.evaluate(() =>
+      Object.fromEntries(['running', 'cancelled', 'succeeded', 'failed'].map((state) => [state, document.defaultView.getComputedStyle(document.querySelector(`.stat[data-state="${state}"] .swatch`)).backgroundColor])),
+    );
+    assert.equal(new Set(Object.values(colours)).size, 4, JSON.stringify(colours));
+    assert.ok(await frame.evaluate(() => document.querySelector('#bar [data-state="succeeded"]').getBoundingClientRect().width > 0), 'the progress bar is drawn');
     await statusBar().filter({ hasText: 'ParallelAI' }).waitFor({ timeout: STEP_MS });
   });
 
@@ -295,9 +316,47 @@ describe('VS Code for the Web', { timeout: 300_000 }, () => {
     assert.equal(await frame.textContent('#connection'), 'live');
   });
 
+  it('shows a failed task\'s error in the panel, and opens the whole task from it', { timeout: STEP_MS }, async () => {
+    const shell = (script) => ({ engine_options: { shell: script } });
+    const body = {
+      name: 'failing',
+      engine: 'command',
+      workdir: dirs.workspace,
+      tasks: [
+        { id: 'fail-a', prompt: 'fail', options: shell('echo starting >&2; echo "it broke here" >&2; exit 3') },
+        { id: 'ok-b', prompt: 'pass', options: shell('echo fine') },
+      ],
+    };
+    const { id } = await daemon.api('/v1/runs', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    await eventually('the failing run to end', async () => (await daemon.api(`/v1/runs/${id}`)).state === 'failed', WAIT_MS);
+    await runCommand('ParallelAI: Show Runs');
+    await answer('ParallelAI: Show Runs', id);
+    const frame = await panelFrame(id);
+    const failure = frame.locator('#failures .failure', { hasText: 'fail-a' });
+    await failure.waitFor({ timeout: STEP_MS });
+    assert.match(await failure.locator('.failure-message').textContent(), /exit code 3: it broke here/);
+    assert.equal(await frame.textContent('#failure-count'), '(1)');
+    assert.equal(await frame.textContent('#count-failed'), '1');
+    assert.equal(await frame.locator('#no-failures').isHidden(), true);
+    // The table says it too, and a click on the failed count keeps only that task.
+    await frame.locator('.stat[data-state="failed"]').click();
+    await frame.waitForFunction(() => document.getElementById('table-count')?.textContent === '1 of 2 tasks');
+    assert.match(await frame.textContent('#table-rows .table-row .err'), /exit code 3: it broke here$/);
+    mkdirSync(artifacts, { recursive: true });
+    await page.screenshot({ path: join(artifacts, 'vscode-panel-failure.png') });
+    await failure.locator('.open-task').click();
+    const documentText = page.locator('.editor-instance .view-lines', { hasText: /Task.fail-a/ }).first();
+    await documentText.waitFor({ timeout: STEP_MS });
+    assert.match((await documentText.textContent()).replaceAll('\u00a0', ' '), /# Task fail-a — failed/);
+    // The document opened beside the panel; one editor group again, so later views get the whole width.
+    await runCommand('View: Join All Editor Groups');
+    await eventually('one editor group', async () => (await page.locator('.editor-group-container').count()) === 1, WAIT_MS);
+  });
+
   it('opens the change a task of an isolated run made in the diff editor, from "Open Diff" on its row', { timeout: STEP_MS }, async () => {
-    // A git repository beside the workspace, and a run in it whose agent (the `command` engine) edits a file.
-    const repo = join(dirs.root, 'repo');
+    // A git repository in the workspace (the daemon takes workdirs only under the roots it allows),
+    // and a run in it whose agent (the `command` engine) edits a file.
+    const repo = join(dirs.workspace, 'repo');
     mkdirSync(repo);
     writeFileSync(join(repo, 'a.txt'), 'a.txt line 1\na.txt line 2\n');
     const git = (...args) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: repo, stdio: 'ignore' });

@@ -36,11 +36,15 @@ export function makeNonce(): string {
 }
 
 export function panelHtml(options: PanelHtmlOptions): string {
-  const counts = TASK_STATES.map(
+  const stats = TASK_STATES.map(
     (state) =>
-      `<li class="count" data-state="${state}"><span class="dot state-${state}"></span>` +
-      `<span class="count-name">${state}</span><span class="count-value" id="count-${state}">0</span></li>`,
+      `<button type="button" class="stat count" data-state="${state}" aria-pressed="false" title="show only ${state} tasks in the table">` +
+      `<span class="label"><i class="swatch state-${state}"></i>${state}</span><span class="value" id="count-${state}">0</span></button>`,
   ).join('');
+  const bar = TASK_STATES.map((state) => `<span class="state-${state}" data-state="${state}"></span>`).join('');
+  const stateOptions = TASK_STATES.map((state) => `<option value="${state}">${state}</option>`).join('');
+  const header = (key: string, label: string, numeric = false): string =>
+    `<button type="button" role="columnheader" data-sort="${key}"${numeric ? ' class="num"' : ''}>${label}</button>`;
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -54,40 +58,54 @@ export function panelHtml(options: PanelHtmlOptions): string {
 <header class="header">
   <h1 id="title">${escapeHtml(options.title)}</h1>
   <span id="run-state" class="badge">…</span>
-  <span id="connection" class="connection" title="the extension's link to the daemon">connecting</span>
-</header>
-<section class="summary" aria-label="summary">
-  <div class="progress-row">
-    <progress id="progress" max="1" value="0"></progress>
-    <span id="done" class="done">0 / 0</span>
-  </div>
-  <dl class="facts">
-    <div><dt>elapsed</dt><dd id="elapsed">–</dd></div>
-    <div><dt>cost</dt><dd id="cost">$0</dd></div>
-    <div><dt>tokens</dt><dd id="tokens">0</dd></div>
-    <div><dt>run</dt><dd id="run-id">–</dd></div>
-    <div id="executed-by-fact" hidden><dt>executed by</dt><dd id="executed-by">–</dd></div>
-  </dl>
+  <span id="run-id" class="muted mono" title="the run's id">–</span>
+  <span id="executed-by-fact" class="muted" hidden>executed by <span id="executed-by">–</span></span>
   <div class="actions">
-    <button id="cancel" type="button" disabled>Cancel run</button>
+    <button id="cancel" type="button" class="danger" disabled>Cancel run</button>
     <button id="retry" type="button" hidden>Retry failed tasks</button>
     <button id="dashboard" type="button" class="secondary">Open in dashboard</button>
   </div>
-  <p id="note" class="note" hidden></p>
-  <p id="error" class="error" role="alert" hidden></p>
+  <span id="connection" class="connection" title="the extension's link to the daemon">connecting</span>
+</header>
+<p id="note" class="note" hidden></p>
+<p id="error" class="error" role="alert" hidden></p>
+<div class="progress-row" aria-label="progress">
+  <div id="bar" class="bar" role="img" aria-label="tasks by state">${bar}</div>
+  <span id="done" class="done">0 / 0 done</span>
+</div>
+<section id="counts" class="stats" aria-label="tasks by state, cost and time">
+  ${stats}
+  <div class="stat fact"><span class="label">cost</span><span class="value" id="cost">$0.00</span></div>
+  <div class="stat fact"><span class="label">tokens</span><span class="value" id="tokens">0</span></div>
+  <div class="stat fact"><span class="label">elapsed</span><span class="value" id="elapsed">–</span></div>
 </section>
-<section aria-labelledby="counts-title">
-  <h2 id="counts-title">Tasks by state</h2>
-  <ul id="counts" class="counts">${counts}</ul>
-</section>
-<section aria-labelledby="grid-title">
-  <h2 id="grid-title">Tasks</h2>
-  <div id="grid" class="grid" role="list"></div>
-</section>
-<section id="failures-section" aria-labelledby="failures-title" hidden>
-  <h2 id="failures-title">Failures</h2>
-  <ol id="failures" class="failures"></ol>
-</section>
+<div class="layout">
+  <div class="stack">
+    <section class="card" aria-labelledby="grid-title">
+      <h2 id="grid-title">Tasks</h2>
+      <div id="grid" class="grid" role="list"></div>
+    </section>
+    <section class="card table-card" aria-label="task table">
+      <div class="table-tools">
+        <input id="table-search" type="search" placeholder="search id, engine, error" aria-label="search tasks">
+        <select id="table-state" aria-label="filter tasks by state"><option value="">all states</option>${stateOptions}</select>
+        <span id="table-count" class="muted table-count" aria-live="polite"></span>
+      </div>
+      <div id="table-head" class="table-row table-head" role="row">
+        ${header('id', 'task')}${header('state', 'state')}${header('engine', 'engine')}<span class="num">attempts</span>${header('duration', 'duration', true)}${header('cost', 'cost', true)}<span>error / reason</span>
+      </div>
+      <div id="table-scroll" class="table-scroll" role="grid" aria-label="tasks">
+        <div id="table-spacer" class="table-spacer"><div id="table-rows" class="table-rows"></div></div>
+      </div>
+      <p id="table-empty" class="empty" hidden>No task matches.</p>
+    </section>
+  </div>
+  <section id="failures-section" class="card" aria-labelledby="failures-title">
+    <h2 id="failures-title">Failures <span id="failure-count" class="muted"></span></h2>
+    <ol id="failures" class="failures"></ol>
+    <p id="no-failures" class="empty">None so far.</p>
+  </section>
+</div>
 <script nonce="${escapeHtml(options.nonce)}" src="${escapeHtml(options.scriptUri)}"></script>
 </body>
 </html>`;

@@ -133,6 +133,7 @@ export function isRunView(value: unknown): value is RunView {
     !isString(value.id) ||
     !isNullable(isString)(value.name) ||
     !isString(value.strategy) ||
+    !isNullable(isString)(value.engine) ||
     !isRunState(value.state) ||
     !isNumber(value.created_at) ||
     !isNullable(isNumber)(value.finished_at) ||

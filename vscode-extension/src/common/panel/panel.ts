@@ -205,26 +205,28 @@ export class RunPanel implements vscode.Disposable {
     this.pending = [];
     if (events.length > 0) {
       this.send({ type: 'events', events });
-      if (this.state.run?.stale === true) {
-        void this.reread(); // it started again (a retry, a resume): who executes it now
+      if (events.some((event) => event.type === 'run.finished')) {
+        void this.reread(true); // the tasks' durations and exact costs are in the table, not the events
+      } else if (this.state.run?.stale === true) {
+        void this.reread(false); // it started again (a retry, a resume): who executes it now
       }
     }
   }
 
   /**
-   * Reads the run again and folds in what only a snapshot says (who executes it now); the tasks
-   * keep coming as events, so the task table is not read.
+   * Reads the run again and folds in what only a snapshot says (who executes it now). While it
+   * runs the tasks keep coming as events, so its task table is folded in only once it has ended.
    */
-  private async reread(): Promise<void> {
+  private async reread(withTasks: boolean): Promise<void> {
     const api = this.connected;
     if (api === undefined || this.state.run === undefined) {
       return;
     }
     try {
-      const { run } = await api.getRun(this.runId);
+      const { run, tasks } = await api.getRun(this.runId);
       // Read after the await: events may have come in meanwhile (a shown run is never unset).
       const now = this.state.run;
-      this.send({ type: 'snapshot', run: { ...mergeSnapshot(now, run), stale: false }, connection: this.state.connection });
+      this.send({ type: 'snapshot', run: { ...mergeSnapshot(now, run, withTasks ? tasks : undefined), stale: false }, connection: this.state.connection });
     } catch (error) {
       this.log.warn(`could not read run ${this.runId} again: ${errorMessage(error)}`);
     }

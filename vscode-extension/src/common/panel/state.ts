@@ -76,7 +76,8 @@ export function panelView(run: RunView): PanelView {
     finished: finishedCount(counts),
     counts,
     usage: usageOf(run),
-    tasks: tasksOf(run),
+    // A task that names no engine runs on the run's: the table says which.
+    tasks: run.engine === null ? tasksOf(run) : tasksOf(run).map((task) => (task.engine === null ? { ...task, engine: run.engine } : task)),
     failures: failuresOf(run),
     note: run.budget ?? run.note,
     startedAt: run.created_at,

@@ -32,6 +32,8 @@ export interface RunView {
   id: string;
   name: string | null;
   strategy: string;
+  /** The engine of every task that names none (`default_engine`, newer daemons). */
+  engine: string | null;
   state: RunState;
   created_at: number;
   finished_at: number | null;
@@ -71,6 +73,7 @@ export function runFromOut(run: RunOut): RunView {
     id: run.id,
     name: run.name,
     strategy: run.strategy,
+    engine: defaultEngineOf(run),
     state: run.state,
     created_at: run.created_at,
     finished_at: run.finished_at,
@@ -87,6 +90,12 @@ export function runFromOut(run: RunOut): RunView {
     stale: false,
     seq: 0,
   };
+}
+
+/** A daemon that says which engine the run's tasks default to does so in `default_engine`. */
+function defaultEngineOf(run: RunOut): string | null {
+  const engine = (run as RunOut & { default_engine?: unknown }).default_engine;
+  return typeof engine === 'string' && engine !== '' ? engine : null;
 }
 
 /**
@@ -117,6 +126,7 @@ export function mergeSnapshot(view: RunView | undefined, run: RunOut, tasks?: re
   if (view !== undefined) {
     const keepState = RUN_RANK[view.state] > RUN_RANK[run.state];
     next.name = run.name;
+    next.engine = defaultEngineOf(run) ?? view.engine;
     next.state = keepState ? view.state : run.state;
     next.finished_at = keepState ? view.finished_at : run.finished_at;
     next.total = run.total;
@@ -156,6 +166,7 @@ function runFromCreated(event: Extract<DaemonEvent, { type: 'run.created' }>): R
     id: event.run_id,
     name: event.name,
     strategy: event.strategy,
+    engine: null,
     state: 'pending',
     created_at: event.at,
     finished_at: null,
