@@ -18,13 +18,14 @@ from typing import Any
 
 import anyio
 import pytest
-from playwright.async_api import ConsoleMessage, Page, Route, async_playwright, expect
+from playwright.async_api import Page, Route, expect
 
 from parallelai.models import TaskState
 from parallelai.wire import DashboardLink, RunCreated, RunOut
 from tests.orchestration._support import wait_for_state
+from tests.server._browser import csp_checked_tab
 from tests.server._support import Harness, echo_run, parse
-from tests.server.test_dashboard_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, WAIT_MS
+from tests.server.test_dashboard_browser import ARTIFACTS, CHROMIUM
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -54,24 +55,8 @@ new MutationObserver(() => {
 @pytest.fixture
 async def page() -> AsyncIterator[Page]:
     """A tab that fails the test on any Content Security Policy violation of the page."""
-    refused: list[str] = []
-
-    def watch(message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text:
-            refused.append(message.text)
-
-    async with async_playwright() as driver:
-        browser = await driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(viewport={"width": 1280, "height": 1000})
-            tab = await context.new_page()
-            tab.on("console", watch)
-            tab.set_default_timeout(WAIT_MS)
-            expect.set_options(timeout=WAIT_MS)
-            yield tab
-        finally:
-            await browser.close()
-    assert refused == []
+    async with csp_checked_tab() as tab:
+        yield tab
 
 
 async def _log_in(daemon: Harness, page: Page) -> None:

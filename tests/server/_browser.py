@@ -1,0 +1,33 @@
+"""A Chromium tab for the dashboard's browser tests that fails the test on any Content Security
+Policy violation the page reports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from playwright.async_api import ConsoleMessage, Page, async_playwright, expect
+
+from tests.server.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
+
+
+@asynccontextmanager
+async def csp_checked_tab() -> AsyncIterator[Page]:
+    refused: list[str] = []
+
+    def watch(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            refused.append(message.text)
+
+    async with async_playwright() as driver:
+        browser = await driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(viewport={"width": 1280, "height": 1000})
+            tab = await context.new_page()
+            tab.on("console", watch)
+            tab.set_default_timeout(WAIT_MS)
+            expect.set_options(timeout=WAIT_MS)
+            yield tab
+        finally:
+            await browser.close()
+    assert refused == []
