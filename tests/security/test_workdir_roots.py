@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -124,10 +123,7 @@ async def test_by_default_only_the_home_directory_and_where_the_daemon_started_a
     started_in.mkdir()
     monkeypatch.chdir(started_in)
     monkeypatch.delenv(WORKDIR_ROOTS_ENV)
-    assert WorkdirRoots.from_env().roots == (
-        Path(os.path.realpath(allowed)),
-        Path(os.path.realpath(started_in)),
-    )
+    assert WorkdirRoots.from_env() == WorkdirRoots.of([allowed, started_in])  # home, then where it started
     async with running_app(tmp_path / "db.sqlite") as daemon:
         message = await _refusal(daemon, {"prompts": ["x"], "workdir": str(elsewhere)})
         with anyio.fail_after(DEADLINE_S):
