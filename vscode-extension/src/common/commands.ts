@@ -267,8 +267,14 @@ async function showRuns(services: Services, arg: unknown): Promise<void> {
     await openRun(services, runId);
     return;
   }
+  if (services.controller.api === undefined) {
+    return;
+  }
+  // Read the list again first: a run started elsewhere (the CLI, an assistant) a moment ago must be
+  // there to pick, even if its first event has not reached the Runs view yet.
+  await services.controller.refresh().catch((error: unknown) => services.log.warn(`could not list runs: ${errorMessage(error)}`));
   const runs = services.controller.model.list();
-  if (services.controller.api === undefined || runs.length === 0) {
+  if (runs.length === 0) {
     return;
   }
   const picked = await vscode.window.showQuickPick(runPicks(runs), {
