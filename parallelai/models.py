@@ -263,6 +263,11 @@ class Task(_Strict):
             given["options"] = options
         return given
 
+    @property
+    def change_scope(self) -> list[str]:
+        """What the task may change in a run with isolation: its `scope`, else its `files`."""
+        return self.scope or self.files
+
     @field_validator("id")
     @classmethod
     def _id_is_a_name(cls, value: str) -> str:

@@ -322,7 +322,7 @@ def _print_plan(plan: TemplatePlan, as_json: bool) -> None:
                     "item": plan.tasks[task.id].label,
                     "engine": task.engine or plan.spec.default_engine,
                     "depends_on": task.depends_on,
-                    "scope": task.scope or task.files,
+                    "scope": task.change_scope,
                     "prompt": task.prompt,
                 }
                 for task in tasks

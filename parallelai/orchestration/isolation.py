@@ -203,7 +203,7 @@ class RunIsolation:
         a merge that did not apply), or None."""
         assert self._queue is not None, "attempt() outside running()"
         change = await self.workspaces.capture(task.id)
-        scope = task.scope or task.files
+        scope = task.change_scope
         if scope:
             outside = outside_scope(change.paths, scope, prefix=self.workspaces.base.subdir)
             if outside:
