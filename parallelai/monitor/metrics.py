@@ -155,10 +155,11 @@ class RunMetrics:
         row = await service.store.get_run(run_id)
         if row is None:
             return
-        for record in await service.store.task_records(run_id):
+        engines = await service.store.task_engines(run_id)
+        for task_id, own in engines.items():
             # Tasks a resumed run finished earlier get no events; `_forget` drops them at its end.
-            engine = EngineSpec.parse(record.task.engine or row.spec.default_engine).name
-            self._tasks.setdefault((run_id, record.task.id), _Tracked(engine))
+            engine = EngineSpec.parse(own or row.spec.default_engine).name
+            self._tasks.setdefault((run_id, task_id), _Tracked(engine))
 
     def observe(self, event: Event) -> None:
         match event:

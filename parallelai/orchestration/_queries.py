@@ -211,6 +211,13 @@ def task_records(db: sqlite3.Connection, run_id: str, task_id: str | None) -> li
     ]
 
 
+def task_engines(db: sqlite3.Connection, run_id: str) -> dict[str, str | None]:
+    """Each task's own engine (None: the run's), read from its stored spec without parsing it:
+    a 1,000-task run's full records are ~6 MB of objects, and the allocator keeps the peak."""
+    query = "SELECT id, json_extract(spec, '$.engine') FROM tasks WHERE run_id = ? ORDER BY position"
+    return dict(db.execute(query, (run_id,)).fetchall())
+
+
 def cached_result(db: sqlite3.Connection, fingerprint: str) -> TaskResult | None:
     row = db.execute(
         "SELECT body FROM results WHERE fingerprint = ? AND ok = 1 LIMIT 1", (fingerprint,)

@@ -380,6 +380,10 @@ class Store:
         """Tasks of a run in plan order, with results and attempts (one task when `task_id` is given)."""
         return await self._read(lambda db: queries.task_records(db, run_id, task_id))
 
+    async def task_engines(self, run_id: str) -> dict[str, str | None]:
+        """Each task's own engine by task id, in plan order (None where the run's applies)."""
+        return await self._read(lambda db: queries.task_engines(db, run_id))
+
     async def isolated_run(self, run_id: str) -> IsolatedRun | None:
         """Where an isolated run's repository and base are; None for a run without isolation."""
         return await self._read(lambda db: isolation_rows.isolated_run(db, run_id))

@@ -183,3 +183,16 @@ async def test_a_run_this_version_cannot_read_is_left_out_of_the_list_not_the_li
     async with OrchestrationService.open(store_path) as service:
         assert [run.id for run in await service.list_runs()] == ["r-good"]
     assert "run r-bad cannot be read by this version" in caplog.text
+
+
+async def test_task_engines_are_each_tasks_own_engine_in_plan_order_without_its_records(
+    store_path: Path,
+) -> None:
+    tasks = [echo_task("a"), echo_task("b").model_copy(update={"engine": "claude-code:opus"}), echo_task("c")]
+    async with Store.open(store_path) as store:
+        await store.create_run("r1", run_spec(tasks), Owner.new("local"))
+        engines = await store.task_engines("r1")
+        records = await store.task_records("r1")
+
+    assert list(engines.items()) == [(record.task.id, record.task.engine) for record in records]
+    assert engines["b"] == "claude-code:opus"
