@@ -1,4 +1,5 @@
-"""Defaults for runs from config files and PARALLELAI_* variables: the `[run]` and `[report]` tables.
+"""Defaults for runs from config files and PARALLELAI_* variables: the `[run]`, `[report]` and
+`[ray]` tables.
 
 A value is taken from the first place that gives it:
 
@@ -25,7 +26,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from parallelai.errors import ConfigError, UnknownEngineError
-from parallelai.models import EngineSpec
+from parallelai.models import BackendName, EngineSpec, RayOptions
 from parallelai.paths import PROJECT_CONFIG, user_config_path
 from parallelai.reports.render import ReportFormat
 from parallelai.run_request import RunSettings
@@ -53,6 +54,7 @@ class RunTable(BaseModel):
     deadline_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     fallbacks: list[str] | None = None  # PARALLELAI_FALLBACKS: names separated by commas
     isolation: bool | None = None  # unset: on for the verbs whose agents edit files, in git
+    backend: BackendName | None = None  # where attempts execute: local, or ray (docs/ray.md)
 
 
 class ReportTable(BaseModel):
@@ -68,11 +70,16 @@ class ReportTable(BaseModel):
     )
 
 
+class RayTable(RayOptions):
+    """`[ray]`: the cluster the ray backend connects to, and the resources each engine needs there."""
+
+
 class ConfigFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     run: RunTable = Field(default_factory=RunTable)
     report: ReportTable = Field(default_factory=ReportTable)
+    ray: RayTable = Field(default_factory=RayTable)
     notify: dict[str, Any] | None = None  # the daemon's notifications, checked by monitor/notify_config.py
 
 
@@ -93,12 +100,16 @@ def load_defaults(workdir: Path | None = None) -> Defaults:
     ]
     run: dict[str, Any] = {}
     report: dict[str, Any] = {}
+    ray: dict[str, Any] = {}
     for layer in layers:  # lowest first: each layer's values win over those before it
         given = layer.run.model_dump(exclude_none=True)
         if "engine" in given:
             run.pop("fallbacks", None)  # fallbacks back the engine named beside them
         run.update(given)
         report.update(layer.report.model_dump(exclude_none=True))
+        ray.update(layer.ray.model_dump(exclude_unset=True))
+    if run.get("backend") == "ray" and ray:
+        run["backend"] = {"ray": ray}  # `[ray]` says where the cluster is; only a ray run needs it
     return Defaults(RunSettings.model_validate(run), ReportTable.model_validate(report))
 
 

@@ -180,7 +180,7 @@ def settings_under(settings: Mapping[str, Any], own: Any) -> Any:
 
 class TaskOptions(_Strict):
     timeout: Annotated[float, Field(gt=0)] | None = None
-    retries: Annotated[int, Field(ge=0, le=100)] = 2
+    retries: Annotated[int, Field(ge=0, le=100, strict=True)] = 2  # strict: `false` is no count
     output_schema: dict[str, Any] | None = None
     workdir: str | None = None
     engine_options: dict[str, Any] = Field(default_factory=dict)
@@ -306,7 +306,7 @@ class RunLimits(_Strict):
     # they are asked for (`RunSettings`) and planned (`orchestration/spec_check.py`).
     max_parallel: Annotated[int, Field(gt=0)] = 8
     per_engine: dict[str, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
-    max_cost_usd: Annotated[float, Field(gt=0)] | None = None
+    max_cost_usd: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     max_tokens: Annotated[int, Field(gt=0)] | None = None
     fail_fast: bool = False
     backoff_base_s: Annotated[float, Field(ge=0)] = 1.0  # first retry waits up to this, doubling after
@@ -337,6 +337,50 @@ class GateResult(BaseModel):
         return self.state == "passed"
 
 
+BackendName = Literal["local", "ray"]
+BACKEND_NAMES: tuple[BackendName, ...] = ("local", "ray")
+
+
+class RayOptions(_Strict):
+    """Where the `ray` backend finds its cluster, and which nodes may run which engine (docs/ray.md)."""
+
+    address: str | None = Field(
+        default=None,
+        description="The Ray cluster's address (`auto`, `HOST:PORT`, `ray://HOST:10001`); default: "
+        "$RAY_ADDRESS, else the cluster started on this machine with `ray start --head`.",
+    )
+    resources: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Per engine, the Ray resources a node must declare to run its agents, e.g. "
+        "{claude-code: {claude: 1}} for nodes started with `--resources '{\"claude\": 1}'`.",
+    )
+
+
+class Backend(_Strict):
+    """Where a run's attempts execute: `local` (this process) or `ray` (runner actors on a cluster).
+    Written `ray`, `local`, or `{ray: {address: auto}}`."""
+
+    name: BackendName = "local"
+    ray: RayOptions | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_forms(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"name": data.strip().lower()}
+        if isinstance(data, dict) and "name" not in data and len(data) == 1:
+            ((name, options),) = data.items()
+            if name in BACKEND_NAMES:
+                return {"name": name, **({name: options or {}} if name == "ray" else {})}
+        return data
+
+    @model_validator(mode="after")
+    def _options_for_its_backend(self) -> Backend:
+        if self.ray is not None and self.name != "ray":
+            raise ValueError("`ray` options are for the ray backend (`backend: {ray: {...}}`)")
+        return self
+
+
 class RunSpec(_Strict):
     """A planned run: the DAG of tasks plus how to schedule it. This is what the store keeps."""
 
@@ -352,6 +396,8 @@ class RunSpec(_Strict):
     # Each task in its own git worktree, its change merged onto `parallelai/<run>` (docs/isolation.md).
     isolation: bool = False
     task_gates: list[Gate] = Field(default_factory=list)  # every task's, before its own `gates`
+    # Where attempts execute (None: here); kept with the run, so `resume` uses it too.
+    backend: Backend | None = None
     tasks: list[Task]
 
     @model_validator(mode="before")

@@ -25,6 +25,7 @@ from pydantic import (
 
 from parallelai.errors import InputError
 from parallelai.models import (
+    Backend,
     EngineObject,
     EngineSpec,
     Fallbacks,
@@ -194,10 +195,10 @@ class RunSettings(BaseModel):
     timeout: Annotated[float, Field(gt=0)] | None = Field(
         default=None, description="Per-task timeout, seconds."
     )
-    retries: Annotated[int, Field(ge=0)] | None = Field(
+    retries: Annotated[int, Field(ge=0, strict=True)] | None = Field(
         default=None, description="Retries of retryable failures per task (default 2)."
     )
-    max_cost_usd: Annotated[float, Field(gt=0)] | None = Field(
+    max_cost_usd: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
         default=None, description="Budget: no task starts once the run has spent this much."
     )
     max_tokens: Annotated[int, Field(gt=0)] | None = Field(
@@ -245,6 +246,11 @@ class RunSettings(BaseModel):
         "checked against the task's `files`, and merged onto the branch `parallelai/<run>` for "
         "`parallelai diff` and `parallelai apply` (default off; the workdir must be in a git repository).",
     )
+    backend: Backend | None = Field(
+        default=None,
+        description="Where attempts execute: `local` (default) or `ray` — runner actors on a Ray cluster, "
+        'written `ray` or {ray: {address: auto}} (docs/ray.md; needs `pip install "parallelai[ray]"`).',
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -266,6 +272,8 @@ class RunSettings(BaseModel):
         under = defaults.model_dump(exclude_unset=True, exclude_none=True)
         if "engine" in given:
             under.pop("fallbacks", None)  # fallbacks go with the engine they back
+        if given.get("backend") == {"name": "ray"} and under.get("backend", {}).get("name") == "ray":
+            given.pop("backend")  # `--backend ray` over a config's `[ray]`: its address still applies
         return RunSettings.model_validate({**under, **given})
 
     def settings_per_engine(self) -> dict[str, dict[str, Any]]:

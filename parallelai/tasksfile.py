@@ -12,6 +12,7 @@
     gates: ["pytest -q", {command: "ruff check .", name: lint, timeout: 300}]
     isolation: true                # each task in its own git worktree (docs/isolation.md)
     task_gates: ["ruff check $PARALLELAI_TASK_FILES"]  # in each task's worktree (isolation only)
+    backend: {ray: {address: auto}}  # or `ray`: attempts run on a Ray cluster (docs/ray.md)
     tasks:
       - "a plain prompt"
       - {id: b, prompt: "use {{ output }}", depends_on: [t001]}
@@ -29,7 +30,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from parallelai.errors import DependencyCycleError, InputError, UnknownDependencyError
-from parallelai.models import STRATEGY_NAMES, Gate, RunLimits, RunSpec, Task, TaskOptions
+from parallelai.models import STRATEGY_NAMES, Backend, Gate, RunLimits, RunSpec, Task, TaskOptions
 from parallelai.orchestration.dag import assign_ids, validate_graph
 from parallelai.orchestration.strategies import DagWork, ParallelWork, Work, compile_work
 from parallelai.run_request import GATES_ADAPTER, RunSettings, TaskInput
@@ -38,7 +39,7 @@ from parallelai.templates.catalog import LibraryCatalog, TemplateCatalog
 from parallelai.yamlsource import YamlDocument, read_yaml
 
 _RUN_KEYS = {"name", "strategy", "engine", "fallbacks", "parallel", "limits", "engines", "defaults", "gates", "isolation",
-             "task_gates"}  # fmt: skip
+             "task_gates", "backend"}  # fmt: skip
 _WORK_ADAPTER: TypeAdapter[Any] = TypeAdapter(Work)
 
 
@@ -242,6 +243,7 @@ def spec_from_document(
             "workdir": options.workdir or str(base),
             "isolation": options.isolation if options.isolation is not None else isolation,
             "task_gates": [*task_gates, *options.task_gates],
+            "backend": options.backend if options.backend is not None else _backend(document, data),
         }
     )
     return _run_spec(tasks, strategy, file_options, limits, document, gates)
@@ -259,6 +261,19 @@ def _file_engine(document: YamlDocument, data: dict[str, Any]) -> tuple[str | No
     return settings.engine, settings.fallbacks
 
 
+def _backend(document: YamlDocument, data: dict[str, Any]) -> Backend | None:
+    """The file's `backend:` (`ray`, or `{ray: {address: ...}}`), if it names one."""
+    if data.get("backend") is None:
+        return None
+    try:
+        return Backend.model_validate(data["backend"])
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ("backend", *problem["loc"])
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        raise document.error(f"{'.'.join(map(str, where))}: {message}", where) from None
+
+
 def _gates(document: YamlDocument, data: dict[str, Any], key: str) -> list[Gate]:
     try:
         return GATES_ADAPTER.validate_python(data.get(key) or [])
@@ -270,7 +285,11 @@ def _gates(document: YamlDocument, data: dict[str, Any], key: str) -> list[Gate]
 
 def _settings_in_file(data: dict[str, Any]) -> set[str]:
     """The names of the run settings a tasks file gives itself (top level, `limits:`, `defaults:`)."""
-    named = {key for key in ("engine", "fallbacks", "parallel", "isolation") if data.get(key) is not None}
+    named = {
+        key
+        for key in ("engine", "fallbacks", "parallel", "isolation", "backend")
+        if data.get(key) is not None
+    }
     if "engine" in named:
         named.add("fallbacks")  # a config's fallbacks back the config's engine, not the file's
     for block in ("limits", "defaults"):
@@ -352,6 +371,7 @@ def _run_spec(
             gates=[*gates, *options.gates],  # the file's own first, then those the user added
             isolation=bool(options.isolation),
             task_gates=options.task_gates,
+            backend=options.backend,
             tasks=tasks,
         )
     except ValidationError as error:

@@ -8,7 +8,7 @@ server). Neither side owns it, so a client never imports the server to read an a
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,7 +27,7 @@ from parallelai.orchestration._isolation_rows import ChangeOutcome
 from parallelai.orchestration.strategies import Work
 from parallelai.reports.changes import RunChanges
 from parallelai.reports.findings import Finding
-from parallelai.run_request import RunRequest, warn_renamed
+from parallelai.run_request import SOURCES, RunRequest, warn_renamed
 from parallelai.templates.catalog import TemplateDetail, TemplateParam
 from parallelai.workspaces.changes import FileStat
 
@@ -41,10 +41,35 @@ class _Body(BaseModel):
 # -- requests ------------------------------------------------------------------------------
 
 
+# A run needs a task: the sources that list tasks list one at least.
+_AT_LEAST_ONE: dict[str, dict[str, Any]] = {
+    "prompts": {"minItems": 1},
+    "tasks": {"minItems": 1},
+    "planned": {"properties": {"tasks": {"minItems": 1}}},
+}
+
+
+def _one_source_schema(schema: dict[str, Any]) -> None:
+    """Say in the document what `RunRequest` checks: exactly one source of work is given (not
+    null), and `params` (when not empty) only with a `template`. Without it a generated `{}` is
+    schema-valid and the server's 422 looks like a broken promise."""
+    schema["oneOf"] = [
+        {
+            "required": [source],
+            "properties": {source: {"not": {"type": "null"}, **_AT_LEAST_ONE.get(source, {})}},
+        }
+        for source in SOURCES
+    ]
+    schema["if"] = {"required": ["params"], "properties": {"params": {"minProperties": 1}}}
+    schema["then"] = {"required": ["template"], "properties": {"template": {"type": "string"}}}
+
+
 class CreateRun(RunRequest):
     """A run: one source of work — `prompts`, `tasks`, `tasks_file`, `work` (as a tasks file has it,
     with its `strategy`), a `template` with `params`, or `planned` (a run a client planned itself,
     taken as it is) — plus the run's settings, named as everywhere else (docs/names.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_one_source_schema)
 
     work: Work | None = Field(  # type: ignore[assignment]  # typed here: a 422 names the bad field
         default=None, description="the work as a tasks file has it, with its `strategy`"
@@ -103,8 +128,8 @@ class ListRunsQuery(_Body):
 
 
 class EventsQuery(_Body):
-    after: int | None = Field(
-        None, ge=0, description="replay events with a larger seq (the Last-Event-ID header wins)"
+    after: int | None = Field(  # at most 18 digits, as Last-Event-ID: SQLite's integers are 64-bit
+        None, ge=0, lt=10**18, description="replay events with a larger seq (the Last-Event-ID header wins)"
     )
 
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up everything parallelai needs on a fresh machine: a virtualenv with the package and its
-# dev tools, (with --clis) the assistant CLIs the end-to-end tests drive, and (with --browser)
-# Debian's Chromium and tmux for the dashboard tests. Idempotent.
+# dev tools, (with --ray) the ray backend's extra for tests/backends, (with --clis) the assistant
+# CLIs the end-to-end tests drive, (with --browser) Debian's Chromium and tmux for the
+# dashboard tests, and (with --container) Debian's podman, buildah and mmdebstrap and the container
+# image tests/packaging/test_container_image.py runs. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,16 +13,18 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # Quiet when nothing changes; pip prints what it installs otherwise.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 
-clis=0 browser=0
+clis=0 browser=0 container=0 extras=dev
 for arg in "$@"; do
   case "$arg" in
     --clis) clis=1 ;;
     --browser) browser=1 ;;
-    *) echo "usage: scripts/setup.sh [--clis] [--browser]" >&2; exit 2 ;;
+    --container) container=1 ;;
+    --ray) extras=dev,ray ;;
+    *) echo "usage: scripts/setup.sh [--ray] [--clis] [--browser] [--container]" >&2; exit 2 ;;
   esac
 done
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]"
 
 if [ "$clis" = 1 ]; then
   bash scripts/install-clis.sh
@@ -42,4 +46,17 @@ if [ "$browser" = 1 ] && { [ ! -x /usr/bin/chromium ] || ! command -v tmux >/dev
   if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium tmux >/dev/null
+fi
+
+# The container image, built with Debian's podman from a base made of Debian packages (mmdebstrap):
+# no image registry is needed. apt only runs when a tool is missing; the image is only built when
+# the Dockerfile or the package changed, since its tag is a hash of both (tests/packaging/image.py).
+if [ "$container" = 1 ]; then
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  if ! command -v podman >/dev/null || ! command -v buildah >/dev/null || ! command -v mmdebstrap >/dev/null; then
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq podman buildah mmdebstrap >/dev/null
+  fi
+  $sudo .venv/bin/python -m tests.packaging.image build
 fi

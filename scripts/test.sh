@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: set up (package, dev tools, assistant CLIs, browser), lint, type-check, test,
-# then the VS Code extension (build, lint, unit tests, .vsix, and VS Code for the Web).
+# The whole test suite: set up (package, dev tools, assistant CLIs, browser, container image), lint,
+# type-check, test, then the VS Code extension (build, lint, unit tests, .vsix, and VS Code for the Web).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh --clis --browser
+bash scripts/setup.sh --ray --clis --browser --container
 
 echo "== ruff"
 .venv/bin/ruff check parallelai tests bench

@@ -15,11 +15,22 @@ from parallelai.config import RunTable, env_name
 from parallelai.engines import claude_code, codex, copilot, cursor, gemini_cli
 from parallelai.paths import CONFIG_ENV
 from parallelai.server.workdir_roots import WORKDIR_ROOTS_ENV
+from tests.reliability.tally import Tally, report, tally_of
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def tally(pytestconfig: pytest.Config) -> Tally:
+    """The reliability tier's session tally (tests/reliability/tally.py): a test adds what it tried."""
+    return tally_of(pytestconfig)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    report(terminalreporter, config)
 
 
 @pytest.fixture(autouse=True)

@@ -109,6 +109,7 @@ async def _run(args: argparse.Namespace) -> int:
             engine_options=dict(args.engine_option or []),
             gates=args.gate or None,
             isolation=args.isolate,
+            backend=args.backend,
             task_gates=args.task_gate or None,
             fallbacks=args.fallback or None,
             deadline_s=args.deadline,

@@ -152,4 +152,10 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
         "--no-cache", action="store_true", help="re-run tasks even if an identical one succeeded"
     )
     parser.add_argument("--name", help="a name for the run")
+    parser.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        help="where attempts execute: here (local, the default) or on runner actors of a Ray cluster "
+        '(ray: $RAY_ADDRESS or [ray] address; needs `pip install "parallelai[ray]"`, docs/ray.md)',
+    )
     _add_daemon_flags(parser)

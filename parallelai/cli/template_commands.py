@@ -205,6 +205,7 @@ def plan_from_args(args: argparse.Namespace) -> TemplatePlan:
         max_cost_usd=args.max_cost_usd,
         gates=args.gate or None,
         isolation=args.isolate,
+        backend=args.backend,
         task_gates=args.task_gate or None,
         fallbacks=args.fallback or None,
         deadline_s=args.deadline,

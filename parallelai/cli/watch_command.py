@@ -115,6 +115,8 @@ class Watch:
         while True:
             try:
                 self.model.runs = await self._client.list_runs(limit=10)
+                with contextlib.suppress(DaemonError):  # a daemon from before rate gates has none to show
+                    self.model.gates = await self._client.rate_gates()
                 if self.model.run_id is not None:
                     self.model.run = await self._client.run(self.model.run_id)
                     if self.model.opened is not None:

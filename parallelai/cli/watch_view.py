@@ -9,6 +9,9 @@ The tasks listed on screen (active, waiting to retry, recent failures) can be se
 arrow keys and opened: an opened task replaces those lists with its attempts, error and output
 (`WatchModel.detail`, fetched by the command while it is open). `render` notes which tasks it
 listed (`WatchModel.shown`), so the selection moves through what the user sees.
+
+Under the counts, a line per provider account (the daemon's rate gates, polled) that holds tasks
+back now: paused by a 429's retry-after, or with tasks waiting for its limits.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
@@ -34,7 +38,7 @@ from parallelai.events import (
     TaskStateChanged,
 )
 from parallelai.models import RunState, TaskState
-from parallelai.wire import RunOut, TaskDetail
+from parallelai.wire import RateGateOut, RunOut, TaskDetail
 
 STATE_STYLES = {
     TaskState.PENDING: "grey62",
@@ -89,6 +93,7 @@ class WatchModel:
     selected: str | None = None
     opened: str | None = None  # the task shown in full
     detail: TaskDetail | None = None  # the opened task, as last fetched
+    gates: list[RateGateOut] = field(default_factory=list)  # the daemon's provider accounts (polled)
 
     def focus(self, run_id: str) -> None:
         if run_id != self.run_id:
@@ -116,6 +121,8 @@ class WatchModel:
                 task.state, task.attempt = event.state, event.attempt
                 task.since = event.at if event.state is TaskState.RUNNING else None
                 task.retry_at = event.retry_at if event.state is TaskState.RETRYING else None
+                if event.state is TaskState.FAILED or event.state is TaskState.SUCCEEDED:
+                    self._forget_failures(event.task_id)  # retried: only its latest outcome is listed
                 if event.state is TaskState.FAILED:
                     self.failures.append((event.task_id, event.reason or str(event.error_kind or "failed")))
             case TaskRetrying():
@@ -138,6 +145,12 @@ class WatchModel:
                 self.run = self.run.model_copy(update=update)
             case _:
                 pass
+
+    def _forget_failures(self, task_id: str) -> None:
+        if any(listed == task_id for listed, _ in self.failures):
+            kept = [entry for entry in self.failures if entry[0] != task_id]
+            self.failures.clear()
+            self.failures.extend(kept)
 
     def counts(self) -> Counter[TaskState]:
         return Counter(task.state for task in self.tasks.values())
@@ -173,19 +186,50 @@ def render(model: WatchModel, now: float, height: int = 40) -> RenderableType:
     else:
         counts = model.counts()
         body = [_header(model, now), _counts(counts, len(model.tasks), _eta(model, counts, now))]
+        held = _held_back(model, now)
+        extra = held.plain.count("\n") + 1 if held is not None else 0  # lines the lists give up
+        if held is not None:
+            body.append(held)
         if model.opened is not None:
-            body.append(_opened(model, now, max(5, height - 12 - RUNS_SHOWN)))
+            body.append(_opened(model, now, max(5, height - 12 - RUNS_SHOWN - extra)))
         else:
             model.shown = []
             waiting = counts[TaskState.RETRYING]
             retry_rows = min(waiting, RETRYING_SHOWN) + (waiting > RETRYING_SHOWN)
-            rows = max(3, height - 14 - FAILURES_SHOWN - RUNS_SHOWN - (retry_rows + 2 if waiting else 0))
+            rows = max(
+                3, height - 14 - extra - FAILURES_SHOWN - RUNS_SHOWN - (retry_rows + 2 if waiting else 0)
+            )
             body.append(_active(model, now, rows))
             if waiting:
                 body.append(_retrying(model, now))
             body.append(_failures(model))
     body.append(_runs(model))
     return Group(*body, _footer(model))
+
+
+def _held_back(model: WatchModel, now: float) -> Text | None:
+    """A line per provider account that holds tasks back now: paused by a 429, or with tasks waiting
+    for its limits. Accounts going freely are not worth a line of the screen."""
+    held = [gate for gate in model.gates if (gate.paused_until or 0) > now or gate.waiting]
+    if not held:
+        return None
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for index, gate in enumerate(held):
+        left = (gate.paused_until or 0) - now
+        parts = [f"paused {left:.0f} s"] if left > 0 else []
+        if gate.waiting:
+            parts.append(f"{gate.waiting} waiting")
+        parts.append(f"{gate.refused} refused (429)")
+        if (limit := gate.limits.get("requests")) is not None:
+            left_now = gate.remaining.get("requests", gate.available.get("requests", limit))
+            parts.append(f"{left_now:.0f}/{limit:.0f} requests/min")
+        text.append("\n" if index else "")
+        text.append(
+            "rate limited " if left > 0 else "rate gate ", style="bold orange1" if left > 0 else "bold"
+        )
+        host = urlsplit(gate.endpoint).netloc or gate.endpoint
+        text.append(f"{gate.provider} {host}: {' · '.join(parts)}", style="orange1" if left > 0 else "")
+    return text
 
 
 def _footer(model: WatchModel) -> Text:

@@ -89,6 +89,7 @@ class AnthropicEngine:
     name = "anthropic"
     settings_model = AnthropicSettings
     edits_files = False  # no tools: in an isolated run its answer is the edit (answer_edits.py)
+    paces_requests = True  # each request waits at its account's gate here (engines/_http/gating.py)
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._settings = SettingsSource(AnthropicSettings, settings)

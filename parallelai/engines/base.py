@@ -105,6 +105,13 @@ def edits_files(engine: Engine) -> bool:
     return bool(getattr(engine, "edits_files", True))
 
 
+def paces_requests(engine: Engine) -> bool:
+    """Whether `engine` sends its provider's HTTP requests from this process, each paced at the
+    account's rate gate (engines/_http/gating.py); such an engine has nothing to gain from running
+    elsewhere, and its pacing is only shared while it runs where the gate is."""
+    return bool(getattr(engine, "paces_requests", False))
+
+
 @runtime_checkable
 class ReadyCheck(Protocol):
     """An engine that can say cheaply whether it could run here: installed and signed in, found

@@ -49,6 +49,7 @@ class OllamaEngine:
     name = "ollama"
     settings_model = OllamaSettings
     edits_files = False  # no tools: in an isolated run its answer is the edit (answer_edits.py)
+    paces_requests = True  # each request waits at its account's gate here (engines/_http/gating.py)
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self._settings = SettingsSource(OllamaSettings, settings)

@@ -55,6 +55,11 @@ class ValidatingEngine:
         self.edits_files = edits_files(inner)  # the wrapper must not hide whether it only answers
         self._inner = inner
 
+    @property
+    def inner(self) -> Engine:
+        """The engine checked (a backend that runs it elsewhere makes it there again)."""
+        return self._inner
+
     def rate_account(self, request: EngineRequest) -> Account | None:
         return rate_account(self._inner, request)  # nor whose account its agent's requests go to
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import anyio
 from anyio.abc import TaskGroup
 
+from parallelai.backends import on_backend
 from parallelai.engines.base import Engine, EngineStatus
 from parallelai.engines.registry import EngineRegistry, default_registry
 from parallelai.errors import InputError, RunBusyError, RunNotFoundError, TaskNotFoundError, sole_exception
@@ -115,7 +116,8 @@ class OrchestrationService:
         return plan_spec(spec, self.registry)
 
     def _engines_for(self, spec: RunSpec) -> dict[str, Engine]:
-        return engines_for(spec, self.registry)
+        # The run's backend (docs/ray.md) decides where they run; the local one leaves them be.
+        return on_backend(spec.backend, engines_for(spec, self.registry), spec.engine_settings)
 
     # -- runs --------------------------------------------------------------------------------
 

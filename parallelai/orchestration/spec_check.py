@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from parallelai.engines.base import Engine
 from parallelai.engines.registry import EngineRegistry
@@ -43,6 +44,7 @@ def plan_spec(spec: RunSpec, registry: EngineRegistry) -> RunSpec:
                 f"task {task.id!r}: the prompt has {len(task.prompt):,} characters, more than {MAX_PROMPT_CHARS:,}; "
                 "give large inputs as `files`, which are read when the task starts"
             )
+    _check_text(spec, tasks)
     spec, tasks = _engines_by_registered_name(spec, tasks, registry)
     _check_engine_options(spec, tasks, registry)
     for task in tasks:
@@ -53,6 +55,32 @@ def plan_spec(spec: RunSpec, registry: EngineRegistry) -> RunSpec:
             if not path.is_file():
                 raise InputError(f"task {task.id!r}: input file {name!r} does not exist in {workdir}")
     return spec.model_copy(update={"tasks": tasks, "workdir": str(workdir)})
+
+
+def _check_text(spec: RunSpec, tasks: list[Task]) -> None:
+    """Every string of a run must be Unicode text that UTF-8 can carry: a lone surrogate (a YAML or
+    JSON `\\ud800` escape, or command-line bytes that are not UTF-8) can be neither stored nor sent."""
+    for task in tasks:
+        if not _is_text(task.prompt):
+            raise InputError(f"task {task.id!r}: the prompt {_NOT_TEXT}")
+    try:
+        spec.model_dump_json()
+    except PydanticSerializationError:
+        raise InputError(f"a name or setting of the run {_NOT_TEXT}") from None
+
+
+_NOT_TEXT = (
+    "has a lone surrogate (an escape such as \\ud800, or bytes that are not UTF-8), which is not text; "
+    "write the characters themselves"
+)
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _engines_by_registered_name(

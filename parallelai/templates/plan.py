@@ -122,6 +122,7 @@ def plan_template(
         gates=[*_gates(loaded, renderer, base), *settings.gates],
         isolation=_isolation(settings.isolation, edits=edits, workdir=workdir),
         task_gates=settings.task_gates,
+        backend=settings.backend,
         tasks=planner.tasks,
     )
     return TemplatePlan(loaded, params, spec, planner.planned, items.skipped, edits and not spec.isolation)

@@ -1,5 +1,7 @@
 """The GitHub Action's run step, against an emulated runner: a sample repository as GITHUB_WORKSPACE,
-the runner's output, summary and event files, and the `echo` engine (tests/conftest.py names it)."""
+the runner's output, summary and event files, and the `echo` engine (tests/conftest.py names it).
+Its inputs and edge cases are here; tests/ci/test_documented_workflows.py runs the whole action as
+docs/github-action.md's workflows use it, with real engines and the scripted model server."""
 
 from __future__ import annotations
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.packaging.image import content_tag, context_files
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 
@@ -63,3 +65,26 @@ def test_the_build_context_holds_what_the_dockerfile_copies() -> None:
         for source in line.split()[1:-1]
     }
     assert copied == kept
+
+
+def test_the_image_tag_changes_with_what_the_build_copies_and_nothing_else(tmp_path: Path) -> None:
+    for name in ("Dockerfile", ".dockerignore", "pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    (tmp_path / "parallelai" / "__pycache__").mkdir(parents=True)
+    module = tmp_path / "parallelai" / "core.py"
+    module.write_text("VALUE = 1\n")
+    tag = content_tag(tmp_path)
+
+    (tmp_path / "parallelai" / "__pycache__" / "core.cpython-311.pyc").write_bytes(b"\0")
+    (tmp_path / "notes.txt").write_text("not in the build context\n")
+    assert content_tag(tmp_path) == tag
+    module.write_text("VALUE = 2\n")
+    assert content_tag(tmp_path) != tag
+    assert {path.relative_to(tmp_path).as_posix() for path in context_files(tmp_path)} == {
+        "Dockerfile",
+        ".dockerignore",
+        "pyproject.toml",
+        "README.md",
+        "LICENSE",
+        "parallelai/core.py",
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -90,6 +91,7 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs(dist: Path, tmp_path: Pat
     (fresh_site / "_dev_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
 
     env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("PYTHONPATH", None)  # nothing but the wheel and the borrowed dependencies
     where = _run(python, "-c", "import parallelai; print(parallelai.__file__)", cwd=tmp_path, env=env)
     assert Path(where.strip()).is_relative_to(fresh_site)
 
@@ -111,12 +113,21 @@ def test_versions_agree_across_package_extension_plugin_and_action() -> None:
     action = yaml.safe_load((ROOT / "action.yml").read_text())
     (run_step,) = [step for step in action["runs"]["steps"] if step.get("id") == "run"]
     action_version = run_step["env"]["PARALLELAI_ACTION_VERSION"]
+    # The workflows docs/github-action.md shows use the action at this release's tag.
+    documented = re.findall(
+        r"uses: parallelai/parallelai@v(\S+)", (ROOT / "docs" / "github-action.md").read_text()
+    )
+    assert documented
     assert {
         "python": parallelai.__version__,
         "vscode-extension": extension["version"],
         "claude-plugin": plugin["version"],
         "action": action_version,
-    } == dict.fromkeys(("python", "vscode-extension", "claude-plugin", "action"), parallelai.__version__)
+        "documented workflows": ",".join(sorted(set(documented))),
+    } == dict.fromkeys(
+        ("python", "vscode-extension", "claude-plugin", "action", "documented workflows"),
+        parallelai.__version__,
+    )
 
 
 def test_the_extension_is_published_as_parallelai_orchestrator() -> None:

@@ -15,6 +15,7 @@ from pydantic.json_schema import JsonSchemaMode
 
 from parallelai.server.http.endpoint import Endpoint
 from parallelai.server.http.routes_changes import PatchEndpoint
+from parallelai.server.http.routes_events import LAST_EVENT_ID_PATTERN
 from parallelai.wire import ErrorBody
 
 _PATH_PARAM = re.compile(r"{(\w+)}")
@@ -28,7 +29,19 @@ _ERROR_TEXT = {
     413: "Body too large",
     415: "Body is not JSON",
     421: "Host is not a loopback name",
-    422: "Invalid body or input",
+    422: "Invalid body, query or input",
+}
+# An event seq, as `routes_events` reads it; blank is the same as no header.
+_LAST_EVENT_ID = {"type": "string", "pattern": LAST_EVENT_ID_PATTERN}
+# Before OpenAPI 3.2 (`itemSchema`), a stream's `schema` describes each of its events.
+_SSE_EVENT = {
+    "type": "object",
+    "required": ["id", "event", "data"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "the event's seq"},
+        "event": {"type": "string", "description": "the event's type, e.g. `task.state`"},
+        "data": {"type": "string", "contentMediaType": "application/json", "description": "the event"},
+    },
 }
 
 
@@ -81,7 +94,7 @@ def _operation(
         ]
     if endpoint.stream:
         parameters.append(
-            {"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"}}
+            {"name": "Last-Event-ID", "in": "header", "required": False, "schema": _LAST_EVENT_ID}
         )
     if parameters:
         operation["parameters"] = parameters
@@ -92,7 +105,8 @@ def _operation(
         }
     operation["responses"] = {str(endpoint.status): _success(endpoint, schemas)}
     error_schema = schemas[(("error", "out"), "serialization")]
-    for status in sorted({400, 401, 403, 421, *endpoint.errors, *((413, 415, 422) if endpoint.body else ())}):
+    inputs = (413, 415, 422) if endpoint.body else (422,) if endpoint.query else ()
+    for status in sorted({400, 401, 403, 421, *endpoint.errors, *inputs}):
         operation["responses"][str(status)] = {
             "description": _ERROR_TEXT.get(status, "Error"),
             "content": {"application/json": {"schema": error_schema}},
@@ -104,7 +118,7 @@ def _success(endpoint: Endpoint, schemas: dict[tuple[Any, JsonSchemaMode], Any])
     if endpoint.stream:
         return {
             "description": "Server-sent events: `id` is the event seq, `event` its type, `data` the event JSON",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": _SSE_EVENT}},
         }
     if isinstance(endpoint, PatchEndpoint):
         media_type = endpoint.media_type.split(";", 1)[0]

@@ -13,6 +13,7 @@ socket (which logged a warning per event).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Any
@@ -111,12 +112,19 @@ def event_endpoints(
     ]
 
 
+# ASCII digits only, and few enough for SQLite: `str.isdigit` passes "²", which `int` refuses.
+LAST_EVENT_ID_PATTERN = r"^[ \t]*([0-9]{1,18})?[ \t]*$"
+_LAST_EVENT_ID = re.compile(LAST_EVENT_ID_PATTERN)
+
+
 def _resume_point(request: Request) -> int | None:
     header = request.headers.get("last-event-id")
-    if header is not None and header.strip():
-        if not header.strip().isdigit():
+    if header is not None:
+        seq = _LAST_EVENT_ID.match(header)
+        if seq is None:
             raise ApiError(400, "bad_last_event_id", "Last-Event-ID must be an event seq (a whole number)")
-        return int(header)
+        if seq.group(1) is not None:
+            return int(seq.group(1))
     return read_query(request, EventsQuery).after
 
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { firstLines, formatMoney, formatSeconds, formatShort } from '../../src/common/panel/format';
+import { formatCost, formatDuration } from '../../src/common/runs/runView';
 
 describe('the panel formats numbers as the dashboard does', () => {
   it('writes money to the cent, and small sums to the first significant digits', () => {
@@ -28,6 +29,22 @@ describe('the panel formats numbers as the dashboard does', () => {
     expect(formatSeconds(3 * 86400 + 4 * 3600)).toBe('3d 4h');
     expect(formatSeconds(-1)).toBe('0.0s');
     expect(formatSeconds(null)).toBe('\u2013');
+  });
+});
+
+describe('the Runs tree, status bar and task documents write numbers as the dashboard does', () => {
+  it('rounds money the same way', () => {
+    expect(formatCost(0)).toBe('$0.00');
+    expect(formatCost(0.41075999999999224)).toBe('$0.41');
+    expect(formatCost(0.005)).toBe('$0.005');
+    expect(formatCost(1234.5)).toBe('$1,234.50');
+  });
+
+  it('writes durations the same way', () => {
+    expect(formatDuration(4.25)).toBe('4.3s');
+    expect(formatDuration(65)).toBe('1m 05s');
+    expect(formatDuration(2 * 3600 + 3 * 60)).toBe('2h 03m');
+    expect(formatDuration(3 * 86400 + 4 * 3600)).toBe('3d 4h');
   });
 });
 

@@ -48,14 +48,14 @@ describe('Runs view items', () => {
     ]);
     const item = runTreeItem(failed);
     expect(item.contextValue).toBe('run.retryable');
-    expect(item.description).toBe('failed · 1/3 · 1 failed · 1 skipped · $0');
+    expect(item.description).toBe('failed · 1/3 · 1 failed · 1 skipped · $0.00');
     const going = mergeSnapshot(undefined, runOut('r2', { executed_by: 'pid 4242 (parallelai run)', total: 2 }), [taskOut('a', 'running'), taskOut('b', 'retrying')]);
     expect(runTreeItem(going).contextValue).toBe('run.active');
-    expect(runTreeItem(going).description).toBe('running · 0/2 · 1 retrying · $0');
+    expect(runTreeItem(going).description).toBe('running · 0/2 · 1 retrying · $0.00');
     expect((runTreeItem(going).tooltip as vscode.MarkdownString).value).toContain('executed by pid 4242 \\(parallelai run\\)');
     const interrupted = mergeSnapshot(undefined, runOut('r3', { state: 'interrupted', active: false, total: 2 }), [taskOut('a', 'interrupted'), taskOut('b', 'failed')]);
     expect(runTreeItem(interrupted).contextValue).toBe('run.finished'); // resumed, not retried
-    expect(runTreeItem(interrupted).description).toBe('interrupted · 0/2 · 1 interrupted · 1 failed · $0');
+    expect(runTreeItem(interrupted).description).toBe('interrupted · 0/2 · 1 interrupted · 1 failed · $0.00');
   });
 
   it('shows a task waiting to retry with when it runs again, and an interrupted one with why', () => {
@@ -152,7 +152,7 @@ describe('RunsTreeProvider', () => {
     api.publish(ev.task('r2', 't1', 'running'));
     await until(() => fired.length === 1);
     expect(fired[0]).toEqual([{ kind: 'run', runId: 'r2' }]);
-    expect(tree.getTreeItem({ kind: 'run', runId: 'r2' }).description).toBe('running · 0/1 · $0');
+    expect(tree.getTreeItem({ kind: 'run', runId: 'r2' }).description).toBe('running · 0/1 · $0.00');
     tree.dispose();
     controller.dispose();
   });

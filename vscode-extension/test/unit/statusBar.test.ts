@@ -21,7 +21,7 @@ describe('status-bar text', () => {
   it('counts running tasks and adds up the cost of the runs going', () => {
     const text = statusBarText('live', [going, other, done], false);
     expect(text.text).toBe('$(sync~spin) 3 running · $0.13');
-    expect(text.tooltip).toBe('2 runs going\nreview: 2 running, 1 queued, $0.13\nr2: 1 running, 1 queued, $0.0050');
+    expect(text.tooltip).toBe('2 runs going\nreview: 2 running, 1 queued, $0.13\nr2: 1 running, 1 queued, $0.005');
     expect(text.command).toBe('parallelai.showRuns');
   });
 
@@ -32,13 +32,13 @@ describe('status-bar text', () => {
       taskOut('t3', 'pending'),
     ]);
     const text = statusBarText('live', [waiting], false);
-    expect(text.text).toBe('$(sync~spin) 1 running · $0');
-    expect(text.tooltip).toBe('1 run going\nflaky (the daemon (pid 812)): 1 running, 1 waiting to retry, 1 queued, $0');
+    expect(text.text).toBe('$(sync~spin) 1 running · $0.00');
+    expect(text.tooltip).toBe('1 run going\nflaky (the daemon (pid 812)): 1 running, 1 waiting to retry, 1 queued, $0.00');
   });
 
   it('shows queued tasks when none is running yet', () => {
     const queued = applyEvents(undefined, [ev.created('r4', 5)])!;
-    expect(statusBarText('live', [queued], false).text).toBe('$(sync~spin) 5 queued · $0');
+    expect(statusBarText('live', [queued], false).text).toBe('$(sync~spin) 5 queued · $0.00');
   });
 
   it('is quiet when no run is going', () => {
@@ -68,7 +68,7 @@ describe('StatusBar', () => {
     await until(() => item.text === '$(pulse) ParallelAI');
     api.publish(ev.created('r1', 2));
     api.publish(ev.task('r1', 't1', 'running'));
-    await until(() => item.text === '$(sync~spin) 1 running · $0');
+    await until(() => item.text === '$(sync~spin) 1 running · $0.00');
     bar.dispose();
     expect(item.disposed).toBe(true);
     controller.dispose();

@@ -16,7 +16,7 @@ describe('the task document', () => {
     });
     expect(text).toContain('# Task t1 — failed');
     expect(text).toContain('Run `r1`, engine `echo`');
-    expect(text).toContain('1.5s, $0.0020, 15 tokens');
+    expect(text).toContain('1.5s, $0.002, 15 tokens');
     expect(text).toContain('**execution**: exit 1');
     expect(text).toContain('"findings": []');
     expect(text).toContain('partial answer');

@@ -4,6 +4,7 @@
  * (on both sides of the webview boundary) all use it.
  */
 
+import { formatMoney, formatSeconds } from '../panel/format';
 import {
   RETRYABLE_STATES,
   TASK_STATES,
@@ -386,11 +387,9 @@ export function runLabel(run: { id: string; name: string | null }): string {
   return run.name ?? run.id;
 }
 
+/** Money as the dashboard writes it: to the cent, small sums to their first digits ("$0.002"). */
 export function formatCost(usd: number): string {
-  if (usd === 0) {
-    return '$0';
-  }
-  return usd < 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
+  return formatMoney(usd);
 }
 
 export function formatTokens(tokens: number): string {
@@ -405,13 +404,7 @@ export function clockTime(epochSeconds: number): string {
   return new Date(epochSeconds * 1000).toLocaleTimeString();
 }
 
+/** A duration as the dashboard writes it: "4.2s", "42s", "1m 05s", "2h 03m", "3d 4h". */
 export function formatDuration(seconds: number): string {
-  if (seconds < 60) {
-    return `${seconds.toFixed(seconds < 10 ? 1 : 0)}s`;
-  }
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) {
-    return `${minutes}m ${Math.floor(seconds % 60)}s`;
-  }
-  return `${Math.floor(minutes / 60)}h ${minutes % 60}m`;
+  return formatSeconds(seconds);
 }

@@ -1,0 +1,3 @@
+"""The reliability tier shares the scripted model server with the engine tests."""
+
+from tests.support.fixtures import model_server  # noqa: F401
