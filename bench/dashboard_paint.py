@@ -50,15 +50,8 @@ from typing import Any
 import anyio
 import httpx
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
+
 TARGET_PAINT_S = 2.0
 TARGET_FPS = 50.0
 FINAL = {"succeeded", "failed", "cancelled", "skipped"}

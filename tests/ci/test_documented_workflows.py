@@ -131,19 +131,6 @@ def claude_code(structured: dict[str, Any]) -> list[Turn]:
     return [ToolCall("StructuredOutput", structured), Reply("done")]
 
 
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    workspace = tmp_path / "sample"
-    (workspace / "src").mkdir(parents=True)
-    (workspace / "src" / "shell.py").write_text("import os\n\n\ndef run(cmd):\n    os.system(cmd)\n")
-    (workspace / "src" / "maths.py").write_text('"""Sums."""\n\n\ndef add(a, b):\n    return a + b\n')
-    (workspace / ".parallelai").mkdir()
-    (workspace / ".parallelai" / "tasks.yaml").write_text(
-        "name: nightly\ntasks:\n  - {id: hello, prompt: say hello}\n  - {id: bye, prompt: say goodbye}\n"
-    )
-    return workspace
-
-
 def runner(
     tmp_path: Path, workspace: Path, server: ScriptedModelServer, temp: str = "runner-temp", **kwargs: Any
 ) -> ActionsRunner:

@@ -67,15 +67,7 @@ class Runner:
 
 
 @pytest.fixture
-def runner(tmp_path: Path) -> Runner:
-    workspace = tmp_path / "sample"
-    (workspace / "src").mkdir(parents=True)
-    (workspace / "src" / "shell.py").write_text("import os\n\n\ndef run(cmd):\n    os.system(cmd)\n")
-    (workspace / "src" / "maths.py").write_text("def add(a, b):\n    return a + b\n")
-    (workspace / ".parallelai").mkdir()
-    (workspace / ".parallelai" / "tasks.yaml").write_text(
-        "name: nightly\ntasks:\n  - {id: hello, prompt: say hello}\n  - {id: bye, prompt: say goodbye}\n"
-    )
+def runner(tmp_path: Path, workspace: Path) -> Runner:
     (workspace / ".parallelai" / "failing.yaml").write_text(
         "engines:\n  echo: {fail_attempts: 99, failure_kind: bad_request}\n"
         "defaults: {retries: 0}\ntasks:\n  - {id: doomed, prompt: fail please}\n"

@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 
 from playwright.async_api import ConsoleMessage, Page, async_playwright, expect
 
-from tests.server.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
+from tests.server.test_dashboard_browser import WAIT_MS
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
 
 
 @asynccontextmanager

@@ -23,23 +23,14 @@ from parallelai.orchestration.service import OrchestrationService
 from parallelai.wire import DashboardLink, RunCreated
 from tests.orchestration._support import echo_task, wait_for_state
 from tests.server._support import RETRYING_AND_BUSY, Harness, echo_run, parse
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 DEADLINE_S = 60.0
 WAIT_MS = 30_000
 TASKS = 200
-# Never let the browser reach out on its own (updates, metrics) or need a GPU or a sandbox here.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 if not CHROMIUM.exists():
     pytest.skip("Chromium is not installed: run `bash scripts/setup.sh --browser`", allow_module_level=True)

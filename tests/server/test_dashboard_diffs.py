@@ -20,7 +20,8 @@ from playwright.async_api import Page, expect
 from parallelai.wire import DashboardLink, RunCreated
 from tests.server._browser import csp_checked_tab
 from tests.server._support import Harness, echo_run, parse
-from tests.server.test_dashboard_browser import ARTIFACTS, CHROMIUM, DEADLINE_S
+from tests.server.test_dashboard_browser import ARTIFACTS, DEADLINE_S
+from tests.support.chromium import CHROMIUM
 from tests.workspaces._repo import git
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]

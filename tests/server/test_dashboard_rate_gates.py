@@ -17,7 +17,7 @@ from tests.orchestration._support import wait_for_state
 from tests.server._browser import csp_checked_tab
 from tests.server._paused_account import PAUSE_S, paused_run
 from tests.server._support import Harness, parse
-from tests.server.test_dashboard_browser import CHROMIUM
+from tests.support.chromium import CHROMIUM
 from tests.support.model_server import Failure, ScriptedModelServer, default_dialects
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]

@@ -25,7 +25,8 @@ from parallelai.wire import DashboardLink, RunCreated, RunOut
 from tests.orchestration._support import wait_for_state
 from tests.server._browser import csp_checked_tab
 from tests.server._support import Harness, echo_run, parse
-from tests.server.test_dashboard_browser import ARTIFACTS, CHROMIUM
+from tests.server.test_dashboard_browser import ARTIFACTS
+from tests.support.chromium import CHROMIUM
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
