@@ -42,10 +42,11 @@ from parallelai.engines.base import (
     edits_files,
     paces_requests,
     rate_account,
+    rewrapped,
+    unwrapped,
 )
 from parallelai.errors import InputError
 from parallelai.models import Backend, ErrorKind, RayOptions, TaskError, TaskResult
-from parallelai.orchestration.output_schemas import ValidatingEngine
 
 if TYPE_CHECKING:
     from parallelai.ratelimits.account import Account
@@ -198,16 +199,17 @@ def on_ray_cluster(
     their account's rate gate is the one every run shares, and a node would only relay their I/O."""
     options = backend.ray or RayOptions()
     cluster = connect(options)
+    # The wrappers (answers checked against output schemas, re-asked) stay here, around the remote
+    # engine: a node only runs the engine itself.
     return {
         name: engine
-        if paces_requests(_unwrapped(engine))
-        else RemoteEngine(engine, settings.get(name, {}), cluster, options.resources.get(name, {}))
+        if paces_requests(unwrapped(engine))
+        else rewrapped(
+            engine,
+            RemoteEngine(unwrapped(engine), settings.get(name, {}), cluster, options.resources.get(name, {})),
+        )
         for name, engine in engines.items()
     }
-
-
-def _unwrapped(engine: Engine) -> Engine:
-    return engine.inner if isinstance(engine, ValidatingEngine) else engine
 
 
 class RemoteEngine:
@@ -221,14 +223,11 @@ class RemoteEngine:
         self._local = engine
         self._cluster = cluster
         self._needs = dict(needs)
-        validating = isinstance(engine, ValidatingEngine)
-        made = _unwrapped(engine)
         self.recipe = Recipe(
             key=uuid.uuid4().hex,
             name=engine.name,
-            factory=f"{type(made).__module__}:{type(made).__qualname__}",
+            factory=f"{type(engine).__module__}:{type(engine).__qualname__}",
             settings=dict(settings),
-            validating=validating,
         )
 
     def rate_account(self, request: EngineRequest) -> Account | None:

@@ -31,13 +31,13 @@ from parallelai.processes import make_non_dumpable
 @dataclass(frozen=True, slots=True)
 class Recipe:
     """How a node makes one run's engine: its factory (`module:attribute`, as the entry point names
-    it), the run's settings for it, and whether answers are checked against output schemas."""
+    it) and the run's settings for it. Answers are checked against output schemas by the
+    coordinator, around the remote engine, not here."""
 
     key: str  # one per run and engine: the node keeps the engine for the run's length
     name: str
     factory: str
     settings: dict[str, Any] = field(default_factory=dict)
-    validating: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,9 +140,5 @@ class Runner:
             module_name, _, attribute = recipe.factory.partition(":")
             factory = getattr(import_module(module_name), attribute)
             engine = factory(recipe.settings)
-            if recipe.validating:
-                from parallelai.orchestration.output_schemas import ValidatingEngine
-
-                engine = ValidatingEngine(engine)
             self._engines[recipe.key] = engine
         return engine

@@ -105,6 +105,25 @@ def edits_files(engine: Engine) -> bool:
     return bool(getattr(engine, "edits_files", True))
 
 
+def unwrapped(engine: Engine) -> Engine:
+    """The engine that does the work inside any wrappers (one that checks answers against a schema,
+    say): a wrapper says what it wraps as `inner`."""
+    while (inner := getattr(engine, "inner", None)) is not None:
+        engine = inner
+    return engine
+
+
+def rewrapped(engine: Engine, core: Engine) -> Engine:
+    """`engine`'s wrappers, each made again by its `around`, around `core` instead of what they wrap
+    now: a backend that runs the working engine elsewhere keeps the checks here."""
+    around = getattr(engine, "around", None)
+    inner = getattr(engine, "inner", None)
+    if around is None or inner is None:
+        return core
+    wrapped: Engine = around(rewrapped(inner, core))
+    return wrapped
+
+
 def paces_requests(engine: Engine) -> bool:
     """Whether `engine` sends its provider's HTTP requests from this process, each paced at the
     account's rate gate (engines/_http/gating.py); such an engine has nothing to gain from running

@@ -60,6 +60,10 @@ class ValidatingEngine:
         """The engine checked (a backend that runs it elsewhere makes it there again)."""
         return self._inner
 
+    def around(self, inner: Engine) -> ValidatingEngine:
+        """The same checks around another engine (engines.base.rewrapped)."""
+        return ValidatingEngine(inner)
+
     def rate_account(self, request: EngineRequest) -> Account | None:
         return rate_account(self._inner, request)  # nor whose account its agent's requests go to
 

@@ -20,6 +20,7 @@ from parallelai.backends.ray_engine import RemoteEngine, connect, on_ray_cluster
 from parallelai.engines.registry import EngineRegistry
 from parallelai.events import TaskOutput, TaskStateChanged
 from parallelai.models import Backend, ErrorKind, RunLimits, RunSpec, RunState, Task, TaskOptions, TaskState
+from parallelai.orchestration.output_schemas import ValidatingEngine, enforcing_output_schemas
 from parallelai.orchestration.service import OrchestrationService
 from tests.backends._support import nodes_of, planned, rows, run_to_end
 from tests.support.polling import until
@@ -361,17 +362,21 @@ async def test_a_killed_runner_leaves_no_agent_behind_and_its_attempt_runs_again
     await anyio.to_thread.run_sync(cluster.refresh)  # a new runner on that node, for the next tests
 
 
-async def test_api_engines_stay_in_the_coordinator_where_their_accounts_rate_gate_is(
+async def test_api_engines_stay_in_the_coordinator_and_answers_are_checked_there_too(
     on_ray: Backend,
 ) -> None:
-    registry = EngineRegistry.from_entry_points()
+    registry = enforcing_output_schemas(EngineRegistry.from_entry_points())
     engines = {name: registry.create(name, {}) for name in ("openai", "anthropic", "ollama", "echo")}
 
     placed = on_ray_cluster(on_ray, engines, {})
 
+    # API engines stay where their account's rate gate is; the rest run on the nodes, inside the
+    # same output-schema check as locally (re-asking is the coordinator's, not a node's).
     assert {name for name, engine in placed.items() if engine is engines[name]} == {
         "openai",
         "anthropic",
         "ollama",
     }
-    assert isinstance(placed["echo"], RemoteEngine)
+    echo = placed["echo"]
+    assert isinstance(echo, ValidatingEngine)
+    assert isinstance(echo.inner, RemoteEngine)
