@@ -18,6 +18,7 @@ from pathlib import Path
 
 from parallelai.models import Gate, GateResult, Task
 from parallelai.orchestration.gates import run_gate
+from parallelai.workspaces import writes_undone
 
 # How many times an agent whose change fails a gate is asked to fix it: each try costs a whole
 # agent run, and a change that fails three times is more likely a wrong task than a near miss.
@@ -26,12 +27,15 @@ _OUTPUT_SHOWN = 3000  # characters of a failing gate's output (its end) in the p
 
 
 async def first_failure(gates: Sequence[Gate], task: Task, workdir: Path) -> GateResult | None:
-    """Run `gates` in order in the task's `workdir`; the first that fails, or None if all pass."""
+    """Run `gates` in order in the task's `workdir`; the first that fails, or None if all pass.
+    What they write there is undone after them: a gate checks the agent's change, it is not part
+    of it (a `py_compile` gate's `__pycache__` would otherwise be an edit outside the task's scope)."""
     env = {**os.environ, "PARALLELAI_TASK_ID": task.id, "PARALLELAI_TASK_FILES": " ".join(task.files)}
-    for gate in gates:
-        result = await run_gate(gate, workdir, env)
-        if not result.passed:
-            return result
+    async with writes_undone(workdir):
+        for gate in gates:
+            result = await run_gate(gate, workdir, env)
+            if not result.passed:
+                return result
     return None
 
 

@@ -25,7 +25,7 @@ the agent in; after it succeeds, `capture(task)` and `outside_scope(change.paths
 
 from parallelai.workspaces._git import has_commit
 from parallelai.workspaces.base import WorkspaceBase, plan_base
-from parallelai.workspaces.changes import FileStat, TaskChange, capture_change
+from parallelai.workspaces.changes import FileStat, TaskChange, capture_change, writes_undone
 from parallelai.workspaces.merge_queue import Conflict, Merged, MergeQueue, MergeResult
 from parallelai.workspaces.scope import describe_violation, outside_scope
 from parallelai.workspaces.worktrees import TaskWorkspaces, prune_stale, worktrees_root
@@ -46,4 +46,5 @@ __all__ = [
     "plan_base",
     "prune_stale",
     "worktrees_root",
+    "writes_undone",
 ]

@@ -9,8 +9,11 @@ every path a task touched is named, for scope checks and merges alike.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 from pydantic import BaseModel, ConfigDict
 
 from parallelai.wording import plural
@@ -77,6 +80,22 @@ async def capture_change(worktree: Path, base: str) -> TaskChange:
     patch = await git_bytes(worktree, *_DIFF, "--binary", base)
     numstat = await git_bytes(worktree, *_DIFF, "--numstat", "-z", base)
     return TaskChange(base=base, patch=patch, files=tuple(_parse_numstat(numstat)))
+
+
+@asynccontextmanager
+async def writes_undone(worktree: Path) -> AsyncIterator[None]:
+    """What is written in `worktree` inside the block is undone after it — files changed or deleted
+    are put back, files created are removed (those git ignores are left, as a capture leaves them) —
+    so a check run there (a task's gate: its `__pycache__`, a coverage file, a formatter's rewrite)
+    cannot add to the change it checks. What was there before is staged in the worktree's own index,
+    which `capture_change` stages again anyway."""
+    await git(worktree, "add", "--all", ":/")
+    try:
+        yield
+    finally:
+        with anyio.CancelScope(shield=True):  # a cut-off gate's writes are undone too
+            await git(worktree, "checkout", "--", ":/")
+            await git(worktree, "clean", "-f", "-d", "-q", "--", ":/")
 
 
 def _parse_numstat(output: bytes) -> list[FileStat]:

@@ -119,6 +119,25 @@ def test_a_task_whose_change_still_fails_its_gate_fails_with_the_verdict_and_is_
     assert registered_worktrees(repo) == [repo]
 
 
+def test_what_a_task_gate_writes_is_not_part_of_the_change_it_checks(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A gate that leaves files behind, as `python -m py_compile` leaves __pycache__ (this repository
+    # ignores nothing), rewrites the agent's file and deletes another: all of it is undone.
+    messy_gate = "mkdir -p cache && echo x > cache/made.pyc && echo GATE >> a.txt && rm shared.txt"
+    scoped = {**edit("edit-a", "echo AGENT >> a.txt", ["a.txt"]), "scope": ["a.txt"]}
+
+    code, body = run(repo, [scoped], capsys, "--task-gate", messy_gate)
+
+    assert code == EXIT_OK, body
+    assert states(body)["edit-a"] == ("succeeded", None)
+    shown = diff(capsys, body["id"])
+    assert "+AGENT\n" in shown
+    assert "GATE" not in shown
+    assert "cache/made.pyc" not in shown
+    assert "shared.txt" not in shown
+
+
 def test_task_gates_without_isolation_are_refused_before_anything_runs(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
