@@ -23,7 +23,7 @@ from parallelai.cli.run_flags import (
 )
 from parallelai.cli.summary import gate_failure_line
 from parallelai.config import load_defaults
-from parallelai.errors import InputError
+from parallelai.errors import InputError, NoEngineError
 from parallelai.events import RunFinished
 from parallelai.models import RunState
 from parallelai.orchestration.service import OrchestrationService
@@ -228,6 +228,17 @@ def _workspace(args: argparse.Namespace) -> tuple[Path, str | None]:
     return target, "."
 
 
+def _dry_plan(args: argparse.Namespace) -> TemplatePlan:
+    """The plan, also where no engine is named and none is ready: a dry run starts no agent, so it
+    shows `echo` in the run engine's place and says so, rather than refusing to show anything."""
+    try:
+        return plan_from_args(args)
+    except NoEngineError as error:
+        first = str(error).splitlines()[0]
+        print(f"note: {first}; the plan shows `echo` in its place (name one with --engine)", file=sys.stderr)
+        return plan_from_args(argparse.Namespace(**{**vars(args), "engine": "echo"}))
+
+
 def percent(text: str) -> int:
     """`80` or `80%`: a whole percentage from 1 to 100."""
     try:
@@ -240,10 +251,10 @@ def percent(text: str) -> int:
 
 
 async def _execute(args: argparse.Namespace) -> int:
-    plan = plan_from_args(args)
     if args.dry_run:
-        _print_plan(plan, args.json)
+        _print_plan(_dry_plan(args), args.json)
         return EXIT_OK
+    plan = plan_from_args(args)
     if plan.edits_in_place and args.isolate is None:
         print(
             f"note: {args.workdir} is in no git repository with a commit, so this run's agents edit "

@@ -36,3 +36,18 @@ def test_run_takes_the_engine_from_the_config_of_the_directory_it_runs_in(
     # On this machine only the config's engine can run anything: without it, exit code 2.
     assert main(["run", "Explain a.py"]) == EXIT_OK
     assert "1 succeeded" in capsys.readouterr().out
+
+
+def test_a_template_s_dry_run_shows_its_plan_on_a_machine_with_no_engine(
+    bare_machine: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (bare_machine / "a.py").write_text("x = 1\n")
+    monkeypatch.chdir(bare_machine)
+
+    assert main(["review", "--dry-run", "--json"]) == EXIT_OK
+
+    captured = capsys.readouterr()
+    assert "no engine named" in captured.err
+    assert "shows `echo` in its place" in captured.err
+    assert "a.py" in captured.out  # the planned task over the file
+    assert main(["review"]) == EXIT_INPUT  # a real run still needs an engine
