@@ -70,12 +70,14 @@ RECORDER = """
     if (key !== last) { last = key; bench.marks.push([performance.now(), ...texts]); }
     const count = document.getElementById("tt-count");
     if (!bench.table && count && count.textContent.endsWith(" tasks")) bench.table = performance.now();
+    if (!bench.rows && document.querySelector("#tt-rows .tt-row")) bench.rows = performance.now();
   };
   document.addEventListener("DOMContentLoaded", () => {
     note();
     const observer = new MutationObserver(note), what = { subtree: true, childList: true, characterData: true };
     observer.observe(document.getElementById("stats"), what);
     observer.observe(document.getElementById("tt-count"), what);
+    observer.observe(document.getElementById("tt-rows"), { childList: true });
   });
   const frame = (at) => {
     bench.frames.push(at);
@@ -244,19 +246,32 @@ async def measure_one(
         )
         still_running = await http.get(f"/v1/runs/{run_id}")
         active = bool(still_running.json()["active"])
+        tab_s = scroll_to / 1000  # the tab's life so far, from its navigation start
     finally:
         await tab.close()
-        await http.post(f"/v1/runs/{run_id}/cancel")
+        try:
+            endpoints = await time_endpoints(http, run_id)  # while the run still goes on
+        finally:
+            await http.post(f"/v1/runs/{run_id}/cancel")
     paint = judge_paint(bench["marks"], bench["origin"], true_counts(store, run_id))
     live_fps, live_worst, _ = frame_rate(bench["frames"], live_from, live_from + live_s * 1000)
     scroll_fps, scroll_worst, _ = frame_rate(bench["frames"], scroll_from, scroll_to)
-    tasks_fetch = next(
-        (entry for entry in resources if str(entry[0]).endswith(f"/v1/runs/{run_id}/tasks")), None
-    )
+    # The page's reads of the task table: the first (the whole table, or its first rows), the one
+    # that completed it, and the later ones while the run went on (whole tables, or only changes).
+    reads = [entry for entry in resources if re.search(rf"/v1/runs/{run_id}/tasks(\?|$)", str(entry[0]))]
+    initial = [entry for entry in reads if "changed_after=" not in str(entry[0])][:2]
+    if len(initial) == 2 and "offset=" not in str(initial[1][0]):
+        initial = initial[:1]  # the whole table in one read, then a poll of the whole table again
+    tasks_fetch = initial[0] if initial else None
+    later = [entry for entry in reads if entry not in initial]
     found = {
         "tasks": tasks,
         **paint,
         "table_ms": float(bench["table"]),
+        "rows_ms": float(bench.get("rows") or bench["table"]),
+        "later_reads": float(len(later)),
+        "later_kb_per_10s": sum(entry[3] for entry in later) / 1024 / tab_s * 10,
+        **endpoints,
         "live_fps": live_fps,
         "live_worst_ms": live_worst,
         "live_busy": live_busy / live_s,
@@ -272,7 +287,44 @@ async def measure_one(
             "tasks_fetch_first_byte_ms": first_byte,
             "tasks_fetch_end_ms": end,
             "tasks_fetch_kb": size / 1024,
+            "tasks_whole_end_ms": initial[-1][2],
         }
+    return found
+
+
+async def time_endpoints(http: httpx.AsyncClient, run_id: str, rounds: int = 5) -> dict[str, float]:
+    """The daemon's answer time (median of `rounds`, ms) and size (KiB) for the reads the run page
+    makes, on the run just measured while it goes on: the whole task list, its first 200 rows, the
+    tasks changed in the 2 s after a read (the page's poll), and one task with its log. `-1` where
+    the daemon does not page or has no cursor (its answer is then the whole list)."""
+
+    async def timed(path: str) -> tuple[float, float, httpx.Response]:
+        times: list[float] = []
+        response = None
+        for _ in range(rounds):
+            started = time.perf_counter()
+            response = await http.get(path)
+            times.append((time.perf_counter() - started) * 1000)
+            response.raise_for_status()
+        assert response is not None
+        return sorted(times)[rounds // 2], len(response.content) / 1024, response
+
+    base = f"/v1/runs/{run_id}"
+    found: dict[str, float] = {}
+    found["ep_all_ms"], found["ep_all_kb"], whole = await timed(f"{base}/tasks")
+    cursor = whole.headers.get("ParallelAI-Cursor")
+    found["ep_page_ms"], found["ep_page_kb"], page = await timed(f"{base}/tasks?limit=200")
+    if cursor is None or len(page.json()) != 200:
+        found["ep_page_ms"] = found["ep_page_kb"] = -1.0
+    found["ep_changed_ms"] = found["ep_changed_kb"] = found["ep_changed_n"] = -1.0
+    if cursor is not None:
+        await anyio.sleep(2)
+        found["ep_changed_ms"], found["ep_changed_kb"], changed = await timed(
+            f"{base}/tasks?changed_after={cursor}"
+        )
+        found["ep_changed_n"] = float(len(changed.json()))
+    task_id = whole.json()[len(whole.json()) // 2]["id"]
+    found["ep_task_ms"], found["ep_task_kb"], _ = await timed(f"{base}/tasks/{task_id}")
     return found
 
 
@@ -337,6 +389,7 @@ def render(results: list[dict[str, float]]) -> str:
         "tasks",
         "first correct paint",
         "wrong paints",
+        "first rows shown",
         "table shown",
         "fps live (worst frame; main thread busy)",
         "fps scrolling (worst frame; busy)",
@@ -354,6 +407,7 @@ def render(results: list[dict[str, float]]) -> str:
                 f"{found['tasks']:,.0f}",
                 f"{found['first_paint_ms'] / 1000:.2f} s",
                 f"{found['wrong_paints']:.0f}",
+                f"{found['rows_ms'] / 1000:.2f} s",
                 f"{found['table_ms'] / 1000:.2f} s",
                 f"{found['live_fps']:.1f} ({found['live_worst_ms']:.0f} ms; {found['live_busy']:.0%})",
                 f"{found['scroll_fps']:.1f} ({found['scroll_worst_ms']:.0f} ms; {found['scroll_busy']:.0%})",
@@ -367,6 +421,33 @@ def render(results: list[dict[str, float]]) -> str:
 
     rule = "|" + "|".join("-" * (width + 2) for width in widths) + "|"
     return "\n".join([line(rows[0]), rule, *(line(row) for row in rows[1:])])
+
+
+def render_reads(results: list[dict[str, float]]) -> str:
+    """What the page and the daemon read: the first /tasks read and the one that completed the
+    table (end ms; KiB of the first), the page's later /tasks reads while it was open, and the
+    daemon's answer times for each kind of read (median ms, KiB)."""
+
+    def cell(ms: float, kb: float) -> str:
+        return "-" if ms < 0 else f"{ms:.0f} ms ({kb:,.0f} KiB)"
+
+    lines = [
+        "| tasks | first /tasks read | table complete | later reads (KiB per 10 s) | GET /tasks | "
+        "?limit=200 | ?changed_after (tasks) | GET /tasks/{task} |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for found in results:
+        changed = cell(found["ep_changed_ms"], found["ep_changed_kb"])
+        if found["ep_changed_ms"] >= 0:
+            changed += f" ({found['ep_changed_n']:.0f})"
+        lines.append(
+            f"| {found['tasks']:,.0f} | {cell(found.get('tasks_fetch_end_ms', -1), found.get('tasks_fetch_kb', 0))} | "
+            f"{found.get('tasks_whole_end_ms', -1):.0f} ms | {found['later_reads']:.0f} "
+            f"({found['later_kb_per_10s']:,.0f}) | {cell(found['ep_all_ms'], found['ep_all_kb'])} | "
+            f"{cell(found['ep_page_ms'], found['ep_page_kb'])} | {changed} | "
+            f"{cell(found['ep_task_ms'], found['ep_task_kb'])} |"
+        )
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -400,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
         args.scroll_px,
     )
     print(render(results))
+    print(render_reads(results))
     large = results[-1]
     verdict = "PASS" if passed(large) else "FAIL"
     print(

@@ -125,6 +125,23 @@ class RetryRun(_Body):
 class ListRunsQuery(_Body):
     state: RunState | None = None
     limit: int = Field(50, gt=0, le=1000)
+    offset: int = Field(0, ge=0, le=10**9, description="skip this many of the newest first (a page)")
+
+
+# The response header of `GET /v1/runs/{id}/tasks` that carries the run's change counter.
+TASKS_CURSOR_HEADER = "ParallelAI-Cursor"
+
+
+class TasksQuery(_Body):
+    changed_after: int | None = Field(
+        None,
+        ge=0,
+        lt=10**18,
+        description="only the tasks whose state, reason, retry time, attempts or result changed after "
+        f"this cursor: the `{TASKS_CURSOR_HEADER}` header of an earlier answer (default: every task)",
+    )
+    limit: int | None = Field(None, gt=0, le=10**9, description="at most this many tasks (default: all)")
+    offset: int = Field(0, ge=0, le=10**9, description="skip this many tasks first, in plan order")
 
 
 class EventsQuery(_Body):

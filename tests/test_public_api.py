@@ -33,8 +33,10 @@ def test_all_is_pinned() -> None:
 
 
 def test_readme_python_example_runs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], bare_machine: Path
 ) -> None:
+    # As a newcomer runs it: no engine named in the environment and no assistant installed, so
+    # every engine it uses must be named in the example itself.
     monkeypatch.chdir(tmp_path)
     (block,) = readme_blocks("python")
     exec(compile(block, str(README), "exec"), {})

@@ -88,7 +88,14 @@ async def _open_dashboard(client: DaemonClient, run_id: str) -> None:
 
 async def _follow(client: DaemonClient, run_id: str, total: int, quiet: bool) -> None:
     with ProgressView(run_id, total, live=False if quiet else None) as view:
-        async with aclosing(client.events(run_id)) as events:
+
+        def lost() -> None:
+            view.note(
+                f"parallelai: lost the daemon at {client.info.url}; waiting for it to come back "
+                f"(`parallelai serve --detach` starts it again, and it resumes run {run_id})"
+            )
+
+        async with aclosing(client.events(run_id, on_lost=lost)) as events:
             async for event in events:
                 view.update(event)
                 if isinstance(event, RunFinished):

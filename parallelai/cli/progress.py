@@ -155,6 +155,13 @@ class ProgressView:
             self._live.refresh()
             self._live.__exit__(None, None, None)
 
+    def note(self, text: str) -> None:
+        """A line of its own about the run's following (not a task), above the live view if any."""
+        if self._live is not None:
+            self._live.console.print(text, markup=False, highlight=False)
+        else:
+            print(text, file=self._stream, flush=True)
+
     def update(self, event: Event) -> None:
         change = self.tally.apply(event)
         if self._live is not None:

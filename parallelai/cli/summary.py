@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from parallelai.models import GateResult, RunSummary, TaskRecord, TaskState
@@ -36,7 +37,8 @@ def print_summary(
         for state in TaskState
         if counts[state] and state is not TaskState.SUCCEEDED
     ]
-    elapsed = (summary.finished_at or summary.created_at) - summary.created_at
+    # A run not finished (running, or shown half-way) has taken until now so far, as the API says.
+    elapsed = max(0.0, (summary.finished_at or time.time()) - summary.created_at)
     line = (
         f"run {summary.id} {summary.state}: {counts[TaskState.SUCCEEDED]}/{summary.total} succeeded"
         + (f", {', '.join(parts)}" if parts else "")

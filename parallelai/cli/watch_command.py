@@ -124,7 +124,10 @@ class Watch:
                 if self.model.note.startswith(UNREACHABLE):
                     self.model.note = ""
             except DaemonError as error:
-                # The event follower rediscovers a restarted daemon; until then say so and keep trying.
+                # A restarted daemon has a new port and token (a 401, or nobody at the old port):
+                # its discovery file says where; ask there at once. Else say so and keep trying.
+                if await self._client.rediscover():
+                    continue
                 self.model.note = f"{UNREACHABLE}: {error}"
             await anyio.sleep(POLL_S)
 

@@ -7,7 +7,8 @@ daemon restarts with `Last-Event-ID`, so a follower misses nothing and sees noth
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ from parallelai.errors import InputError, RunNotFoundError, TaskNotFoundError
 from parallelai.events import Event, event_from_json
 from parallelai.models import RunState
 from parallelai.wire import (
+    TASKS_CURSOR_HEADER,
     CancelTaskResult,
     CreateRun,
     DashboardLink,
@@ -46,6 +48,15 @@ RECONNECT_DELAY_S = 0.2
 RECONNECT_DELAY_CAP_S = 5.0
 # Refusals the in-process service words as InputError too (`parallelai diff` exits 2 on them).
 _INPUT_ERRORS = frozenset({"not_isolated", "no_branch", "change_not_found"})
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    """Tasks of a run as `task_page` read them, and the run's change counter at that read: pass it
+    as `changed_after` to read only what changed since."""
+
+    tasks: list[TaskOut]
+    cursor: int
 
 
 class DaemonClient:
@@ -95,8 +106,13 @@ class DaemonClient:
         )
         return await self._call("POST", "/v1/runs", RunCreated, json=body)
 
-    async def list_runs(self, state: RunState | None = None, limit: int = 50) -> list[RunOut]:
-        params: dict[str, str | int] = {"limit": limit} | ({"state": state.value} if state else {})
+    async def list_runs(
+        self, state: RunState | None = None, limit: int = 50, offset: int = 0
+    ) -> list[RunOut]:
+        """The newest runs, after the `offset` newest (a page)."""
+        params: dict[str, str | int] = {"limit": limit, "offset": offset} | (
+            {"state": state.value} if state else {}
+        )
         return await self._call("GET", "/v1/runs", list[RunOut], params=params)
 
     async def run(self, run_id: str) -> RunOut:
@@ -114,6 +130,20 @@ class DaemonClient:
 
     async def tasks(self, run_id: str) -> list[TaskOut]:
         return await self._call("GET", f"/v1/runs/{run_id}/tasks", list[TaskOut], run_id=run_id)
+
+    async def task_page(
+        self, run_id: str, *, changed_after: int | None = None, limit: int | None = None, offset: int = 0
+    ) -> TaskPage:
+        """Some of a run's tasks, in plan order: those changed after `changed_after` (the `cursor`
+        of an earlier page; all when None), `offset` of them skipped, at most `limit` kept."""
+        params: dict[str, str | int] = {"offset": offset}
+        if changed_after is not None:
+            params["changed_after"] = changed_after
+        if limit is not None:
+            params["limit"] = limit
+        response = await self._send("GET", f"/v1/runs/{run_id}/tasks", params=params, run_id=run_id)
+        tasks = TypeAdapter(list[TaskOut]).validate_json(response.content)
+        return TaskPage(tasks, int(response.headers[TASKS_CURSOR_HEADER]))
 
     async def task(self, run_id: str, task_id: str) -> TaskDetail:
         path = f"/v1/runs/{run_id}/tasks/{task_id}"
@@ -152,13 +182,21 @@ class DaemonClient:
         return await self._call("POST", "/v1/dashboard/link", DashboardLink)
 
     async def events(
-        self, run_id: str | None = None, after: int | None = None, *, reconnect: bool = True
+        self,
+        run_id: str | None = None,
+        after: int | None = None,
+        *,
+        reconnect: bool = True,
+        on_lost: Callable[[], None] | None = None,
     ) -> AsyncGenerator[Event, None]:
         """Events in seq order; on a dropped connection, reconnect (re-reading the discovery file,
-        since a restarted daemon has a new port and token) and resume after the last one seen."""
+        since a restarted daemon has a new port and token) and resume after the last one seen.
+        `on_lost` is called once when the daemon cannot be reached any more (killed, stopped), so
+        a follower can say so rather than wait in silence; again after the next outage."""
         path = f"/v1/runs/{run_id}/events" if run_id else "/v1/events"
         last = after
         delay = RECONNECT_DELAY_S
+        lost = False
         while True:
             headers = {"Last-Event-ID": str(last)} if last is not None else {}
             try:
@@ -167,6 +205,7 @@ class DaemonClient:
                         await response.aread()
                         raise _error(response, {"run_id": run_id})
                     delay = RECONNECT_DELAY_S
+                    lost = False
                     async for message in sse_messages(response):
                         event = event_from_json(message.data)
                         last = event.seq
@@ -174,6 +213,10 @@ class DaemonClient:
             except httpx.TransportError as error:
                 if not reconnect:
                     raise _unreachable(self.info, error) from None
+                if isinstance(error, httpx.ConnectError) and not lost:  # nobody listens there any more
+                    lost = True
+                    if on_lost is not None:
+                        on_lost()
             except DaemonError as error:
                 # A 401 here means the daemon restarted with a new token: rediscover and go on.
                 if not reconnect or error.status != 401:
@@ -182,15 +225,19 @@ class DaemonClient:
                 return
             await anyio.sleep(delay)
             delay = min(delay * 2, RECONNECT_DELAY_CAP_S)
-            await self._rediscover()
+            await self.rediscover()
 
     # -- plumbing ------------------------------------------------------------------------
 
-    async def _rediscover(self) -> None:
+    async def rediscover(self) -> bool:
+        """Follow the daemon to where its discovery file says it is now (a restarted daemon has a
+        new port and token); whether that changed anything."""
         info = read_discovery()
-        if info is not None and info != self.info:
-            await self._http.aclose()
-            self.info, self._http = info, self._open(info)
+        if info is None or info == self.info:
+            return False
+        await self._http.aclose()
+        self.info, self._http = info, self._open(info)
+        return True
 
     async def _patch(self, path: str, **context: str) -> bytes:
         try:
@@ -211,14 +258,26 @@ class DaemonClient:
         params: dict[str, str | int] | None = None,
         **context: str,
     ) -> T:
+        response = await self._send(method, path, json=json, params=params, **context)
+        adapter: TypeAdapter[T] = TypeAdapter(answer)
+        return adapter.validate_json(response.content)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, str | int] | None = None,
+        **context: str,
+    ) -> httpx.Response:
         try:
             response = await self._http.request(method, path, json=json, params=params)
         except httpx.TransportError as error:
             raise _unreachable(self.info, error) from None
         if response.status_code >= 400:
             raise _error(response, context)
-        adapter: TypeAdapter[T] = TypeAdapter(answer)
-        return adapter.validate_json(response.content)
+        return response
 
 
 def _unreachable(info: DaemonInfo, error: httpx.TransportError) -> DaemonError:

@@ -29,7 +29,9 @@ _POLL_S = 0.05
 def daemon_command(
     host: str, port: int, store: Path | None, allow_remote: bool, allowed_origins: Sequence[str] = ()
 ) -> list[str]:
-    command = [sys.executable, "-m", "parallelai.server.daemon", "--host", host, "--port", str(port)]
+    # -P: not the working directory first on sys.path, where a `parallelai` of the user's project
+    # (another checkout, a module of that name) would run as the daemon instead of this one.
+    command = [sys.executable, "-P", "-m", "parallelai.server.daemon", "--host", host, "--port", str(port)]
     if store is not None:
         command += ["--store", str(store)]
     if allow_remote:

@@ -9,6 +9,7 @@ any number of processes can append to one store, and `seq` stays unique and gap-
 from __future__ import annotations
 
 import functools
+import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -38,6 +39,16 @@ RECORD_RESULT = (
 # Queued as (run_id, type, body); `commit` puts the event's seq in front.
 APPEND_EVENT = "INSERT INTO events (seq, run_id, type, body) VALUES (?, ?, ?, ?)"
 _MULTI_ROW_INSERTS = frozenset({INSERT_TASK, RECORD_ATTEMPT, RECORD_RESULT, APPEND_EVENT})
+# The writes that change a task's row in the task table, and where its run and task ids are among
+# their parameters. Each commit gives the tasks it changed the next number of their run's change
+# counter (`tasks.changed`), once per task and run, after its writes: a reader that saw the
+# counter at N asks for `changed > N` and misses nothing (a commit is seen whole or not at all,
+# and holds the write lock, so the numbers only grow, whichever process writes).
+_CHANGES_TASK = {INSERT_TASK: (0, 1), SET_TASK_STATE: (4, 5), RECORD_ATTEMPT: (0, 1), RECORD_RESULT: (0, 1)}
+_NUMBER_CHANGES = (
+    "UPDATE tasks SET changed = (SELECT MAX(changed) FROM tasks WHERE run_id = ?1) + 1 "
+    "WHERE run_id = ?1 AND id IN (SELECT value FROM json_each(?2))"
+)
 # A few fixed statement sizes, so that every statement is prepared once and then found in the
 # connection's cache; at most 9 parameters a row keeps 100 rows within SQLite's 999 variables.
 _STATEMENT_ROWS = (100, 20, 5, 1)
@@ -86,6 +97,7 @@ def commit(db: sqlite3.Connection, batch: list[Write]) -> int:
     db.execute("BEGIN IMMEDIATE")
     try:
         first_seq = next_seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM events").fetchone()[0]
+        changed: dict[str, set[str]] = {}  # run id -> its tasks this batch changes
         # Consecutive writes of one statement go together; order is kept, which matters (an
         # attempt's insert must come before its update).
         start = 0
@@ -98,8 +110,13 @@ def commit(db: sqlite3.Connection, batch: list[Write]) -> int:
             if sql is APPEND_EVENT:
                 rows = [(seq, *row) for seq, row in enumerate(rows, start=next_seq)]
                 next_seq += len(rows)
+            elif (ids := _CHANGES_TASK.get(sql)) is not None:
+                for row in rows:
+                    changed.setdefault(row[ids[0]], set()).add(row[ids[1]])
             _write_rows(db, sql, rows)
             start = end
+        for run_id, task_ids in changed.items():
+            db.execute(_NUMBER_CHANGES, (run_id, json.dumps(sorted(task_ids))))
     except BaseException:
         db.execute("ROLLBACK")
         raise

@@ -93,9 +93,12 @@ def run_state(db: sqlite3.Connection, run_id: str) -> RunState | None:
     return RunState(row[0]) if row else None
 
 
-def list_runs(db: sqlite3.Connection, state: RunState | None, limit: int) -> list[RunRow]:
-    where, params = ("WHERE state = ?", (state, limit)) if state else ("", (limit,))
-    rows = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY created_at DESC LIMIT ?", params)
+def list_runs(db: sqlite3.Connection, state: RunState | None, limit: int, offset: int = 0) -> list[RunRow]:
+    """Newest first; runs created in the same instant in a fixed order, so pages never overlap."""
+    where, params = ("WHERE state = ?", (state, limit, offset)) if state else ("", (limit, offset))
+    rows = db.execute(
+        f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?", params
+    )
     listed: list[RunRow] = []
     for row in rows:
         try:
@@ -108,7 +111,7 @@ def list_runs(db: sqlite3.Connection, state: RunState | None, limit: int) -> lis
 
 
 def list_runs_with_totals(
-    db: sqlite3.Connection, state: RunState | None, limit: int
+    db: sqlite3.Connection, state: RunState | None, limit: int, offset: int = 0
 ) -> list[tuple[RunRow, RunTotals]]:
     """`list_runs` with every listed run's totals, from one snapshot in three grouped queries.
 
@@ -117,7 +120,7 @@ def list_runs_with_totals(
     """
     db.execute("BEGIN")  # the runs and their totals from one snapshot
     try:
-        runs = list_runs(db, state, limit)
+        runs = list_runs(db, state, limit, offset)
         if not runs:
             return []
         ids = [row.id for row in runs]
@@ -173,18 +176,57 @@ def totals(db: sqlite3.Connection, run_id: str) -> RunTotals:
 
 def task_records(db: sqlite3.Connection, run_id: str, task_id: str | None) -> list[TaskRecord]:
     """Tasks of a run in plan order, with results and attempts (one task when `task_id` is given)."""
-    only = " AND t.id = ?" if task_id else ""
-    params: tuple[str, ...] = (run_id, task_id) if task_id else (run_id,)
+    if task_id:
+        return _records(db, run_id, "t.id = ?", (task_id,), "")
+    return _records(db, run_id, "1", (), "")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    records: list[TaskRecord]
+    cursor: int  # the run's change counter when this was read: ask for what changed after it next
+
+
+def task_page(
+    db: sqlite3.Connection, run_id: str, changed_after: int | None, limit: int | None, offset: int
+) -> TaskPage:
+    """A run's tasks in plan order from one snapshot: those changed after the counter
+    `changed_after` (all when None), then `offset` of them skipped and at most `limit` kept."""
+    where, params = ("t.changed > ?", (changed_after,)) if changed_after is not None else ("1", ())
+    page = f" LIMIT {int(-1 if limit is None else limit)} OFFSET {int(offset)}" if limit or offset else ""
+    db.execute("BEGIN")  # the rows, their attempts and the cursor from one snapshot
+    try:
+        cursor = int(
+            db.execute("SELECT COALESCE(MAX(changed), 0) FROM tasks WHERE run_id = ?", (run_id,)).fetchone()[
+                0
+            ]
+        )
+        records = _records(db, run_id, where, params, page)
+    finally:
+        db.execute("COMMIT")
+    return TaskPage(records, cursor)
+
+
+def _records(
+    db: sqlite3.Connection, run_id: str, where: str, params: tuple[Any, ...], page: str
+) -> list[TaskRecord]:
+    """The run's tasks matching `where` (over `tasks t`), in plan order, cut by `page`."""
     rows = db.execute(
         "SELECT t.id, t.spec, t.state, t.reason, t.retry_at, r.body FROM tasks t LEFT JOIN results r "
-        f"ON r.run_id = t.run_id AND r.task_id = t.id WHERE t.run_id = ?{only} ORDER BY t.position",
-        params,
+        f"ON r.run_id = t.run_id AND r.task_id = t.id WHERE t.run_id = ? AND {where} ORDER BY t.position{page}",
+        (run_id, *params),
     ).fetchall()
     attempts: dict[str, list[Attempt]] = {}
+    only, wanted = "", ""  # every task's attempts: no need to name them
+    if where != "1" or page:
+        only, wanted = (
+            " AND task_id IN (SELECT value FROM json_each(?))",
+            json.dumps([row[0] for row in rows]),
+        )
     for row in db.execute(
         "SELECT task_id, number, started_at, finished_at, state, error_kind, error_message, engine "
-        f"FROM attempts WHERE run_id = ?{only.replace('t.id', 'task_id')} ORDER BY task_id, number",
-        params,
+        f"FROM attempts WHERE run_id = ?{only} ORDER BY task_id, number",
+        (run_id, wanted) if only else (run_id,),
     ):
         error = TaskError(kind=ErrorKind(row[5]), message=row[6] or "") if row[5] else None
         attempts.setdefault(row[0], []).append(
@@ -209,6 +251,15 @@ def task_records(db: sqlite3.Connection, run_id: str, task_id: str | None) -> li
         )
         for tid, spec, state, reason, retry_at, body in rows
     ]
+
+
+def task_events(db: sqlite3.Connection, run_id: str, task_id: str, limit: int) -> list[Event]:
+    """The newest `limit` events of one task, oldest first (through `events_by_task`)."""
+    rows = db.execute(
+        "SELECT seq, body FROM events WHERE run_id = ? AND task_id = ? ORDER BY seq DESC LIMIT ?",
+        (run_id, task_id, limit),
+    ).fetchall()
+    return [_event(seq, body) for seq, body in reversed(rows)]
 
 
 def task_engines(db: sqlite3.Connection, run_id: str) -> dict[str, str | None]:

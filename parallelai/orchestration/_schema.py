@@ -117,6 +117,17 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE attempts ADD COLUMN engine TEXT;
     """,
+    # 6: reading little. A task's events by their `task_id` (a column computed from the body, so
+    # the writers stay as they were), for one task's log without reading its run's whole history.
+    # Each task's `changed`: its run's change counter when the task's row, attempts or result last
+    # changed, numbered by the commit that changed them (`_commit`), so a reader can ask for what
+    # changed after the counter it last saw; tasks of a store from before start at 0.
+    """
+    ALTER TABLE events ADD COLUMN task_id TEXT GENERATED ALWAYS AS (json_extract(body, '$.task_id')) VIRTUAL;
+    CREATE INDEX events_by_task ON events(run_id, task_id, seq);
+    ALTER TABLE tasks ADD COLUMN changed INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX tasks_by_change ON tasks(run_id, changed);
+    """,
 )
 
 

@@ -37,7 +37,7 @@ from parallelai.orchestration.lease import Owner, Role
 from parallelai.orchestration.output_schemas import enforcing_output_schemas
 from parallelai.orchestration.scheduler import Resumption, RunExecution
 from parallelai.orchestration.spec_check import engines_for, plan_spec
-from parallelai.orchestration.store import RunRow, RunTotals, Store
+from parallelai.orchestration.store import RunRow, RunTotals, Store, TaskPage
 from parallelai.paths import default_store_path
 
 REQUEST_POLL_S = 0.5  # how soon an owner acts on a request left in the store by another process
@@ -392,20 +392,29 @@ class OrchestrationService:
         return (await self._row(run_id)).spec
 
     async def list_runs(
-        self, state: RunState | None = None, limit: int = 50, *, settled: bool = True
+        self, state: RunState | None = None, limit: int = 50, *, offset: int = 0, settled: bool = True
     ) -> list[RunSummary]:
-        """The newest runs with their totals, in one read of the store. `settled=False` does not wait
-        for the write queue first: under load that wait is most of the time, and a list polled
-        again may trail the scheduler by one group commit (the HTTP API's list does so)."""
+        """The newest runs (after the `offset` newest) with their totals, in one read of the store.
+        `settled=False` does not wait for the write queue first: under load that wait is most of
+        the time, and a list polled again may trail the scheduler by one group commit (the HTTP
+        API's list does so)."""
         if settled:
             await self.store.flush()
-        listed = await self.store.list_runs_with_totals(state, limit)
+        listed = await self.store.list_runs_with_totals(state, limit, offset)
         return [self._summary(row, totals) for row, totals in listed]
 
     async def tasks(self, run_id: str) -> list[TaskRecord]:
         await self.store.flush()
         await self._row(run_id)
         return await self.store.task_records(run_id)
+
+    async def task_page(
+        self, run_id: str, changed_after: int | None = None, limit: int | None = None, offset: int = 0
+    ) -> TaskPage:
+        """`tasks`, only those changed after a cursor and/or one page of them (`Store.task_page`)."""
+        await self.store.flush()
+        await self._row(run_id)
+        return await self.store.task_page(run_id, changed_after, limit, offset)
 
     async def task(self, run_id: str, task_id: str) -> TaskRecord:
         await self.store.flush()

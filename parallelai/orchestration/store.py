@@ -46,7 +46,7 @@ from parallelai.orchestration._commit import (
     commit,
 )
 from parallelai.orchestration._isolation_rows import ChangeOutcome, IsolatedRun, StoredChange
-from parallelai.orchestration._queries import Lease, Request, RequestKind, RunRow, RunTotals
+from parallelai.orchestration._queries import Lease, Request, RequestKind, RunRow, RunTotals, TaskPage
 from parallelai.orchestration._schema import connect_pair
 from parallelai.orchestration.lease import Owner
 from parallelai.workspaces.changes import TaskChange
@@ -368,10 +368,11 @@ class Store:
         return await self._read(lambda db: queries.list_runs(db, state, limit))
 
     async def list_runs_with_totals(
-        self, state: RunState | None = None, limit: int = 50
+        self, state: RunState | None = None, limit: int = 50, offset: int = 0
     ) -> list[tuple[RunRow, RunTotals]]:
-        """`list_runs` and each run's `run_totals`, in one trip to the reader thread."""
-        return await self._read(lambda db: queries.list_runs_with_totals(db, state, limit))
+        """`list_runs` (the `offset` newest skipped) and each run's `run_totals`, in one trip to
+        the reader thread."""
+        return await self._read(lambda db: queries.list_runs_with_totals(db, state, limit, offset))
 
     async def run_totals(self, run_id: str) -> RunTotals:
         return await self._read(lambda db: queries.totals(db, run_id))
@@ -379,6 +380,18 @@ class Store:
     async def task_records(self, run_id: str, task_id: str | None = None) -> list[TaskRecord]:
         """Tasks of a run in plan order, with results and attempts (one task when `task_id` is given)."""
         return await self._read(lambda db: queries.task_records(db, run_id, task_id))
+
+    async def task_page(
+        self, run_id: str, changed_after: int | None = None, limit: int | None = None, offset: int = 0
+    ) -> TaskPage:
+        """Tasks of a run in plan order from one snapshot, with the run's change counter: only
+        those changed after `changed_after` (a `cursor` read before), then paged by `offset` and
+        `limit`. A change committed after the read has a larger number than its cursor."""
+        return await self._read(lambda db: queries.task_page(db, run_id, changed_after, limit, offset))
+
+    async def task_events(self, run_id: str, task_id: str, limit: int) -> list[Event]:
+        """The newest `limit` events of one task, oldest first (an indexed read, not the run's)."""
+        return await self._read_events(lambda db: queries.task_events(db, run_id, task_id, limit))
 
     async def task_engines(self, run_id: str) -> dict[str, str | None]:
         """Each task's own engine by task id, in plan order (None where the run's applies)."""
@@ -464,4 +477,5 @@ __all__ = [
     "RunTotals",
     "Store",
     "StoredChange",
+    "TaskPage",
 ]

@@ -128,8 +128,8 @@ def summary_lines(results: TemplateResults) -> list[str]:
     lines = [f"{SIMULATED_MARK}{line}", SIMULATED_NOTICE] if results.simulated else [line]
     if results.changes is not None:
         changes = results.changes
-        lines.append(
-            f"changes on {changes.branch}: {changes.total()}; `parallelai diff {run.id}` shows them, "
-            f"`{changes.apply_hint}` merges them into your branch"
-        )
+        line = f"changes on {changes.branch}: {changes.total()}"
+        if changes.paths:  # nothing merged: nothing to show or take, so no command to do it
+            line += f"; `parallelai diff {run.id}` shows them, `{changes.apply_hint}` merges them into your branch"
+        lines.append(line)
     return lines

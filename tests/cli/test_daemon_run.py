@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from parallelai.client.daemon_client import DaemonClient
 from parallelai.client.discovery import read_discovery
 from parallelai.models import RunState
 from tests.cli._terminal import terminal
+from tests.support.polling import until
 
 pytestmark = pytest.mark.anyio
 DEADLINE_S = 90.0
@@ -101,3 +104,44 @@ async def test_monitor_terminal_shows_the_run_live_and_prints_the_summary_after_
     async with DaemonClient(info) as client:
         run = await client.run(summary.group(1))
     assert run.state is RunState.SUCCEEDED
+
+
+async def test_a_followed_run_says_when_its_daemon_is_lost_and_ends_right_once_one_is_back(
+    tmp_path: Path,
+) -> None:
+    started, go = tmp_path / "started", tmp_path / "go"
+    agent = f"touch {started}; while [ ! -e {go} ]; do sleep 0.05; done; echo done"
+    command = [*PARALLELAI, "run", "--daemon", "--engine", "command", "-E", f"shell={agent}", "wait"]
+    errors = bytearray()
+
+    async def read_errors(stream: anyio.abc.ByteReceiveStream) -> None:
+        async for chunk in stream:
+            errors.extend(chunk)
+
+    with anyio.fail_after(DEADLINE_S):
+        async with (
+            await anyio.open_process(
+                command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            ) as cli,
+            anyio.create_task_group() as group,
+        ):
+            assert cli.stderr is not None
+            assert cli.stdout is not None
+            group.start_soon(read_errors, cli.stderr)
+            await until(started.exists, DEADLINE_S)
+            killed = read_discovery()
+            assert killed is not None
+            os.kill(killed.pid, signal.SIGKILL)
+            lost_url = killed.url
+
+            await until(lambda: b"lost the daemon" in errors, DEADLINE_S)
+            assert cli.returncode is None  # it waits for the daemon, it does not give up on the run
+            code, output = await _parallelai(tmp_path, "serve", "--detach", "--port", "0")
+            assert code == 0, output
+            go.touch()
+            summary = (await cli.stdout.receive()).decode()
+            assert await cli.wait() == 0, errors.decode()
+    text = errors.decode()
+    assert f"lost the daemon at {lost_url}; waiting for it to come back" in text
+    assert "`parallelai serve --detach` starts it again" in text
+    assert "succeeded: 1/1 succeeded" in summary

@@ -137,3 +137,15 @@ async def test_files_the_agents_claim_are_checked_on_the_branch_not_in_the_untou
     assert "- `a.txt` — an input file, changed · +1 -1" in report
     assert "changed in place" not in report  # the checkout was not changed
     assert "- `ghost.md` (edit-0001): not in the run's merged changes" in report
+
+
+async def test_the_summary_line_offers_no_diff_or_apply_when_nothing_was_merged(
+    repo: Path, tmp_path: Path
+) -> None:
+    doing_nothing = TEMPLATE.replace("sed -i 's/line 1/EDITED/' {{ file }}", "true")
+    (repo / "edits.yaml").write_text(doing_nothing.replace("printf 'x\\\\000y' > logo.bin", "true"))
+    results = await run_template(repo, tmp_path, isolation=True)
+
+    assert summary_lines(results)[-1] == (
+        f"changes on parallelai/{results.run_id}: 3 tasks merged: changed nothing"
+    )

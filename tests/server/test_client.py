@@ -17,6 +17,7 @@ from parallelai.client.launcher import stop_daemon
 from parallelai.errors import InputError, RunNotFoundError, TaskNotFoundError
 from parallelai.events import Event, RunFinished
 from parallelai.models import RunState
+from tests.server._process import daemon_process
 from tests.server._support import DEADLINE_S, Harness, echo_run
 
 pytestmark = pytest.mark.anyio
@@ -97,3 +98,15 @@ async def _until_finished(client: DaemonClient, run_id: str) -> AsyncIterator[Ev
         yield event
         if isinstance(event, RunFinished):
             return
+
+
+async def test_a_client_follows_a_restarted_daemon_to_its_new_port_and_token(tmp_path: Path) -> None:
+    store = tmp_path / "db.sqlite"
+    with anyio.fail_after(DEADLINE_S):
+        async with daemon_process(store) as first:
+            client = DaemonClient(first.info)
+            assert not await client.rediscover()  # where it already is
+        async with client, daemon_process(store) as second:
+            assert await client.rediscover()
+            assert client.info == second.info
+            assert await client.list_runs() == []  # with the new daemon's token

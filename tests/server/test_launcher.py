@@ -81,3 +81,23 @@ async def test_a_daemon_that_cannot_start_is_reported_as_an_error_with_its_log(t
     assert "exited with status 2" in str(raised.value)
     assert str(state_dir() / LOG_NAME) in str(raised.value)
     assert "try another --port" in (state_dir() / LOG_NAME).read_text()
+
+
+async def test_a_daemon_started_from_a_directory_holding_a_parallelai_package_runs_the_installed_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # e.g. a checkout of another parallelai version, or a project's own module of that name
+    project = tmp_path / "project"
+    (project / "parallelai").mkdir(parents=True)
+    (project / "parallelai" / "__init__.py").write_text(
+        "raise SystemExit('the project shadowed parallelai')\n"
+    )
+    monkeypatch.chdir(project)
+
+    with anyio.fail_after(DEADLINE_S):
+        info = await start_detached("127.0.0.1", 0, tmp_path / "db.sqlite")
+        async with DaemonClient(info) as client:
+            health = await client.health()
+
+    assert health.pid == info.pid
+    assert pid_alive(info.pid)

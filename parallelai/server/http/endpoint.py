@@ -39,6 +39,7 @@ class Endpoint:
     status: int = 200
     stream: bool = False  # answers with text/event-stream instead of JSON
     errors: tuple[int, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()  # the success answer's integer headers: (name, description)
 
     @property
     def operation_id(self) -> str:

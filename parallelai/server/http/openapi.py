@@ -129,7 +129,13 @@ def _success(endpoint: Endpoint, schemas: dict[tuple[Any, JsonSchemaMode], Any])
     if endpoint.response is None:
         return {"description": "OK"}
     schema = schemas[((endpoint.operation_id, "out"), "serialization")]
-    return {"description": "OK", "content": {"application/json": {"schema": schema}}}
+    success: dict[str, Any] = {"description": "OK", "content": {"application/json": {"schema": schema}}}
+    if endpoint.headers:
+        success["headers"] = {
+            name: {"description": text, "required": True, "schema": {"type": "integer", "minimum": 0}}
+            for name, text in endpoint.headers
+        }
+    return success
 
 
 def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:

@@ -34,7 +34,7 @@ def run_endpoints(
     async def list_runs(request: Request) -> Response:
         query = read_query(request, ListRunsQuery)
         # No wait for the writer's queue: under load it was most of the request's time (bench j).
-        runs = await service.list_runs(query.state, query.limit, settled=False)
+        runs = await service.list_runs(query.state, query.limit, offset=query.offset, settled=False)
         return json_response([RunOut.of(run) for run in runs])
 
     async def get_run(request: Request) -> Response:

@@ -5,23 +5,27 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from parallelai.events import Event
 from parallelai.orchestration.service import OrchestrationService
-from parallelai.server.http.endpoint import Endpoint, json_response
-from parallelai.wire import CancelTaskResult, TaskDetail, TaskOut
+from parallelai.server.http.endpoint import Endpoint, json_response, read_query
+from parallelai.wire import TASKS_CURSOR_HEADER, CancelTaskResult, TaskDetail, TaskOut, TasksQuery
 
 LOG_LIMIT = 1000  # the newest events of a task kept in its log; the SSE stream has them all
 
 
 def task_endpoints(service: OrchestrationService) -> list[Endpoint]:
     async def list_tasks(request: Request) -> Response:
-        records = await service.tasks(request.path_params["run_id"])
-        return json_response([TaskOut.of(record) for record in records])
+        query = read_query(request, TasksQuery)
+        page = await service.task_page(
+            request.path_params["run_id"], query.changed_after, query.limit, query.offset
+        )
+        response = json_response([TaskOut.of(record) for record in page.records])
+        response.headers[TASKS_CURSOR_HEADER] = str(page.cursor)
+        return response
 
     async def get_task(request: Request) -> Response:
         run_id, task_id = request.path_params["run_id"], request.path_params["task_id"]
-        record = await service.task(run_id, task_id)
-        log = await _task_log(service, run_id, task_id)
+        record = await service.task(run_id, task_id)  # flushed: its log is as new as the record
+        log = await service.store.task_events(run_id, task_id, LOG_LIMIT)
         return json_response(TaskDetail(**dict(record), log=log))
 
     async def cancel_task(request: Request) -> Response:
@@ -35,9 +39,17 @@ def task_endpoints(service: OrchestrationService) -> list[Endpoint]:
             "GET",
             "/v1/runs/{run_id}/tasks",
             list_tasks,
-            "A run's tasks",
+            "A run's tasks in plan order: all, a page, or only those changed after a cursor",
+            query=TasksQuery,
             response=list[TaskOut],
             errors=(404,),
+            headers=(
+                (
+                    TASKS_CURSOR_HEADER,
+                    "the run's change counter when the tasks were read: pass it as `changed_after` to "
+                    "get only the tasks that changed since (of a read in pages, keep the smallest)",
+                ),
+            ),
         ),
         Endpoint(
             "GET",
@@ -56,17 +68,3 @@ def task_endpoints(service: OrchestrationService) -> list[Endpoint]:
             errors=(404,),
         ),
     ]
-
-
-async def _task_log(service: OrchestrationService, run_id: str, task_id: str) -> list[Event]:
-    """The task's stored events (state changes, output, activity, usage, retries)."""
-    await service.store.flush()
-    log: list[Event] = []
-    after = 0
-    while True:
-        page = await service.store.events_after(after, run_id)
-        if not page:
-            break
-        after = page[-1].seq
-        log.extend(event for event in page if getattr(event, "task_id", None) == task_id)
-    return log[-LOG_LIMIT:]
