@@ -8,8 +8,17 @@ from contextlib import asynccontextmanager
 
 from playwright.async_api import ConsoleMessage, Page, async_playwright, expect
 
-from tests.server.test_dashboard_browser import WAIT_MS
+from parallelai.wire import DashboardLink
+from tests.server._support import Harness, parse
 from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
+
+WAIT_MS = 30_000  # how long Playwright waits for what a test expects on the page
+
+
+async def log_in(daemon: Harness, page: Page) -> None:
+    """Sign `page` in through a one-time link: it sets the session cookie and lands on the runs list."""
+    link = parse(await daemon.http.post("/v1/dashboard/link"), DashboardLink)
+    await page.goto(link.url)
 
 
 @asynccontextmanager

@@ -20,8 +20,9 @@ from playwright.async_api import Page, async_playwright, expect
 
 from parallelai.models import RunLimits, RunSpec, RunState, TaskState
 from parallelai.orchestration.service import OrchestrationService
-from parallelai.wire import DashboardLink, RunCreated
+from parallelai.wire import RunCreated
 from tests.orchestration._support import echo_task, wait_for_state
+from tests.server._browser import WAIT_MS, log_in
 from tests.server._support import RETRYING_AND_BUSY, Harness, echo_run, parse
 from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
 
@@ -29,7 +30,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 DEADLINE_S = 60.0
-WAIT_MS = 30_000
 TASKS = 200
 
 if not CHROMIUM.exists():
@@ -50,16 +50,11 @@ async def page() -> AsyncIterator[Page]:
             await browser.close()
 
 
-async def _log_in(daemon: Harness, page: Page) -> None:
-    link = parse(await daemon.http.post("/v1/dashboard/link"), DashboardLink)
-    await page.goto(link.url)  # sets the cookie and lands on the runs list
-
-
 async def test_the_dashboard_follows_a_run_of_200_tasks_live_until_all_succeeded(
     daemon: Harness, page: Page
 ) -> None:
     with anyio.fail_after(DEADLINE_S):
-        await _log_in(daemon, page)
+        await log_in(daemon, page)
         body = echo_run(TASKS, latency=0.08) | {"name": "dashboard demo"}
         run_id = parse(await daemon.http.post("/v1/runs", json=body), RunCreated).id
 
@@ -84,7 +79,7 @@ async def test_the_dashboard_follows_a_run_of_200_tasks_live_until_all_succeeded
 
 async def test_the_cancel_button_stops_a_running_run(daemon: Harness, page: Page) -> None:
     with anyio.fail_after(DEADLINE_S):
-        await _log_in(daemon, page)
+        await log_in(daemon, page)
         body = echo_run(4) | {"engines": {"echo": {"hang": True}}}
         run_id = parse(await daemon.http.post("/v1/runs", json=body), RunCreated).id
         await page.goto(f"{daemon.url}/#/runs/{run_id}")
@@ -113,7 +108,7 @@ async def test_a_task_waiting_out_a_retry_backoff_shows_as_retrying_and_is_not_c
     daemon: Harness, page: Page
 ) -> None:
     with anyio.fail_after(DEADLINE_S):
-        await _log_in(daemon, page)
+        await log_in(daemon, page)
         run_id = parse(await daemon.http.post("/v1/runs", json=RETRYING_AND_BUSY), RunCreated).id
         await page.goto(f"{daemon.url}/#/runs/{run_id}")
 
@@ -145,7 +140,7 @@ async def test_the_retry_button_runs_the_failed_tasks_of_a_finished_run_again_un
         "tasks": [_task("ok1"), _task("ok2"), _task("bad1", **broken), _task("bad2", **broken)],
     }
     with anyio.fail_after(DEADLINE_S):
-        await _log_in(daemon, page)
+        await log_in(daemon, page)
         run_id = parse(await daemon.http.post("/v1/runs", json={"work": work}), RunCreated).id
         await daemon.service.wait(run_id)
         await page.goto(f"{daemon.url}/#/runs/{run_id}")
@@ -179,7 +174,7 @@ async def test_tasks_cut_off_by_their_process_stopping_show_as_interrupted_and_r
             run_id = await other.submit(spec)
             for i in range(3):
                 await wait_for_state(other, run_id, f"t{i}", TaskState.RUNNING)
-        await _log_in(daemon, page)
+        await log_in(daemon, page)
         await page.goto(f"{daemon.url}/#/runs/{run_id}")
         await expect(page.locator("#run-state")).to_have_text("interrupted")
         await expect(page.locator('#grid .cell[data-state="interrupted"]')).to_have_count(3)
@@ -200,7 +195,7 @@ async def test_an_adaptive_run_shows_its_current_limit_per_engine_beside_running
     daemon: Harness, page: Page
 ) -> None:
     with anyio.fail_after(DEADLINE_S):
-        await _log_in(daemon, page)
+        await log_in(daemon, page)
         body = echo_run(20, latency=0.01) | {"strategy": "adaptive", "parallel": 50}
         run_id = parse(await daemon.http.post("/v1/runs", json=body), RunCreated).id
         await daemon.service.wait(run_id)

@@ -9,7 +9,6 @@ screenshot of a task's change is saved to test-artifacts/dashboard-diff.png.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ import pytest
 from playwright.async_api import Page, expect
 
 from parallelai.wire import DashboardLink, RunCreated
-from tests.server._browser import csp_checked_tab
 from tests.server._support import Harness, echo_run, parse
 from tests.server.test_dashboard_browser import ARTIFACTS, DEADLINE_S
 from tests.support.chromium import CHROMIUM
@@ -30,13 +28,6 @@ if not CHROMIUM.exists():
     pytest.skip("Chromium is not installed: run `bash scripts/setup.sh --browser`", allow_module_level=True)
 
 LONG = 1000  # lines of a file one task writes: more than the 400 a patch shows before "Show all"
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    """A tab that fails the test on any Content Security Policy violation of the page."""
-    async with csp_checked_tab() as tab:
-        yield tab
 
 
 @pytest.fixture

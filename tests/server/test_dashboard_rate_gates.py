@@ -5,7 +5,7 @@ against a real daemon and a scripted OpenAI-compatible server on loopback."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import anyio
 import pytest
@@ -14,7 +14,6 @@ from playwright.async_api import Page, expect
 from parallelai.models import TaskState
 from parallelai.wire import DashboardLink, RateGateOut, RunCreated
 from tests.orchestration._support import wait_for_state
-from tests.server._browser import csp_checked_tab
 from tests.server._paused_account import PAUSE_S, paused_run
 from tests.server._support import Harness, parse
 from tests.support.chromium import CHROMIUM
@@ -26,12 +25,6 @@ if not CHROMIUM.exists():
     pytest.skip("Chromium is not installed: run `bash scripts/setup.sh --browser`", allow_module_level=True)
 
 DEADLINE_S = 60.0
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    async with csp_checked_tab() as tab:
-        yield tab
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ dashboard-runs.png and dashboard-signin.png.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -21,9 +20,9 @@ import pytest
 from playwright.async_api import Page, Route, expect
 
 from parallelai.models import TaskState
-from parallelai.wire import DashboardLink, RunCreated, RunOut
+from parallelai.wire import RunCreated, RunOut
 from tests.orchestration._support import wait_for_state
-from tests.server._browser import csp_checked_tab
+from tests.server._browser import log_in
 from tests.server._support import Harness, echo_run, parse
 from tests.server.test_dashboard_browser import ARTIFACTS
 from tests.support.chromium import CHROMIUM
@@ -51,18 +50,6 @@ new MutationObserver(() => {
   }
 }).observe(document, { subtree: true, childList: true, characterData: true });
 """
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    """A tab that fails the test on any Content Security Policy violation of the page."""
-    async with csp_checked_tab() as tab:
-        yield tab
-
-
-async def _log_in(daemon: Harness, page: Page) -> None:
-    link = parse(await daemon.http.post("/v1/dashboard/link"), DashboardLink)
-    await page.goto(link.url)  # sets the cookie and lands on the runs list
 
 
 async def _finished_run(daemon: Harness, body: dict[str, Any]) -> RunOut:
@@ -111,7 +98,7 @@ async def test_a_1000_task_run_s_table_filters_searches_sorts_and_keeps_only_a_w
         run = await _finished_run(daemon, _big_run())
         assert run.counts[TaskState.FAILED] == 99  # the command tasks succeed
         assert run.counts[TaskState.SUCCEEDED] == 901
-        await _log_in(daemon, page)
+        await log_in(daemon, page)
         await page.goto(f"{daemon.url}/#/runs/{run.id}")
 
         count = page.locator("#tt-count")
@@ -194,7 +181,7 @@ async def test_the_first_paint_of_a_finished_run_shows_its_numbers_and_never_zer
         run = await _finished_run(daemon, body)
         assert run.usage.cost_usd >= 0.01
         await page.add_init_script(RECORD_STATS)
-        await _log_in(daemon, page)
+        await log_in(daemon, page)
 
         async def refuse(route: Route) -> None:
             await route.abort()
@@ -224,7 +211,7 @@ async def test_the_first_paint_of_a_finished_run_shows_its_numbers_and_never_zer
 
 async def test_money_tokens_and_durations_are_rounded_for_people(daemon: Harness, page: Page) -> None:
     with anyio.fail_after(DEADLINE_S):
-        await _log_in(daemon, page)
+        await log_in(daemon, page)
         await expect(page.locator("#runs-loading")).to_be_hidden()
         shown = await page.evaluate(
             """[fmtMoney(0.010079999999999987), fmtMoney(0.41075999999999224), fmtMoney(0), fmtMoney(0.0042),
@@ -255,7 +242,7 @@ async def test_a_task_s_detail_lists_its_attempts_and_its_cancel_button_cancels_
     with anyio.fail_after(DEADLINE_S):
         body = echo_run(2) | {"engines": {"echo": {"hang": True}}}
         run_id = parse(await daemon.http.post("/v1/runs", json=body), RunCreated).id
-        await _log_in(daemon, page)
+        await log_in(daemon, page)
         await page.goto(f"{daemon.url}/#/runs/{run_id}")
         await expect(page.locator('#tt-rows .tt-row[data-state="running"]')).to_have_count(2)
 
@@ -310,7 +297,7 @@ async def test_the_retry_task_button_runs_one_failed_task_again_and_leaves_the_o
     }
     with anyio.fail_after(DEADLINE_S):
         run = await _finished_run(daemon, {"work": work})
-        await _log_in(daemon, page)
+        await log_in(daemon, page)
         await page.goto(f"{daemon.url}/#/runs/{run.id}")
         await expect(page.locator("#run-state")).to_have_text("failed")
 
@@ -345,7 +332,7 @@ async def test_the_runs_list_shows_start_duration_and_cost_and_pages_and_filters
             daemon,
             {"work": {"strategy": "parallel", "tasks": [{"id": "x", "prompt": "x", "options": BROKEN}]}},
         )
-        await _log_in(daemon, page)
+        await log_in(daemon, page)
 
         rows = page.locator("#runs tr")
         await expect(rows).to_have_count(20)
@@ -379,7 +366,7 @@ async def test_a_browser_whose_session_is_gone_gets_the_sign_in_page_not_a_401(
 ) -> None:
     with anyio.fail_after(DEADLINE_S):
         run_id = parse(await daemon.http.post("/v1/runs", json=echo_run(1)), RunCreated).id
-        await _log_in(daemon, page)
+        await log_in(daemon, page)
         await expect(page.locator("#runs tr")).to_have_count(1)
         await page.context.clear_cookies()  # as after the session expired
 

@@ -7,7 +7,6 @@ a task that finishes gets its duration in its row and the cards match the API.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -15,9 +14,9 @@ import pytest
 from playwright.async_api import Page, Request, Route, expect
 
 from parallelai.models import TaskState
-from parallelai.wire import DashboardLink, RunCreated, RunOut
+from parallelai.wire import RunCreated, RunOut
 from tests.orchestration._support import wait_for_state
-from tests.server._browser import csp_checked_tab
+from tests.server._browser import log_in
 from tests.server._support import Harness, echo_run, parse
 from tests.support.chromium import CHROMIUM
 
@@ -28,17 +27,6 @@ if not CHROMIUM.exists():
 
 DEADLINE_S = 120.0
 FIRST_ROWS = 200  # the page's first read of the table (FIRST_ROWS in dashboard.html)
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    async with csp_checked_tab() as tab:
-        yield tab
-
-
-async def _log_in(daemon: Harness, page: Page) -> None:
-    link = parse(await daemon.http.post("/v1/dashboard/link"), DashboardLink)
-    await page.goto(link.url)
 
 
 def _row(page: Page, task_id: str) -> Any:
@@ -53,7 +41,7 @@ async def test_the_first_rows_show_while_the_rest_load_and_the_cards_keep_the_ru
         run_id = parse(await daemon.http.post("/v1/runs", json=echo_run(tasks)), RunCreated).id
         await daemon.service.wait(run_id)
         first_id = (await daemon.service.tasks(run_id))[0].task.id
-        await _log_in(daemon, page)
+        await log_in(daemon, page)
         rest_asked = anyio.Event()
         release = anyio.Event()
 
@@ -99,7 +87,7 @@ async def test_a_task_that_finishes_gets_its_row_from_a_read_of_only_what_change
     with anyio.fail_after(DEADLINE_S):
         run_id = parse(await daemon.http.post("/v1/runs", json=body), RunCreated).id
         await wait_for_state(daemon.service, run_id, "hang", TaskState.RUNNING)
-        await _log_in(daemon, page)
+        await log_in(daemon, page)
         page.on("request", note)
         await page.goto(f"{daemon.url}/#/runs/{run_id}")
         await expect(_row(page, "hang")).to_have_attribute("data-state", "running")
