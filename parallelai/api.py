@@ -41,6 +41,29 @@ if TYPE_CHECKING:
 TaskLike = str | Mapping[str, Any] | Task | TaskInput
 
 
+class StateCounts(dict[TaskState, int]):
+    """How many tasks are in each state, holding only the states some task is in, so that it
+    prints as `{'succeeded': 3, 'failed': 1}`. Any other state reads 0 (`counts[TaskState.FAILED]`,
+    `counts["failed"]`, `counts.get("failed")`); a name that is no state is a KeyError."""
+
+    def __getitem__(self, key: TaskState | str) -> int:
+        return super().__getitem__(key)  # type: ignore[index]  # a state's name finds it too
+
+    def __missing__(self, key: object) -> int:
+        if key in _STATE_NAMES:
+            return 0
+        raise KeyError(key)
+
+    def get(self, key: object, default: object = None) -> Any:
+        return self[key] if isinstance(key, str) and key in _STATE_NAMES else default
+
+    def __repr__(self) -> str:
+        return repr({state.value: count for state, count in self.items()})
+
+
+_STATE_NAMES = frozenset(state.value for state in TaskState)
+
+
 @dataclass(frozen=True)
 class Results:
     """What a run produced: per-task records in plan order, plus the run's totals."""
@@ -60,8 +83,9 @@ class Results:
         )
 
     @property
-    def counts(self) -> dict[TaskState, int]:
-        return self.run.counts
+    def counts(self) -> StateCounts:
+        """Tasks per state, the states no task is in left out: `{'succeeded': 3}` when printed."""
+        return StateCounts((state, count) for state, count in self.run.counts.items() if count)
 
     @property
     def usage(self) -> Usage:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -41,7 +42,8 @@ def test_readme_python_example_runs(
     (block,) = readme_blocks("python")
     exec(compile(block, str(README), "exec"), {})
     out = capsys.readouterr().out
-    assert "echo: Summarise b.py" in out
+    # Its counts print as a reader writes them: the states some task is in, by name.
+    assert "{'succeeded': 2} 16 0.0 echo: Summarise b.py\n" in out
     assert "['echo: Review a.py for bugs', 'echo: Review b.py for bugs']" in out
 
 
@@ -66,6 +68,26 @@ def test_orchestrator_accepts_strings_dicts_and_tasks_and_totals_usage() -> None
     assert two.text == "echo: two"
     assert results.total_tokens == sum(r.result.usage.total_tokens for r in results if r.result)
     assert results.cost_usd == pytest.approx(results.total_tokens / 1000)
+
+
+def test_counts_hold_the_states_tasks_are_in_and_read_zero_for_the_others() -> None:
+    results = ParallelOrchestrator(fail_fast=False).execute(
+        [
+            "one",
+            {"id": "bad", "prompt": "two", "engine_options": {"fail_attempts": 9, "failure_kind": "auth"}},
+        ]
+    )
+    counts = results.counts
+    assert repr(counts) == str(counts) == "{'succeeded': 1, 'failed': 1}"
+    assert counts == {TaskState.SUCCEEDED: 1, TaskState.FAILED: 1}
+    assert all(type(state) is TaskState for state in counts)  # the keys stay the enum's
+    assert counts[TaskState.FAILED] == counts["failed"] == 1
+    assert counts[TaskState.CANCELLED] == counts["cancelled"] == counts.get("cancelled") == 0
+    assert counts.get("no such state") is None
+    with pytest.raises(KeyError):
+        counts["no such state"]
+    assert sum(counts.values()) == len(results) == results.run.total
+    assert json.loads(json.dumps(counts)) == {"succeeded": 1, "failed": 1}
 
 
 def test_orchestrator_rejects_bad_limits_and_tasks() -> None:

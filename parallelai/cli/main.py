@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Sequence
 from contextlib import aclosing
 from pathlib import Path
@@ -231,9 +232,13 @@ async def _cancel(args: argparse.Namespace) -> int:
 
 
 async def _engines(args: argparse.Namespace) -> int:
+    if args.action == "check":
+        # A check is not work of the user's: it runs on a store of its own, removed after, so no
+        # "check NAME" run is left in `parallelai runs`.
+        with tempfile.TemporaryDirectory(prefix="parallelai-check-", ignore_cleanup_errors=True) as scratch:
+            async with OrchestrationService.open(Path(scratch) / "check.db") as service:
+                return await _check_engine(service, args)
     async with OrchestrationService.open(_store(args)) as service:
-        if args.action == "check":
-            return await _check_engine(service, args)
         statuses = await service.engine_statuses()
         aliases = service.registry.aliases()
     if args.json:
@@ -364,7 +369,10 @@ def _parser() -> argparse.ArgumentParser:
     cancel.add_argument("run", metavar="RUN")
     cancel.set_defaults(command=_cancel)
 
-    engines = commands.add_parser("engines", help="list engines and whether they can run here")
+    engines = commands.add_parser(
+        "engines",
+        help="list engines and whether they can run here; `check NAME` sends one tiny prompt (no run is kept)",
+    )
     engines.add_argument("action", nargs="?", choices=["list", "check"], default="list")
     engines.add_argument("name", nargs="?", metavar="NAME")
     engines.add_argument("--timeout", type=positive_float)

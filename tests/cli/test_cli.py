@@ -170,6 +170,22 @@ def test_engines_check_runs_one_live_prompt(capsys: pytest.CaptureFixture[str]) 
     assert "echo: ok" in capsys.readouterr().out
 
 
+def test_engines_check_leaves_no_run_behind_whether_it_works_or_not(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["engines", "check", "echo"]) == EXIT_OK
+    assert capsys.readouterr().out.startswith("echo: ok — answered 'echo: Reply with the single word: ok'")
+    missing = ["engines", "check", "claude-code", "-E", "binary=/nowhere/claude"]
+    assert main(missing) == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert err.startswith("claude-code: failed — claude-code: '/nowhere/claude' was not found")
+    assert run_rows() == 0
+    assert main(["runs"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "check" not in out
+    assert "no runs yet" in out
+
+
 def test_cancel_from_another_process_stops_a_running_run(capsys: pytest.CaptureFixture[str]) -> None:
 
     import anyio
