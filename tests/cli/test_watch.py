@@ -4,17 +4,26 @@ retries a finished run's failed tasks on `r` and quits on `q`."""
 
 from __future__ import annotations
 
+import io
+import re
 import sys
+import time
 from pathlib import Path
 
 import anyio
 import pytest
+from rich.console import Console
 
-from parallelai.client.daemon_client import DaemonClient
-from parallelai.models import TaskState
+from parallelai.cli.watch_command import Watch
+from parallelai.cli.watch_view import render
+from parallelai.client.daemon_client import DaemonClient, TaskPage
+from parallelai.client.discovery import DaemonInfo
+from parallelai.models import RunState, TaskState
+from parallelai.wire import TaskOut
 from tests.cli._terminal import terminal
 from tests.server._process import daemon_process
 from tests.server._support import RETRYING_AND_BUSY, echo_run
+from tests.support.polling import until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -114,6 +123,59 @@ async def test_watch_retries_a_finished_runs_failed_tasks_on_r_and_follows_it_to
             run = await client.run(run_id)
     assert run.state.value == "succeeded"
     assert run.counts[TaskState.SUCCEEDED] == 4
+
+
+class _CountingClient(DaemonClient):
+    """A client that notes each read of a run's task list."""
+
+    def __init__(self, info: DaemonInfo) -> None:
+        super().__init__(info)
+        self.reads: list[str] = []
+
+    async def __aenter__(self) -> _CountingClient:
+        return self
+
+    async def tasks(self, run_id: str) -> list[TaskOut]:
+        self.reads.append("tasks")
+        return await super().tasks(run_id)
+
+    async def task_page(
+        self, run_id: str, *, changed_after: int | None = None, limit: int | None = None, offset: int = 0
+    ) -> TaskPage:
+        self.reads.append(f"changed_after={changed_after}")
+        return await super().task_page(run_id, changed_after=changed_after, limit=limit, offset=offset)
+
+
+async def test_watch_reads_the_task_list_once_and_then_follows_events_through_a_retry(tmp_path: Path) -> None:
+    """At 10,000 tasks the list is ~1.5 MB: watch reads it when it starts following a run, and
+    from then on only the event stream (and the run's totals), even across a retry."""
+    broken = {"retries": 0, "engine_options": {"fail_attempts": 1, "failure_kind": "execution"}}
+    tasks = [{"id": f"t{index}", "prompt": str(index)} for index in range(20)]
+    work = {"strategy": "parallel", "tasks": [*tasks, {"id": "bad", "prompt": "x", "options": broken}]}
+    console = Console(file=io.StringIO(), width=120, height=60, record=True)
+    with anyio.fail_after(DEADLINE_S):
+        async with daemon_process(tmp_path / "db.sqlite") as daemon, _CountingClient(daemon.info) as client:
+            run_id = (await client.create_run({"work": work})).id
+            watch = Watch(client, console)
+            async with anyio.create_task_group() as group:
+                group.start_soon(watch.run, run_id)
+                await until(
+                    lambda: watch.model.run is not None and watch.model.run.state is RunState.FAILED,
+                    DEADLINE_S,
+                )
+                await until(lambda: watch.model.counts()[TaskState.FAILED] == 1, DEADLINE_S)
+                assert (await client.retry(run_id, [])).retried == 1
+                await until(lambda: watch.model.counts()[TaskState.SUCCEEDED] == 21, DEADLINE_S)
+                await until(
+                    lambda: watch.model.run is not None and watch.model.run.state is RunState.SUCCEEDED,
+                    DEADLINE_S,
+                )
+                group.cancel_scope.cancel()
+    assert client.reads == ["tasks"]
+    console.print(render(watch.model, time.time(), 60))
+    screen = console.export_text()
+    assert re.search(r"succeeded 21\s+failed 0", screen), screen
+    assert re.search(rf"{run_id}\s+\S*\s*succeeded", screen), screen
 
 
 async def test_watching_an_unknown_run_is_an_error(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from parallelai.errors import InputError
 from parallelai.server.auth import COOKIE_NAME, dashboard_session
 from parallelai.server.daemon import checked_origins
 from parallelai.server.http.app import AppSettings
+from parallelai.wire import TASKS_CURSOR_HEADER
 from tests.server._support import DEADLINE_S, Harness, running_app
 
 pytestmark = pytest.mark.anyio
@@ -41,6 +42,8 @@ async def test_an_allowed_origin_with_the_token_gets_the_answer_and_cors_headers
     assert response.status_code == 200
     assert response.json() == []
     assert response.headers["access-control-allow-origin"] == EDITOR
+    # The task list's change counter is readable by the page (VS Code for the web reads only changes).
+    assert response.headers["access-control-expose-headers"] == TASKS_CURSOR_HEADER
 
 
 async def test_an_allowed_origin_without_the_token_gets_401(daemon: Harness) -> None:

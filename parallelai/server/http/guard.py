@@ -26,6 +26,7 @@ from parallelai.server.auth import (
 )
 from parallelai.server.http.endpoint import MAX_BODY_BYTES
 from parallelai.server.http.errors import error_response
+from parallelai.wire import TASKS_CURSOR_HEADER
 
 # The ways in without the token: signing in (a one-time link, or the token pasted into the sign-in
 # page), and the page itself, which holds no data (everything it shows it fetches with a session).
@@ -34,6 +35,8 @@ _HTTP_SCHEME = {"http": "http", "https": "https", "ws": "http", "wss": "https"} 
 CORS_HEADERS = {
     "access-control-allow-methods": "GET, POST",
     "access-control-allow-headers": "Authorization, Content-Type, Last-Event-ID",
+    # A page may read only the headers named here: the task list's change counter, for `changed_after`.
+    "access-control-expose-headers": TASKS_CURSOR_HEADER,
     "access-control-max-age": "600",
     "vary": "Origin",
 }

@@ -9,9 +9,21 @@ import type { DaemonEvent, RunChanges, RunOut, TaskOut } from '../../src/common/
 import { retryIn } from './builders';
 import { json, openStream, startServer, type SeenRequest, type TestServer } from './server';
 
+/**
+ * A run as the fake serves it. With `cursor` it counts changes like a daemon that does: its task
+ * list carries `ParallelAI-Cursor: cursor` and, asked `changed_after=N`, lists only the tasks whose
+ * `changed` mark is above N. Without, it ignores `changed_after`, as an older daemon would.
+ */
+export interface FakeRun {
+  run: RunOut;
+  tasks: TaskOut[];
+  cursor?: number;
+  changed?: Record<string, number>;
+}
+
 export interface FakeDaemon extends TestServer {
   token: string;
-  runs: Map<string, { run: RunOut; tasks: TaskOut[] }>;
+  runs: Map<string, FakeRun>;
   /** The changes of the runs with isolation, and each task's patch (by `run/task`). */
   changes: Map<string, RunChanges>;
   patches: Map<string, string>;
@@ -28,7 +40,7 @@ function error(response: ServerResponse, status: number, code: string, message: 
 }
 
 export async function startFakeDaemon(token = 'secret-token'): Promise<FakeDaemon> {
-  const runs = new Map<string, { run: RunOut; tasks: TaskOut[] }>();
+  const runs = new Map<string, FakeRun>();
   const changes = new Map<string, RunChanges>();
   const patches = new Map<string, string>();
   const events: DaemonEvent[] = [];
@@ -81,9 +93,17 @@ export async function startFakeDaemon(token = 'secret-token'): Promise<FakeDaemo
       case 'GET /v1/runs/*':
         json(response, 200, run?.run);
         return;
-      case 'GET /v1/runs/*/tasks':
-        json(response, 200, run?.tasks);
+      case 'GET /v1/runs/*/tasks': {
+        const after = url.searchParams.get('changed_after');
+        if (run?.cursor === undefined) {
+          json(response, 200, run?.tasks);
+          return;
+        }
+        const tasks = after === null ? run.tasks : run.tasks.filter((task) => (run.changed?.[task.id] ?? 0) > Number(after));
+        response.setHeader('ParallelAI-Cursor', String(run.cursor));
+        json(response, 200, tasks);
         return;
+      }
       case 'GET /v1/runs/*/tasks/*': {
         const task = run?.tasks.find((t) => t.id === parts[4]);
         if (task === undefined) {

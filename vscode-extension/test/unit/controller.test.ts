@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { HttpDaemonApi } from '../../src/common/daemon/httpApi';
 import { RunsController } from '../../src/common/runs/controller';
 import { countsOf } from '../../src/common/runs/runView';
 import { silentLogger } from '../../src/common/util/logger';
 import { ev, runOut, taskOut } from '../helpers/builders';
 import { FakeApi } from '../helpers/fakeApi';
+import { startFakeDaemon } from '../helpers/fakeDaemon';
 import { until } from '../helpers/server';
 
 describe('RunsController', () => {
@@ -19,6 +21,28 @@ describe('RunsController', () => {
     expect(api.calls).toContain('getRun r1');
     expect(api.calls).not.toContain('getRun r2');
     controller.dispose();
+  });
+
+  it('reads again only the tasks of a running run that changed since its table was read', async () => {
+    const daemon = await startFakeDaemon();
+    try {
+      const api = new HttpDaemonApi(() => Promise.resolve({ url: daemon.url, token: daemon.token }), { retryMs: 5 });
+      daemon.runs.set('r1', { run: runOut('r1', { total: 2 }), tasks: [taskOut('t1', 'running'), taskOut('t2', 'pending')], cursor: 2, changed: { t1: 2, t2: 1 } });
+      const controller = new RunsController(silentLogger, { batchMs: 1 });
+      controller.connect(api);
+      await until(() => controller.model.get('r1')?.complete === true);
+      // Away for a while (a dropped stream): t2 started meanwhile, and the list is read again on return.
+      daemon.runs.set('r1', { run: runOut('r1', { total: 2 }), tasks: [taskOut('t1', 'running'), taskOut('t2', 'running')], cursor: 5, changed: { t1: 2, t2: 5 } });
+      daemon.dropStreams();
+      await until(() => controller.model.get('r1')?.tasks.t2?.state === 'running');
+      const reads = daemon.requests.map((r) => r.url).filter((url) => url.startsWith('/v1/runs/r1/tasks'));
+      expect(reads).toEqual(['/v1/runs/r1/tasks', '/v1/runs/r1/tasks?changed_after=2']);
+      expect(controller.model.get('r1')!.order).toEqual(['t1', 't2']);
+      expect(countsOf(controller.model.get('r1')!)).toMatchObject({ running: 2 });
+      controller.dispose();
+    } finally {
+      await daemon.close();
+    }
   });
 
   it('hands out its API once connected: at once when it is, else at the next connect', async () => {

@@ -36,6 +36,26 @@ describe('HttpDaemonApi', () => {
     expect(daemon.requests.map((r) => r.url).sort()).toEqual(['/v1/runs/r7', '/v1/runs/r7/tasks']);
   });
 
+  it('reads only the tasks changed after a cursor, and the cursor to ask with next', async () => {
+    const tasks = [taskOut('t1', 'succeeded'), taskOut('t2', 'running'), taskOut('t3', 'failed')];
+    daemon.runs.set('r7', { run: runOut('r7'), tasks, cursor: 9, changed: { t1: 3, t2: 8, t3: 9 } });
+    const whole = await api.getRun('r7');
+    expect(whole.tasks.map((task) => task.id)).toEqual(['t1', 't2', 't3']);
+    expect(whole).toMatchObject({ cursor: 9, changedOnly: false });
+    const changes = await api.getRun('r7', 5);
+    expect(daemon.requests.map((r) => r.url)).toContain('/v1/runs/r7/tasks?changed_after=5');
+    expect(changes.tasks.map((task) => task.id)).toEqual(['t2', 't3']);
+    expect(changes).toMatchObject({ cursor: 9, changedOnly: true });
+  });
+
+  it('takes a whole table from a daemon that does not count changes', async () => {
+    daemon.runs.set('r7', { run: runOut('r7'), tasks: [taskOut('t1', 'succeeded'), taskOut('t2', 'running')] });
+    const answer = await api.getRun('r7', 5);
+    expect(answer.tasks.map((task) => task.id)).toEqual(['t1', 't2']);
+    expect(answer.cursor).toBeUndefined();
+    expect(answer.changedOnly).toBeUndefined();
+  });
+
   it('lists runs with the query, cancels, reads tasks, templates and the dashboard link', async () => {
     daemon.runs.set('r1', { run: runOut('r1'), tasks: [taskOut('t1', 'failed', { error: 'boom' })] });
     daemon.runs.set('r2', { run: runOut('r2', { state: 'succeeded', active: false }), tasks: [] });

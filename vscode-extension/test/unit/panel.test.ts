@@ -77,6 +77,29 @@ describe('the run panel (extension host side)', () => {
     panels.dispose();
   });
 
+  it('reads only the tasks changed since its first read once the run ends, keeping the table order', async () => {
+    const before = [taskOut('t1', 'succeeded', { duration_s: 65, cost_usd: 0.01 }), taskOut('t2', 'running')];
+    daemon.runs.set('r1', { run: runOut('r1', { name: 'review', total: 2 }), tasks: before, cursor: 4, changed: { t1: 3, t2: 4 } });
+    daemon.events.push(ev.task('r1', 't1', 'succeeded'), ev.task('r1', 't2', 'running'));
+    const panels = new RunPanels(vscode.Uri.file('/ext'), actions, silentLogger);
+    panels.show(api, 'r1');
+    await until(() => daemon.streams() === 1);
+    daemon.runs.set('r1', {
+      run: runOut('r1', { name: 'review', total: 2, state: 'succeeded', active: false, finished_at: 1_800_000_070 }),
+      tasks: [taskOut('t1', 'succeeded', { duration_s: 65, cost_usd: 0.01 }), taskOut('t2', 'succeeded', { duration_s: 4.2, cost_usd: 0.02 })],
+      cursor: 7,
+      changed: { t1: 3, t2: 7 }, // t1 finished before the panel's first read, t2 since
+    });
+    daemon.publish(ev.task('r1', 't2', 'succeeded'));
+    daemon.publish(ev.finished('r1', 'succeeded', { succeeded: 2 }));
+    const tasks = () => panelView(panels.get('r1')!.current.run!).tasks;
+    await until(() => tasks().every((task) => task.duration_s !== null));
+    const reads = daemon.requests.map((r) => r.url).filter((url) => url.startsWith('/v1/runs/r1/tasks'));
+    expect(reads).toEqual(['/v1/runs/r1/tasks', '/v1/runs/r1/tasks?changed_after=4']);
+    expect(tasks().map((task) => [task.id, task.state, task.duration_s])).toEqual([['t1', 'succeeded', 65], ['t2', 'succeeded', 4.2]]);
+    panels.dispose();
+  });
+
   it('never lets the token into the webview', async () => {
     const panels = new RunPanels(vscode.Uri.file('/ext'), actions, silentLogger);
     panels.show(api, 'r1');

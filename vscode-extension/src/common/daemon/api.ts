@@ -37,7 +37,12 @@ export interface DaemonApi {
   readonly description: string;
   startRun(run: CreateRun): Promise<RunCreated>;
   listRuns(query?: ListRunsQuery): Promise<RunOut[]>;
-  getRun(runId: string): Promise<RunWithTasks>;
+  /**
+   * The run and its task table. With `changedAfter` (the `cursor` of an earlier read), an API that
+   * can reads only the tasks changed since and says so (`changedOnly`); one that cannot (the
+   * language server, an older daemon) reads them all.
+   */
+  getRun(runId: string, changedAfter?: number): Promise<RunWithTasks>;
   getTask(runId: string, taskId: string): Promise<TaskDetail>;
   cancelRun(runId: string): Promise<RunOut>;
   /**

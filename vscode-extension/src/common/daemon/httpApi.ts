@@ -21,6 +21,8 @@ import { parseDaemonEvent, parseRunChanges } from './validate';
 
 /** The media type of a patch the daemon serves. */
 const PATCH = 'text/x-diff';
+/** The run's change counter at a read of its tasks (`TASKS_CURSOR_HEADER` in parallelai/wire.py). */
+const CURSOR_HEADER = 'ParallelAI-Cursor';
 
 export interface Credentials {
   url: string;
@@ -70,13 +72,20 @@ export class HttpDaemonApi implements DaemonApi {
     return this.request('GET', `/v1/runs${suffix}`);
   }
 
-  async getRun(runId: string): Promise<RunWithTasks> {
+  async getRun(runId: string, changedAfter?: number): Promise<RunWithTasks> {
     const path = `/v1/runs/${encodeURIComponent(runId)}`;
-    const [run, tasks] = await Promise.all([
+    const query = changedAfter === undefined ? '' : `?changed_after=${changedAfter}`;
+    const [run, table] = await Promise.all([
       this.request<RunOut>('GET', path),
-      this.request<TaskOut[]>('GET', `${path}/tasks`),
+      this.exchange('GET', `${path}/tasks${query}`, undefined, 'application/json'),
     ]);
-    return { run, tasks };
+    const tasks = parseJson(table.text) as TaskOut[];
+    const header = table.headers.get(CURSOR_HEADER);
+    const cursor = header === null || !/^\d+$/.test(header.trim()) ? undefined : Number(header);
+    if (cursor === undefined) {
+      return { run, tasks }; // a daemon that does not count changes answered with every task
+    }
+    return { run, tasks, cursor, changedOnly: changedAfter !== undefined };
   }
 
   getTask(runId: string, taskId: string): Promise<TaskDetail> {
@@ -147,16 +156,16 @@ export class HttpDaemonApi implements DaemonApi {
   }
 
   private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-    const text = await this.send(method, path, body, 'application/json');
-    try {
-      return (text === '' ? undefined : JSON.parse(text)) as T;
-    } catch {
-      return undefined as T;
-    }
+    return parseJson(await this.send(method, path, body, 'application/json')) as T;
   }
 
   /** The body of a 2xx answer as text; a DaemonError for any other. */
   private async send(method: 'GET' | 'POST', path: string, body: unknown, accept: string): Promise<string> {
+    return (await this.exchange(method, path, body, accept)).text;
+  }
+
+  /** The body of a 2xx answer as text, with its headers; a DaemonError for any other. */
+  private async exchange(method: 'GET' | 'POST', path: string, body: unknown, accept: string): Promise<{ text: string; headers: Headers }> {
     let credentials: Credentials;
     let response: Response;
     try {
@@ -189,7 +198,16 @@ export class HttpDaemonApi implements DaemonApi {
       }
       throw DaemonError.fromBody(response.status, parsed);
     }
-    return text;
+    return { text, headers: response.headers };
+  }
+}
+
+/** A JSON body, or undefined for an empty or malformed one. */
+function parseJson(text: string): unknown {
+  try {
+    return text === '' ? undefined : (JSON.parse(text) as unknown);
+  } catch {
+    return undefined;
   }
 }
 

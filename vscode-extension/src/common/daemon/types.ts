@@ -90,7 +90,16 @@ export interface TaskOut {
 /** A run with its task table: `GET /v1/runs/{id}` plus `/tasks`, or `parallelai/getRun`. */
 export interface RunWithTasks {
   run: RunOut;
+  /** Every task in plan order; only those changed since the read asked about when `changedOnly`. */
   tasks: TaskOut[];
+  /**
+   * The run's change counter at this read (the `ParallelAI-Cursor` header): pass it to the next
+   * `getRun` to read only the tasks that changed since. Absent over the language server and from
+   * daemons that do not count changes.
+   */
+  cursor?: number;
+  /** `tasks` holds only the tasks changed after the cursor that was passed, not the whole table. */
+  changedOnly?: boolean;
 }
 
 export interface TaskError {

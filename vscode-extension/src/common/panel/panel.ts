@@ -96,6 +96,8 @@ export class RunPanel implements vscode.Disposable {
   private pending: DaemonEvent[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private connected: DaemonApi | undefined;
+  /** The run's change counter at the last read of its table folded in: later reads ask only for what changed since. */
+  private cursor: number | undefined;
   private ready = false;
   private disposed = false;
   private readonly subscriptions: { dispose(): unknown }[] = [];
@@ -172,7 +174,8 @@ export class RunPanel implements vscode.Disposable {
     }
     this.connected = api;
     try {
-      const { run, tasks } = await api.getRun(this.runId);
+      const { run, tasks, cursor } = await api.getRun(this.runId);
+      this.cursor = cursor;
       this.panel.title = panelTitle(run);
       this.send({ type: 'snapshot', run: mergeSnapshot(undefined, run, tasks), connection: this.state.connection });
     } catch (error) {
@@ -216,6 +219,7 @@ export class RunPanel implements vscode.Disposable {
   /**
    * Reads the run again and folds in what only a snapshot says (who executes it now). While it
    * runs the tasks keep coming as events, so its task table is folded in only once it has ended.
+   * Over HTTP only the tasks changed since the last table read are read (`changed_after`).
    */
   private async reread(withTasks: boolean): Promise<void> {
     const api = this.connected;
@@ -223,10 +227,14 @@ export class RunPanel implements vscode.Disposable {
       return;
     }
     try {
-      const { run, tasks } = await api.getRun(this.runId);
+      const { run, tasks, cursor, changedOnly } = await api.getRun(this.runId, this.cursor);
+      if (withTasks) {
+        this.cursor = cursor; // unfolded changes are asked for again next time
+      }
       // Read after the await: events may have come in meanwhile (a shown run is never unset).
       const now = this.state.run;
-      this.send({ type: 'snapshot', run: { ...mergeSnapshot(now, run, withTasks ? tasks : undefined), stale: false }, connection: this.state.connection });
+      const merged = mergeSnapshot(now, run, withTasks ? tasks : undefined, changedOnly === true);
+      this.send({ type: 'snapshot', run: { ...merged, stale: false }, connection: this.state.connection });
     } catch (error) {
       this.log.warn(`could not read run ${this.runId} again: ${errorMessage(error)}`);
     }

@@ -34,6 +34,8 @@ export class RunsController {
   private pending: DaemonEvent[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly loading = new Map<string, Promise<RunView | undefined>>();
+  /** Each run's change counter at the last read of its table: a read again asks only for what changed since. */
+  private readonly cursors = new Map<string, number>();
   private statusValue: ConnectionStatus = 'disconnected';
   private readonly statusChanged = new Emitter<ConnectionStatus>();
   readonly onDidChangeStatus = this.statusChanged.event;
@@ -67,6 +69,7 @@ export class RunsController {
     this.stop();
     this.model.clear(); // a new connection starts from its own snapshot, not the last one's
     this.changes.clear();
+    this.cursors.clear();
     this.currentApi = api;
     for (const resolve of this.awaitingApi.splice(0)) {
       resolve(api);
@@ -88,6 +91,7 @@ export class RunsController {
     this.currentApi = undefined;
     this.model.clear();
     this.changes.clear();
+    this.cursors.clear();
     this.setStatus('disconnected');
   }
 
@@ -105,7 +109,10 @@ export class RunsController {
     await Promise.all(runs.filter((run) => run.active).map((run) => this.loadRun(run.id)));
   }
 
-  /** The run with its task table, read once at a time per run. */
+  /**
+   * The run with its task table, read once at a time per run. Once the table was read, only the
+   * tasks changed since are read (over HTTP; the language server reads them all).
+   */
   loadRun(runId: string): Promise<RunView | undefined> {
     const api = this.currentApi;
     if (api === undefined) {
@@ -113,13 +120,20 @@ export class RunsController {
     }
     let loading = this.loading.get(runId);
     if (loading === undefined) {
+      const after = this.model.get(runId)?.tableRead === true ? this.cursors.get(runId) : undefined;
       loading = api
-        .getRun(runId)
-        .then(({ run, tasks }) => {
+        .getRun(runId, after)
+        .then(({ run, tasks, cursor, changedOnly }) => {
           if (api !== this.currentApi) {
             return undefined;
           }
-          this.model.upsert(run, tasks);
+          const onTable = changedOnly !== true || this.model.get(runId)?.tableRead === true;
+          this.model.upsert(run, tasks, changedOnly === true);
+          if (cursor !== undefined && onTable) {
+            this.cursors.set(runId, cursor);
+          } else {
+            this.cursors.delete(runId); // the next read is a whole one
+          }
           return this.model.get(runId);
         })
         .catch((error: unknown) => {

@@ -120,9 +120,10 @@ const RUN_RANK: Record<RunState, number> = { pending: 0, interrupted: 0, running
  * Merges a fresh `RunOut` (and, when given, the task table) into what is known. The snapshot
  * wins, except that it never moves a run or a task back (running to pending, done to running):
  * a snapshot that was read before an event arrived is older than that event, and a real step
- * back (a retry, a resumed run) comes as an event of its own.
+ * back (a retry, a resumed run) comes as an event of its own. With `changedOnly`, `tasks` are only
+ * those changed since an earlier read of the table (`changed_after`): the others stay as known.
  */
-export function mergeSnapshot(view: RunView | undefined, run: RunOut, tasks?: readonly TaskOut[]): RunView {
+export function mergeSnapshot(view: RunView | undefined, run: RunOut, tasks?: readonly TaskOut[], changedOnly = false): RunView {
   const next = view === undefined ? runFromOut(run) : { ...view, tasks: { ...view.tasks }, order: [...view.order] };
   if (view !== undefined) {
     const keepState = RUN_RANK[view.state] > RUN_RANK[run.state];
@@ -137,9 +138,14 @@ export function mergeSnapshot(view: RunView | undefined, run: RunOut, tasks?: re
     next.executed_by = keepState ? view.executed_by : (run.executed_by ?? null);
   }
   if (tasks !== undefined) {
-    // The daemon's table order (the run's own task order) wins over the order events came in.
-    const listed = new Set(tasks.map((task) => task.id));
-    next.order = [...tasks.map((task) => task.id), ...next.order.filter((id) => !listed.has(id))];
+    if (!changedOnly) {
+      // The daemon's table order (the run's own task order) wins over the order events came in.
+      const listed = new Set(tasks.map((task) => task.id));
+      next.order = [...tasks.map((task) => task.id), ...next.order.filter((id) => !listed.has(id))];
+    } else {
+      const ordered = new Set(next.order); // a task new to the view goes last, as an event would put it
+      next.order.push(...tasks.map((task) => task.id).filter((id) => !ordered.has(id)));
+    }
     for (const task of tasks) {
       const known = next.tasks[task.id];
       const keepState = known !== undefined && TASK_RANK[known.state] > TASK_RANK[task.state];
@@ -154,8 +160,9 @@ export function mergeSnapshot(view: RunView | undefined, run: RunOut, tasks?: re
         usage: known !== undefined && known.usage.cost_usd >= (task.cost_usd ?? 0) ? known.usage : { ...ZERO_USAGE, cost_usd: task.cost_usd ?? 0 },
       };
     }
-    next.complete = true;
-    next.tableRead = true;
+    // Changes alone account for every task only on top of a table read before.
+    next.complete = !changedOnly || next.complete;
+    next.tableRead = !changedOnly || next.tableRead;
     next.stale = false;
   }
   return next;

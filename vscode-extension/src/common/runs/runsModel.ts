@@ -40,10 +40,10 @@ export class RunsModel {
     this.changed.fire({ kind: 'all' });
   }
 
-  /** One run, with its task table when given. */
-  upsert(run: RunOut, tasks?: readonly TaskOut[]): void {
+  /** One run, with its task table when given (or, with `changedOnly`, the tasks changed since the last read of it). */
+  upsert(run: RunOut, tasks?: readonly TaskOut[], changedOnly = false): void {
     const known = this.runs.has(run.id);
-    this.runs.set(run.id, mergeSnapshot(this.runs.get(run.id), run, tasks));
+    this.runs.set(run.id, mergeSnapshot(this.runs.get(run.id), run, tasks, changedOnly));
     this.changed.fire(known ? { kind: 'runs', ids: new Set([run.id]) } : { kind: 'all' });
   }
 
