@@ -248,25 +248,27 @@ def test_the_documented_nightly_takes_its_engine_from_a_secret_and_passes_with_f
     assert env == {"RUN_IDS": outputs["run-ids"], "COST": outputs["cost-usd"]}
 
 
+def _security_scan_on_a_pull_request(
+    tmp_path: Path, workspace: Path, server: ScriptedModelServer, inputs: dict[str, str] | None = None
+) -> ActionResult:
+    """The nightly workflow's step as `tasks: security` (plus `inputs`), run on a pull request with
+    the anthropic engine named by a secret, the model answering as scripted."""
+    step = parallelai_step(documented_workflow("parallelai nightly"))
+    step["with"] = {**step["with"], "tasks": "security", **(inputs or {})}
+    del step["with"]["tasks-file"]
+    script_the_model(server, workspace, "security", anthropic_api)
+    secrets = {"PARALLELAI_ENGINE": "anthropic", "ANTHROPIC_API_KEY": API_KEY}
+    job = runner(
+        tmp_path, workspace, server, event_name="pull_request", event=PULL_REQUEST_EVENT, secrets=secrets
+    )
+    return job.run(step)
+
+
 @pytest.mark.parametrize(("fail_on", "code"), [("critical", 1), ("high", 1), ("never", 0)])
 def test_fail_on_decides_the_exit_code_of_a_run_with_a_critical_finding(
     tmp_path: Path, workspace: Path, model_server: ScriptedModelServer, fail_on: str, code: int
 ) -> None:
-    step = parallelai_step(documented_workflow("parallelai nightly"))
-    step["with"] = {**step["with"], "tasks": "security", "fail-on": fail_on}
-    del step["with"]["tasks-file"]
-    script_the_model(model_server, workspace, "security", anthropic_api)
-    secrets = {"PARALLELAI_ENGINE": "anthropic", "ANTHROPIC_API_KEY": API_KEY}
-    job = runner(
-        tmp_path,
-        workspace,
-        model_server,
-        event_name="pull_request",
-        event=PULL_REQUEST_EVENT,
-        secrets=secrets,
-    )
-
-    result = job.run(step)
+    result = _security_scan_on_a_pull_request(tmp_path, workspace, model_server, {"fail-on": fail_on})
 
     assert result.exit_code == code, result.log
     assert result.outputs["exit-code"] == str(code)
@@ -276,24 +278,10 @@ def test_fail_on_decides_the_exit_code_of_a_run_with_a_critical_finding(
 def test_a_task_the_model_refuses_fails_the_step_with_exit_2_whatever_fail_on_says(
     tmp_path: Path, workspace: Path, model_server: ScriptedModelServer
 ) -> None:
-    step = parallelai_step(documented_workflow("parallelai nightly"))
-    step["with"] = {**step["with"], "tasks": "security"}
-    del step["with"]["tasks-file"]
     model_server.script_for(
         "src/maths.py", Failure(400, "prompt is too long", error_type="invalid_request_error")
     )
-    script_the_model(model_server, workspace, "security", anthropic_api)
-    secrets = {"PARALLELAI_ENGINE": "anthropic", "ANTHROPIC_API_KEY": API_KEY}
-    job = runner(
-        tmp_path,
-        workspace,
-        model_server,
-        event_name="pull_request",
-        event=PULL_REQUEST_EVENT,
-        secrets=secrets,
-    )
-
-    result = job.run(step)
+    result = _security_scan_on_a_pull_request(tmp_path, workspace, model_server)
 
     assert result.exit_code == 2, result.log
     assert result.outputs["exit-code"] == "2"

@@ -26,8 +26,8 @@ from parallelai.paths import state_dir
 from parallelai.server.auth import COOKIE_NAME
 from parallelai.wire import DashboardLink
 from tests.reliability.tally import Tally
+from tests.security._probes import PROBE, finished_task
 from tests.security._user import User, needs_a_user
-from tests.security.test_secrets import PROBE, _finished_task
 from tests.server._process import daemon_process
 from tests.server._support import DEADLINE_S, parse
 
@@ -193,7 +193,7 @@ async def test_an_agent_cannot_read_the_daemon_s_environment_through_proc(
             User(home).daemon({"PARALLELAI_TEST_PLANTED": planted}) as info,
             DaemonClient(info) as client,
         ):
-            task, events = await _finished_task(client, body)
+            task, events = await finished_task(client, body)
     text = json.loads(task)["result"]["text"]
     leaks = sum(planted in seen for seen in [task, *events])
     tally.leaked += leaks
@@ -216,7 +216,7 @@ async def test_a_key_an_agent_prints_reaches_no_result_event_store_or_log(
     store = tmp_path / "db.sqlite"
     with anyio.fail_after(DEADLINE_S):
         async with daemon_process(store) as daemon, DaemonClient(daemon.info) as client:
-            task, events = await _finished_task(client, body)
+            task, events = await finished_task(client, body)
             daemon.process.terminate()
             await daemon.process.wait()
     places = {"the task": [task], "the events": events, "the log": daemon.log}

@@ -7,41 +7,20 @@ import json
 import secrets
 import sys
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
 
 from parallelai.client.daemon_client import DaemonClient
 from parallelai.engines._redaction import MASK
-from parallelai.events import RunFinished
 from parallelai.models import TaskState
 from parallelai.processes import make_non_dumpable
+from tests.security._probes import PROBE, finished_task
 from tests.security._user import User, needs_a_user
 from tests.server._process import daemon_process
 from tests.server._support import DEADLINE_S
 
 pytestmark = [pytest.mark.anyio, pytest.mark.skipif(sys.platform != "linux", reason="/proc is Linux's")]
-
-# The probe: an agent names its parent, then tries to read that parent's environment.
-PROBE = (
-    "echo parent=$PPID; "
-    "if environ=$(cat /proc/$PPID/environ 2>/dev/null); "
-    'then echo READ; printf "%s\\n" "$environ"; else echo REFUSED; fi'
-)
-
-
-async def _finished_task(client: DaemonClient, body: dict[str, Any]) -> tuple[str, list[str]]:
-    """Run `body` on the daemon; the JSON of its only task and of every event the run sent."""
-    run_id = (await client.create_run(body)).id
-    events = []
-    async for event in client.events(run_id, reconnect=False):
-        events.append(event.model_dump_json())
-        if isinstance(event, RunFinished):
-            break
-    (task,) = await client.tasks(run_id)
-    detail = await client.task(run_id, task.id)
-    return detail.model_dump_json(), events
 
 
 @needs_a_user
@@ -50,7 +29,7 @@ async def test_an_agent_of_the_daemon_cannot_read_the_daemons_environment(user: 
     body = {"prompts": ["probe"], "engine": "command", "engines": {"command": {"shell": PROBE}}}
     with anyio.fail_after(DEADLINE_S):
         async with user.daemon({"PARALLELAI_TEST_PLANTED": planted}) as info, DaemonClient(info) as client:
-            task, events = await _finished_task(client, body)
+            task, events = await finished_task(client, body)
     result = json.loads(task)["result"]
     assert f"parent={info.pid}" in result["text"]  # it did ask the daemon itself
     assert "REFUSED" in result["text"]
@@ -109,7 +88,7 @@ async def test_a_key_a_command_prints_is_masked_in_results_events_and_the_store(
                 seen = {}
                 for name, settings in prints.items():
                     body = {"prompts": [name], "engine": "command", "engines": {"command": settings}}
-                    seen[name] = await _finished_task(client, body)
+                    seen[name] = await finished_task(client, body)
             daemon.process.terminate()
             await daemon.process.wait()
     passed, _ = seen["passed"]
